@@ -1,0 +1,12 @@
+// Runs one benchmark entry and prints its result as one JSON line (see bench/run.ts).
+import { pathToFileURL } from 'node:url';
+import type { BenchEntry } from './harness.ts';
+import { peakRssMiB, round } from './harness.ts';
+
+const [file, name] = process.argv.slice(2);
+if (file === undefined || name === undefined) throw new Error('usage: child.ts FILE NAME');
+const mod = (await import(pathToFileURL(file).href)) as { entries: BenchEntry[] };
+const entry = mod.entries.find((e) => e.name === name);
+if (entry === undefined) throw new Error(`no entry ${name} in ${file}`);
+const result = await entry.run();
+process.stdout.write(JSON.stringify({ ...result, peak_rss_mib: round(peakRssMiB(), 1) }) + '\n');
