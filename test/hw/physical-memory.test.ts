@@ -52,9 +52,15 @@ test('u64 values of 2^53 or more throw ERANGE on readU64 but read fine as BigInt
   assert.equal(m.readU64Big(0x100), 0xffff_ffff_ffff_ffffn);
   m.writeU64(0x200, Number.MAX_SAFE_INTEGER);
   assert.equal(m.readU64(0x200), Number.MAX_SAFE_INTEGER);
-  assert.throws(() => m.writeU64(0x200, 2 ** 53), isMemError('EINVAL'));
-  assert.throws(() => m.writeU64(0x200, -1), isMemError('EINVAL'));
-  assert.throws(() => m.writeU64(0x200, 1.5), isMemError('EINVAL'));
+  assert.throws(() => {
+    m.writeU64(0x200, 2 ** 53);
+  }, isMemError('EINVAL'));
+  assert.throws(() => {
+    m.writeU64(0x200, -1);
+  }, isMemError('EINVAL'));
+  assert.throws(() => {
+    m.writeU64(0x200, 1.5);
+  }, isMemError('EINVAL'));
 });
 
 test('value ranges: u8 takes -128..255, u32 takes int32 or uint32', () => {
@@ -63,11 +69,18 @@ test('value ranges: u8 takes -128..255, u32 takes int32 or uint32', () => {
   assert.equal(m.readU8(0), 0xff);
   m.writeU32(4, -1);
   assert.equal(m.readU32(4), 0xffffffff);
-  for (const v of [256, -129, 0.5, NaN]) assert.throws(() => m.writeU8(0, v), isMemError('EINVAL'));
+  for (const v of [256, -129, 0.5, NaN])
+    assert.throws(() => {
+      m.writeU8(0, v);
+    }, isMemError('EINVAL'));
   for (const v of [2 ** 32, -(2 ** 31) - 1, 1.25, NaN, Infinity]) {
-    assert.throws(() => m.writeU32(0, v), isMemError('EINVAL'));
+    assert.throws(() => {
+      m.writeU32(0, v);
+    }, isMemError('EINVAL'));
   }
-  assert.throws(() => m.fill(0, 4, 300), isMemError('EINVAL'));
+  assert.throws(() => {
+    m.fill(0, 4, 300);
+  }, isMemError('EINVAL'));
 });
 
 test('bad addresses throw KhoMemError EFAULT, never a RangeError', () => {
@@ -75,17 +88,37 @@ test('bad addresses throw KhoMemError EFAULT, never a RangeError', () => {
   const bad = [-1, 0.5, NaN, Infinity, -Infinity, MAX_PHYS_LIMIT, MAX_PHYS_LIMIT + 4096, 2 ** 60];
   for (const a of bad) {
     assert.throws(() => m.readU8(a), isMemError('EFAULT'), `readU8(${a})`);
-    assert.throws(() => m.writeU8(a, 1), isMemError('EFAULT'), `writeU8(${a})`);
+    assert.throws(
+      () => {
+        m.writeU8(a, 1);
+      },
+      isMemError('EFAULT'),
+      `writeU8(${a})`,
+    );
     assert.throws(() => m.readU32(a), isMemError('EFAULT'));
-    assert.throws(() => m.writeU32(a, 1), isMemError('EFAULT'));
+    assert.throws(() => {
+      m.writeU32(a, 1);
+    }, isMemError('EFAULT'));
     assert.throws(() => m.readU64(a), isMemError('EFAULT'));
-    assert.throws(() => m.writeU64(a, 1), isMemError('EFAULT'));
+    assert.throws(() => {
+      m.writeU64(a, 1);
+    }, isMemError('EFAULT'));
     assert.throws(() => m.read(a, 1), isMemError('EFAULT'));
-    assert.throws(() => m.write(a, new Uint8Array(1)), isMemError('EFAULT'));
-    assert.throws(() => m.fill(a, 1, 0), isMemError('EFAULT'));
-    assert.throws(() => m.copy(a, 0, 1), isMemError('EFAULT'));
-    assert.throws(() => m.copy(0, a, 1), isMemError('EFAULT'));
-    assert.throws(() => m.poison(a, 1), isMemError('EFAULT'));
+    assert.throws(() => {
+      m.write(a, new Uint8Array(1));
+    }, isMemError('EFAULT'));
+    assert.throws(() => {
+      m.fill(a, 1, 0);
+    }, isMemError('EFAULT'));
+    assert.throws(() => {
+      m.copy(a, 0, 1);
+    }, isMemError('EFAULT'));
+    assert.throws(() => {
+      m.copy(0, a, 1);
+    }, isMemError('EFAULT'));
+    assert.throws(() => {
+      m.poison(a, 1);
+    }, isMemError('EFAULT'));
   }
   // Accesses that start inside but run past the end.
   const top = MAX_PHYS_LIMIT;
@@ -98,10 +131,14 @@ test('bad addresses throw KhoMemError EFAULT, never a RangeError', () => {
     assert.throws(() => m.page(p), isMemError('EFAULT'));
     assert.throws(() => m.peekPage(p), isMemError('EFAULT'));
     assert.throws(() => m.isTouched(p), isMemError('EFAULT'));
-    assert.throws(() => m.discard(p), isMemError('EFAULT'));
+    assert.throws(() => {
+      m.discard(p);
+    }, isMemError('EFAULT'));
     assert.throws(() => m.isPoisoned(p), isMemError('EFAULT'));
   }
-  assert.throws(() => m.write(0, [1, 2] as unknown as Uint8Array), isMemError('EINVAL'));
+  assert.throws(() => {
+    m.write(0, [1, 2] as unknown as Uint8Array);
+  }, isMemError('EINVAL'));
   const e = (() => {
     try {
       m.readU8(-1);

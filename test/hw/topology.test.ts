@@ -144,7 +144,9 @@ test('any valid machine: nodes split mem evenly, ranges ascending and disjoint, 
         const t = Topology.preset({ mem, nodes });
         assert.equal(t.totalRam, mem - LOW_HOLES);
         const per = mem / nodes;
-        t.nodes.forEach((n, nid) => assert.equal(n.bytes, nid === 0 ? per - LOW_HOLES : per));
+        t.nodes.forEach((n, nid) => {
+          assert.equal(n.bytes, nid === 0 ? per - LOW_HOLES : per);
+        });
         const r = t.ramRanges();
         for (let i = 1; i < r.length; i++) assert.ok(r[i - 1]!.end <= r[i]!.start);
         for (const x of r) {
