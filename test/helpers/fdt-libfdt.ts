@@ -1,0 +1,141 @@
+/**
+ * Drive the reference: python3-libfdt (only under /usr/bin/python3) replays operation lists
+ * (test/helpers/libfdt-ops.py). Many cases go in one call to keep tests fast.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { FdtRw } from '../../src/fdt/rw.ts';
+import { FdtSw } from '../../src/fdt/sw.ts';
+import { FDT_ERRORS, FdtError } from '../../src/fdt/errors.ts';
+
+const SCRIPT = fileURLToPath(new URL('./libfdt-ops.py', import.meta.url));
+
+export type SwOp =
+  ['rsv', number, number] | ['finrsv'] | ['begin', string] | ['prop', string, string] | ['end'];
+export type RwOp =
+  | ['setprop' | 'appendprop', string, string, string]
+  | ['delprop' | 'add_subnode' | 'set_name' | 'nop_property', string, string]
+  | ['del_node' | 'nop_node', string]
+  | ['add_mem_rsv', number, number]
+  | ['del_mem_rsv', number]
+  | ['pack']
+  | ['resize', number];
+
+export type LibfdtCase =
+  | { kind: 'sw'; ops: SwOp[] }
+  | { kind: 'rw'; blob: string; bufsize: number; ops: RwOp[] }
+  | { kind: 'read'; blob: string };
+
+/** libfdt's view of a node: name, [prop name, hex value] pairs, children. */
+export type LibfdtNode = [string, [string, string][], LibfdtNode[]];
+
+export interface LibfdtResult {
+  hex?: string;
+  err?: number;
+  at?: number;
+  tree?: LibfdtNode;
+  rsv?: [number, number][];
+  version?: number;
+  last_comp?: number;
+  cpu?: number;
+}
+
+/** Run cases through python3-libfdt. */
+export function libfdt(cases: LibfdtCase[]): LibfdtResult[] {
+  const out = execFileSync('/usr/bin/python3', [SCRIPT], {
+    input: JSON.stringify(cases),
+    maxBuffer: 1 << 30,
+  });
+  return JSON.parse(out.toString()) as LibfdtResult[];
+}
+
+export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+export const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+
+function errno(e: unknown): number {
+  if (e instanceof FdtError) return e.errno;
+  throw e;
+}
+
+/** Our sequential writer on the same ops: {hex} or {err, at}. */
+export function ourSw(ops: SwOp[]): LibfdtResult {
+  const sw = FdtSw.create(1 << 16);
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    try {
+      if (op[0] === 'rsv') sw.addReservemapEntry(op[1], op[2]);
+      else if (op[0] === 'finrsv') sw.finishReservemap();
+      else if (op[0] === 'begin') sw.beginNode(op[1]);
+      else if (op[0] === 'prop') sw.property(op[1], unhex(op[2]));
+      else sw.endNode();
+    } catch (e) {
+      return { err: errno(e), at: i };
+    }
+  }
+  return { hex: hex(sw.finish()) };
+}
+
+/** Apply one rw op to ours. */
+export function applyRw(rw: FdtRw, op: RwOp): void {
+  switch (op[0]) {
+    case 'setprop':
+      rw.setprop(op[1], op[2], unhex(op[3]));
+      break;
+    case 'appendprop':
+      rw.appendprop(op[1], op[2], unhex(op[3]));
+      break;
+    case 'delprop':
+      rw.delprop(op[1], op[2]);
+      break;
+    case 'add_subnode':
+      rw.addSubnode(op[1], op[2]);
+      break;
+    case 'set_name':
+      rw.setName(op[1], op[2]);
+      break;
+    case 'nop_property':
+      rw.nopProperty(op[1], op[2]);
+      break;
+    case 'del_node':
+      rw.delNode(op[1]);
+      break;
+    case 'nop_node':
+      rw.nopNode(op[1]);
+      break;
+    case 'add_mem_rsv':
+      rw.addMemRsv(op[1], op[2]);
+      break;
+    case 'del_mem_rsv':
+      rw.delMemRsv(op[1]);
+      break;
+    case 'pack':
+      rw.pack();
+      break;
+    case 'resize':
+      rw.resize(op[1]);
+      break;
+  }
+}
+
+/**
+ * Our rw edits on the same ops, reported like the python script: the whole buffer (cut to
+ * totalsize after a pack, as python's Fdt.pack truncates its bytearray) plus {err, at}.
+ */
+export function ourRw(blob: Uint8Array, bufsize: number, ops: RwOp[]): LibfdtResult {
+  const rw = FdtRw.openInto(blob, bufsize);
+  let cut = -1;
+  const snap = (): string => hex(cut >= 0 ? rw.buffer.subarray(0, cut) : rw.buffer);
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    try {
+      applyRw(rw, op);
+    } catch (e) {
+      return { hex: snap(), err: errno(e), at: i };
+    }
+    if (op[0] === 'pack') cut = rw.totalsize;
+    else if (op[0] === 'resize') cut = -1;
+  }
+  return { hex: snap() };
+}
+
+export { FDT_ERRORS };

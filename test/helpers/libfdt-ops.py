@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""Replay FDT operation sequences with python3-libfdt (the reference) and print the bytes.
+
+stdin: JSON list of cases; stdout: JSON list of results, one per case.
+  {"kind": "sw", "ops": [["rsv", addr, size] | ["finrsv"] | ["begin", name] |
+                         ["prop", name, hex] | ["end"]]}
+      -> {"hex": finished blob} or {"err": errno, "at": op index}
+  {"kind": "rw", "blob": hex, "bufsize": n, "ops": [...]}  ops on libfdt.Fdt after resize(bufsize):
+      ["setprop", path, name, hex] ["appendprop", path, name, hex] ["delprop", path, name]
+      ["add_subnode", path, name] ["del_node", path] ["set_name", path, name]
+      ["nop_property", path, name] ["nop_node", path] ["add_mem_rsv", addr, size]
+      ["del_mem_rsv", n] ["pack"] ["resize", n]
+      -> {"hex": whole buffer after the ops, "err"?: errno, "at"?: op index}
+  {"kind": "read", "blob": hex} -> {"err": errno} or {"tree": [...]} (libfdt's view of the tree)
+Paths are resolved with fdt_path_offset; a lookup failure is reported like any other error.
+"""
+import json
+import sys
+
+import libfdt
+
+
+def run_sw(case):
+    sw = libfdt.FdtSw()
+    for i, op in enumerate(case["ops"]):
+        try:
+            if op[0] == "rsv":
+                sw.add_reservemap_entry(op[1], op[2])
+            elif op[0] == "finrsv":
+                sw.finish_reservemap()
+            elif op[0] == "begin":
+                sw.begin_node(op[1])
+            elif op[0] == "prop":
+                sw.property(op[1], bytes.fromhex(op[2]))
+            elif op[0] == "end":
+                sw.end_node()
+        except libfdt.FdtException as e:
+            return {"err": e.err, "at": i}
+    sw.resize(len(sw._fdt) + 64)  # room for the END token (as_fdt does not grow)
+    fdt = sw.as_fdt()
+    return {"hex": bytes(fdt.as_bytearray()[: fdt.totalsize()]).hex()}
+
+
+def chk(ret):
+    if isinstance(ret, int) and ret < 0:
+        raise libfdt.FdtException(-ret)
+    return ret
+
+
+def run_rw(case):
+    fdt = libfdt.Fdt(bytes.fromhex(case["blob"]))
+    fdt.resize(case["bufsize"])
+    for i, op in enumerate(case["ops"]):
+        buf = fdt._fdt
+        try:
+            k = op[0]
+            if k in ("setprop", "appendprop", "delprop", "add_subnode", "del_node", "set_name",
+                     "nop_property", "nop_node"):
+                off = chk(libfdt.fdt_path_offset(buf, op[1]))
+            if k == "setprop":
+                v = bytes.fromhex(op[3])
+                chk(libfdt.fdt_setprop(buf, off, op[2], v, len(v)))
+            elif k == "appendprop":
+                v = bytes.fromhex(op[3])
+                chk(libfdt.fdt_appendprop(buf, off, op[2], v, len(v)))
+            elif k == "delprop":
+                chk(libfdt.fdt_delprop(buf, off, op[2]))
+            elif k == "add_subnode":
+                chk(libfdt.fdt_add_subnode(buf, off, op[2]))
+            elif k == "del_node":
+                chk(libfdt.fdt_del_node(buf, off))
+            elif k == "set_name":
+                chk(libfdt.fdt_set_name(buf, off, op[2]))
+            elif k == "nop_property":
+                chk(libfdt.fdt_nop_property(buf, off, op[2]))
+            elif k == "nop_node":
+                chk(libfdt.fdt_nop_node(buf, off))
+            elif k == "add_mem_rsv":
+                chk(libfdt.fdt_add_mem_rsv(buf, op[1], op[2]))
+            elif k == "del_mem_rsv":
+                chk(libfdt.fdt_del_mem_rsv(buf, op[1]))
+            elif k == "pack":
+                fdt.pack()
+            elif k == "resize":
+                fdt.resize(op[1])
+        except libfdt.FdtException as e:
+            return {"hex": bytes(fdt._fdt).hex(), "err": e.err, "at": i}
+    return {"hex": bytes(fdt._fdt).hex()}
+
+
+def node_tree(fdt, off):
+    props = []
+    p = fdt.first_property_offset(off, libfdt.QUIET_NOTFOUND)
+    while p >= 0:
+        prop = fdt.get_property_by_offset(p)
+        props.append([prop.name, bytes(prop).hex()])
+        p = fdt.next_property_offset(p, libfdt.QUIET_NOTFOUND)
+    kids = []
+    c = fdt.first_subnode(off, libfdt.QUIET_NOTFOUND)
+    while c >= 0:
+        kids.append(node_tree(fdt, c))
+        c = fdt.next_subnode(c, libfdt.QUIET_NOTFOUND)
+    return [fdt.get_name(off), props, kids]
+
+
+def run_read(case):
+    data = bytearray.fromhex(case["blob"])
+    err = libfdt.fdt_check_full(data, len(data)) if hasattr(libfdt, "fdt_check_full") else 0
+    if err:
+        return {"err": -err}
+    try:
+        fdt = libfdt.Fdt(data)
+        rsv = [fdt.get_mem_rsv(i) for i in range(fdt.num_mem_rsv())]
+        rsv = [[str(a), str(s)] for a, s in rsv]
+        return {"tree": node_tree(fdt, 0), "rsv": rsv, "version": fdt.version(),
+                "last_comp": fdt.last_comp_version(), "cpu": fdt.boot_cpuid_phys()}
+    except libfdt.FdtException as e:
+        return {"err": e.err}
+
+
+RUN = {"sw": run_sw, "rw": run_rw, "read": run_read}
+cases = json.load(sys.stdin)
+json.dump([RUN[c["kind"]](c) for c in cases], sys.stdout)
