@@ -72,7 +72,9 @@ test('NOSPACE when the buffer is too small, and nothing else changes', () => {
   sw.finishReservemap(); // struct at 64
   sw.beginNode(''); // 8 bytes
   assert.throws(
-    () => sw.property('p', new Uint8Array(40)),
+    () => {
+      sw.property('p', new Uint8Array(40));
+    },
     (e: unknown) => e instanceof FdtError && e.code === 'FDT_ERR_NOSPACE',
   );
   sw.property('p', new Uint8Array(4));
@@ -93,30 +95,42 @@ test('state errors: BADSTATE out of order, BADSTRUCTURE for unbalanced nodes', (
   };
   const sw = FdtSw.create(1024);
   assert.equal(
-    code(() => sw.beginNode('')),
+    code(() => {
+      sw.beginNode('');
+    }),
     'FDT_ERR_BADSTATE',
   );
   sw.addReservemapEntry(1, 2);
   sw.finishReservemap();
   assert.equal(
-    code(() => sw.addReservemapEntry(1, 2)),
+    code(() => {
+      sw.addReservemapEntry(1, 2);
+    }),
     'FDT_ERR_BADSTATE',
   );
   assert.equal(
-    code(() => sw.property('x', new Uint8Array())),
+    code(() => {
+      sw.property('x', new Uint8Array());
+    }),
     'FDT_ERR_BADSTRUCTURE',
   );
   assert.equal(
-    code(() => sw.endNode()),
+    code(() => {
+      sw.endNode();
+    }),
     'FDT_ERR_BADSTRUCTURE',
   );
   assert.equal(
-    code(() => sw.beginNode('root')),
+    code(() => {
+      sw.beginNode('root');
+    }),
     'FDT_ERR_BADSTRUCTURE',
   );
   sw.beginNode('');
   assert.equal(
-    code(() => sw.beginNode('a\0b')),
+    code(() => {
+      sw.beginNode('a\0b');
+    }),
     'FDT_ERR_BADVALUE',
   );
   assert.equal(
@@ -125,12 +139,16 @@ test('state errors: BADSTATE out of order, BADSTRUCTURE for unbalanced nodes', (
   );
   sw.endNode();
   assert.equal(
-    code(() => sw.beginNode('')),
+    code(() => {
+      sw.beginNode('');
+    }),
     'FDT_ERR_BADSTRUCTURE',
   );
   sw.finish();
   assert.equal(
-    code(() => sw.beginNode('x')),
+    code(() => {
+      sw.beginNode('x');
+    }),
     'FDT_ERR_BADSTATE',
   );
 });
