@@ -165,6 +165,8 @@ export class PhysicalMemory {
   private materialise(pfn: number): void {
     if (this.find(pfn)) return;
     let slot = this.freeSlots.pop();
+    // Reused slots hold old data; fresh slab slots are zero already (no need to write them).
+    const dirty = slot !== undefined;
     if (slot === undefined) {
       slot = this.nextSlot++;
       if ((slot & (SLAB_PAGES - 1)) === 0) {
@@ -186,7 +188,8 @@ export class PhysicalMemory {
     this.count++;
     const slab = this.slabs[slot >>> 8]!;
     const base = (slot & (SLAB_PAGES - 1)) << 10;
-    slab.fill(this.inPoisonList(pfn) ? POISON_WORD : 0, base, base + WORDS_PER_PAGE);
+    if (this.inPoisonList(pfn)) slab.fill(POISON_WORD, base, base + WORDS_PER_PAGE);
+    else if (dirty) slab.fill(0, base, base + WORDS_PER_PAGE);
     this.cPfn = pfn;
     this.cSlot = slot;
     this.cSlab = slab;
