@@ -1,0 +1,262 @@
+/**
+ * `struct page` as KHO needs it: `private` (u64), refcount, compound order and head flag, a
+ * few page flags. Real kernels spend 64 bytes per 4 KiB page on this (the memmap); the model
+ * stores it only for pages that have state (allocated heads, KHO-preserved blocks, restored
+ * pages). Pages without an entry read as all-zero: refcount 0, private 0, no flags.
+ *
+ * Storage is struct-of-arrays per 4096-page section (16 MiB of RAM, about 56 KiB of typed
+ * arrays), created on first write and dropped when its last entry is cleared; sections are
+ * found through a Map keyed by `pfn / 4096` with a one-entry cache.
+ */
+import { MmError, checkU } from './mm-error.ts';
+
+/** Page flag: head page of a compound page (folio of order > 0). */
+export const PG_HEAD = 0x1;
+/** Page flag: the page was restored from a KHO preservation (model bookkeeping). */
+export const PG_KHO_RESTORED = 0x2;
+/** Internal: the entry has state (so an all-zero entry can be told from a used one). */
+const PG_USED = 0x80;
+
+const SEC_SHIFT = 12;
+const SEC_PAGES = 1 << SEC_SHIFT;
+const SEC_MASK = SEC_PAGES - 1;
+const INV_SEC = 1 / SEC_PAGES;
+const MAX_PFN = 0x1_0000_0000_00; // 2^40 pfns = 2^52 bytes
+
+class Section {
+  readonly privLo = new Uint32Array(SEC_PAGES);
+  readonly privHi = new Uint32Array(SEC_PAGES);
+  readonly ref = new Int32Array(SEC_PAGES);
+  readonly order = new Uint8Array(SEC_PAGES);
+  readonly flags = new Uint8Array(SEC_PAGES);
+  used = 0;
+}
+
+/** Sparse per-page metadata. */
+export class PageMeta {
+  private readonly sections = new Map<number, Section>();
+  private cacheKey = -1;
+  private cacheSec: Section | undefined = undefined;
+  private entries = 0;
+
+  /** Number of pages that have an entry. */
+  get count(): number {
+    return this.entries;
+  }
+
+  /** Number of allocated sections (memory cost). */
+  get sectionCount(): number {
+    return this.sections.size;
+  }
+
+  private sec(pfn: number): Section | undefined {
+    const key = Math.floor(pfn * INV_SEC);
+    if (key === this.cacheKey) return this.cacheSec;
+    const s = this.sections.get(key);
+    this.cacheKey = key;
+    this.cacheSec = s;
+    return s;
+  }
+
+  private secW(pfn: number): Section {
+    let s = this.sec(pfn);
+    if (s === undefined) {
+      if (!(pfn >= 0 && pfn < MAX_PFN && Number.isInteger(pfn))) checkU('pfn', pfn, MAX_PFN - 1);
+      s = new Section();
+      const key = Math.floor(pfn * INV_SEC);
+      this.sections.set(key, s);
+      this.cacheKey = key;
+      this.cacheSec = s;
+    }
+    return s;
+  }
+
+  /** Index inside the section; exact for any pfn below 2^53. */
+  private static idx(pfn: number): number {
+    return (pfn - Math.floor(pfn * INV_SEC) * SEC_PAGES) & SEC_MASK;
+  }
+
+  private touch(s: Section, i: number): void {
+    if ((s.flags[i]! & PG_USED) === 0) {
+      s.flags[i] = PG_USED;
+      s.used++;
+      this.entries++;
+    }
+  }
+
+  /** True when the page has any state. */
+  has(pfn: number): boolean {
+    const s = this.sec(pfn);
+    return s !== undefined && (s.flags[PageMeta.idx(pfn)]! & PG_USED) !== 0;
+  }
+
+  /** Low 32 bits of `page->private`. */
+  privateLo(pfn: number): number {
+    const s = this.sec(pfn);
+    return s === undefined ? 0 : s.privLo[PageMeta.idx(pfn)]!;
+  }
+
+  /** High 32 bits of `page->private`. */
+  privateHi(pfn: number): number {
+    const s = this.sec(pfn);
+    return s === undefined ? 0 : s.privHi[PageMeta.idx(pfn)]!;
+  }
+
+  /** `set_page_private` with the value as two 32-bit halves. */
+  setPrivate(pfn: number, hi: number, lo: number): void {
+    const s = this.secW(pfn);
+    const i = PageMeta.idx(pfn);
+    this.touch(s, i);
+    s.privHi[i] = hi;
+    s.privLo[i] = lo;
+  }
+
+  /** `page_ref_count`. */
+  refcount(pfn: number): number {
+    const s = this.sec(pfn);
+    return s === undefined ? 0 : s.ref[PageMeta.idx(pfn)]!;
+  }
+
+  /** `set_page_count`. */
+  setRefcount(pfn: number, n: number): void {
+    const s = this.secW(pfn);
+    const i = PageMeta.idx(pfn);
+    this.touch(s, i);
+    s.ref[i] = n;
+  }
+
+  /** `page_ref_inc`; returns the new count. */
+  getPage(pfn: number): number {
+    const s = this.secW(pfn);
+    const i = PageMeta.idx(pfn);
+    this.touch(s, i);
+    return ++s.ref[i]!;
+  }
+
+  /** `page_ref_dec_return`; throws EINVAL on a page whose count is already 0. */
+  putPage(pfn: number): number {
+    const s = this.sec(pfn);
+    const i = PageMeta.idx(pfn);
+    if (s === undefined || s.ref[i]! <= 0) {
+      throw new MmError('EINVAL', `put_page on pfn 0x${pfn.toString(16)} with refcount 0 (bad page state)`);
+    }
+    return --s.ref[i]!;
+  }
+
+  /** Page flags (PG_HEAD, PG_KHO_RESTORED). */
+  flags(pfn: number): number {
+    const s = this.sec(pfn);
+    return s === undefined ? 0 : s.flags[PageMeta.idx(pfn)]! & ~PG_USED;
+  }
+
+  /** Set page flags. */
+  setFlags(pfn: number, f: number): void {
+    const s = this.secW(pfn);
+    const i = PageMeta.idx(pfn);
+    this.touch(s, i);
+    s.flags[i]! |= f & 0x7f;
+  }
+
+  /** Clear page flags. */
+  clearFlags(pfn: number, f: number): void {
+    const s = this.sec(pfn);
+    if (s !== undefined) s.flags[PageMeta.idx(pfn)]! &= ~(f & 0x7f);
+  }
+
+  /** The order stored with the page (compound order of a head, allocation order of a block). */
+  order(pfn: number): number {
+    const s = this.sec(pfn);
+    return s === undefined ? 0 : s.order[PageMeta.idx(pfn)]!;
+  }
+
+  /** Store an order with the page. */
+  setOrder(pfn: number, order: number): void {
+    const s = this.secW(pfn);
+    const i = PageMeta.idx(pfn);
+    this.touch(s, i);
+    s.order[i] = order;
+  }
+
+  /**
+   * The head of the compound page containing `pfn`, or -1: `pfn` itself when it is a head,
+   * otherwise the nearest aligned head below whose order covers `pfn` (orders up to 40, since
+   * restored KHO folios may exceed MAX_PAGE_ORDER).
+   */
+  compoundHead(pfn: number): number {
+    if ((this.flags(pfn) & PG_HEAD) !== 0) return pfn;
+    let block = 1;
+    for (let o = 1; o <= 40; o++) {
+      block *= 2;
+      const head = Math.floor(pfn / block) * block;
+      if (head !== pfn && (this.flags(head) & PG_HEAD) !== 0 && this.order(head) >= o) return head;
+    }
+    return -1;
+  }
+
+  /** Forget everything about one page. */
+  clear(pfn: number): void {
+    const s = this.sec(pfn);
+    if (s === undefined) return;
+    const i = PageMeta.idx(pfn);
+    if ((s.flags[i]! & PG_USED) === 0) return;
+    s.flags[i] = 0;
+    s.privLo[i] = 0;
+    s.privHi[i] = 0;
+    s.ref[i] = 0;
+    s.order[i] = 0;
+    this.entries--;
+    if (--s.used === 0) this.dropSection(pfn);
+  }
+
+  /** Forget every page in `[startPfn, endPfn)`; costs only for sections that exist. */
+  clearRange(startPfn: number, endPfn: number): void {
+    if (this.entries === 0 || startPfn >= endPfn) return;
+    if (endPfn - startPfn <= 64) {
+      for (let p = startPfn; p < endPfn; p++) this.clear(p);
+      return;
+    }
+    const keys = [...this.sections.keys()].sort((a, b) => a - b);
+    for (const key of keys) {
+      const base = key * SEC_PAGES;
+      if (base + SEC_PAGES <= startPfn || base >= endPfn) continue;
+      const a = Math.max(startPfn, base);
+      const b = Math.min(endPfn, base + SEC_PAGES);
+      for (let p = a; p < b; p++) this.clear(p);
+    }
+  }
+
+  /** First pfn in `[startPfn, endPfn)` with a refcount above 0, or -1. */
+  firstReferenced(startPfn: number, endPfn: number): number {
+    if (this.entries === 0) return -1;
+    const keys = [...this.sections.keys()].sort((a, b) => a - b);
+    for (const key of keys) {
+      const base = key * SEC_PAGES;
+      if (base + SEC_PAGES <= startPfn || base >= endPfn) continue;
+      const s = this.sections.get(key)!;
+      const a = Math.max(startPfn, base) - base;
+      const b = Math.min(endPfn, base + SEC_PAGES) - base;
+      for (let i = a; i < b; i++) if (s.ref[i]! > 0) return base + i;
+    }
+    return -1;
+  }
+
+  /** Pfns that have an entry, ascending (tests and debugging). */
+  pfns(): number[] {
+    const out: number[] = [];
+    const keys = [...this.sections.keys()].sort((a, b) => a - b);
+    for (const key of keys) {
+      const s = this.sections.get(key)!;
+      for (let i = 0; i < SEC_PAGES; i++) if ((s.flags[i]! & PG_USED) !== 0) out.push(key * SEC_PAGES + i);
+    }
+    return out;
+  }
+
+  private dropSection(pfn: number): void {
+    const key = Math.floor(pfn * INV_SEC);
+    this.sections.delete(key);
+    if (this.cacheKey === key) {
+      this.cacheKey = -1;
+      this.cacheSec = undefined;
+    }
+  }
+}
