@@ -2,6 +2,7 @@
  * Drive the reference: python3-libfdt (only under /usr/bin/python3) replays operation lists
  * (test/helpers/libfdt-ops.py). Many cases go in one call to keep tests fast.
  */
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { FdtRw } from '../../src/fdt/rw.ts';
@@ -33,6 +34,8 @@ export interface LibfdtResult {
   hex?: string;
   err?: number;
   at?: number;
+  /** rw cases: [op index, errno] for every failed op (failures do not stop the sequence). */
+  errs?: [number, number][];
   tree?: LibfdtNode;
   rsv?: [number, number][];
   version?: number;
@@ -119,23 +122,39 @@ export function applyRw(rw: FdtRw, op: RwOp): void {
 
 /**
  * Our rw edits on the same ops, reported like the python script: the whole buffer (cut to
- * totalsize after a pack, as python's Fdt.pack truncates its bytearray) plus {err, at}.
+ * totalsize after a pack, as python's Fdt.pack truncates its bytearray) and every failure.
  */
 export function ourRw(blob: Uint8Array, bufsize: number, ops: RwOp[]): LibfdtResult {
   const rw = FdtRw.openInto(blob, bufsize);
   let cut = -1;
-  const snap = (): string => hex(cut >= 0 ? rw.buffer.subarray(0, cut) : rw.buffer);
+  const errs: [number, number][] = [];
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
     try {
       applyRw(rw, op);
     } catch (e) {
-      return { hex: snap(), err: errno(e), at: i };
+      errs.push([i, errno(e)]);
+      continue;
     }
     if (op[0] === 'pack') cut = rw.totalsize;
     else if (op[0] === 'resize') cut = -1;
   }
-  return { hex: snap() };
+  return { hex: hex(cut >= 0 ? rw.buffer.subarray(0, cut) : rw.buffer), errs };
 }
 
 export { FDT_ERRORS };
+
+/** Compare two results; on a byte mismatch name the first differing offset instead of dumping hex. */
+export function assertSameResult(ours: LibfdtResult, ref: LibfdtResult, what: string): void {
+  const a = ours.hex ?? '';
+  const b = ref.hex ?? '';
+  if (a !== b) {
+    let i = 0;
+    while (i < a.length && a[i] === b[i]) i++;
+    const at = i >> 1;
+    assert.fail(
+      `${what}\nbytes differ at offset ${at} (lengths ${a.length / 2} vs ${b.length / 2}): ours ${a.slice(i & ~1, (i & ~1) + 32)} libfdt ${b.slice(i & ~1, (i & ~1) + 32)}`,
+    );
+  }
+  assert.deepEqual({ ...ours, hex: undefined }, { ...ref, hex: undefined }, what);
+}

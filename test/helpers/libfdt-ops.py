@@ -10,7 +10,7 @@ stdin: JSON list of cases; stdout: JSON list of results, one per case.
       ["add_subnode", path, name] ["del_node", path] ["set_name", path, name]
       ["nop_property", path, name] ["nop_node", path] ["add_mem_rsv", addr, size]
       ["del_mem_rsv", n] ["pack"] ["resize", n]
-      -> {"hex": whole buffer after the ops, "err"?: errno, "at"?: op index}
+      -> {"hex": whole buffer after the ops, "errs": [[op index, errno], ...]} (errors do not stop)
   {"kind": "read", "blob": hex} -> {"err": errno} or {"tree": [...]} (libfdt's view of the tree)
 Paths are resolved with fdt_path_offset; a lookup failure is reported like any other error.
 """
@@ -35,7 +35,7 @@ def run_sw(case):
             elif op[0] == "end":
                 sw.end_node()
         except libfdt.FdtException as e:
-            return {"err": e.err, "at": i}
+            return {"err": abs(e.err), "at": i}
     sw.resize(len(sw._fdt) + 64)  # room for the END token (as_fdt does not grow)
     fdt = sw.as_fdt()
     return {"hex": bytes(fdt.as_bytearray()[: fdt.totalsize()]).hex()}
@@ -43,13 +43,14 @@ def run_sw(case):
 
 def chk(ret):
     if isinstance(ret, int) and ret < 0:
-        raise libfdt.FdtException(-ret)
+        raise libfdt.FdtException(ret)
     return ret
 
 
 def run_rw(case):
     fdt = libfdt.Fdt(bytes.fromhex(case["blob"]))
     fdt.resize(case["bufsize"])
+    errs = []
     for i, op in enumerate(case["ops"]):
         buf = fdt._fdt
         try:
@@ -84,8 +85,8 @@ def run_rw(case):
             elif k == "resize":
                 fdt.resize(op[1])
         except libfdt.FdtException as e:
-            return {"hex": bytes(fdt._fdt).hex(), "err": e.err, "at": i}
-    return {"hex": bytes(fdt._fdt).hex()}
+            errs.append([i, abs(e.err)])
+    return {"hex": bytes(fdt._fdt).hex(), "errs": errs}
 
 
 def node_tree(fdt, off):
@@ -107,7 +108,7 @@ def run_read(case):
     data = bytearray.fromhex(case["blob"])
     err = libfdt.fdt_check_full(data, len(data)) if hasattr(libfdt, "fdt_check_full") else 0
     if err:
-        return {"err": -err}
+        return {"err": abs(err)}
     try:
         fdt = libfdt.Fdt(data)
         rsv = [fdt.get_mem_rsv(i) for i in range(fdt.num_mem_rsv())]
@@ -115,7 +116,7 @@ def run_read(case):
         return {"tree": node_tree(fdt, 0), "rsv": rsv, "version": fdt.version(),
                 "last_comp": fdt.last_comp_version(), "cpu": fdt.boot_cpuid_phys()}
     except libfdt.FdtException as e:
-        return {"err": e.err}
+        return {"err": abs(e.err)}
 
 
 RUN = {"sw": run_sw, "rw": run_rw, "read": run_read}
