@@ -290,6 +290,20 @@ export class PhysicalMemory {
     slab[i] = (slab[i]! & ~(0xff << sh)) | ((v & 0xff) << sh);
   }
 
+  /** Reads a little-endian u16 at any alignment. */
+  readU16(addr: number): number {
+    if (!(addr >= 0 && addr <= this.limit - 2) || addr !== Math.floor(addr)) throw this.bad(addr, 2);
+    return this.readU8(addr) | (this.readU8(addr + 1) << 8);
+  }
+
+  /** Writes a little-endian u16 at any alignment; `v` is an integer in [-2^15, 2^16). */
+  writeU16(addr: number, v: number): void {
+    if (!(addr >= 0 && addr <= this.limit - 2) || addr !== Math.floor(addr)) throw this.bad(addr, 2);
+    if (!(v >= -0x8000 && v <= 0xffff) || v !== Math.floor(v)) throw badValue(addr, v, 'u16');
+    this.writeU8(addr, v & 0xff);
+    this.writeU8(addr + 1, (v >>> 8) & 0xff);
+  }
+
   /** Reads a little-endian u32 at any alignment (page-crossing too). */
   readU32(addr: number): number {
     if (!(addr >= 0 && addr <= this.limit - 4) || addr !== Math.floor(addr)) throw this.bad(addr, 4);

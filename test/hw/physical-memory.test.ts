@@ -298,3 +298,17 @@ test('forEachTouched visits touched pages ascending with their words', () => {
   });
   assert.deepEqual(seen, [3, 2 ** 20 - 1, 2 ** 20, 2 ** 35]);
 });
+
+test('u16 access is little-endian, crosses pages and checks its range', () => {
+  const m = new PhysicalMemory();
+  m.writeU16(0xfff, 0xbeef);
+  assert.equal(m.readU8(0xfff), 0xef);
+  assert.equal(m.readU8(0x1000), 0xbe);
+  assert.equal(m.readU16(0xfff), 0xbeef);
+  m.writeU16(0x10, -2);
+  assert.equal(m.readU16(0x10), 0xfffe);
+  assert.throws(() => {
+    m.writeU16(0x10, 0x10000);
+  }, isMemError('EINVAL'));
+  assert.throws(() => m.readU16(MAX_PHYS_LIMIT - 1), isMemError('EFAULT'));
+});
