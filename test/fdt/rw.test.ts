@@ -6,7 +6,7 @@ import { FdtError } from '../../src/fdt/errors.ts';
 import { Fdt, readTree } from '../../src/fdt/reader.ts';
 import { FdtRw } from '../../src/fdt/rw.ts';
 import { FdtSw } from '../../src/fdt/sw.ts';
-import { NODE_POOL, nodeName, PROP_POOL, propName, propValue, treeArb } from '../helpers/fdt-arb.ts';
+import { nodeName, propName, propValue, treeArb } from '../helpers/fdt-arb.ts';
 import { applyRw, assertSameResult, hex, libfdt, ourRw, type RwOp } from '../helpers/fdt-libfdt.ts';
 
 const RUNS = Math.min(Number(process.env['FUZZ_RUNS'] ?? 250), 3000);
@@ -295,6 +295,4 @@ test('rw errors: EXISTS by unit-address rule, NOTFOUND, NOSPACE leaves the blob 
     code(() => FdtRw.inPlace(new Uint8Array(10))),
     'FDT_ERR_TRUNCATED',
   );
-  PROP_POOL;
-  NODE_POOL;
 });
