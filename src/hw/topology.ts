@@ -3,8 +3,9 @@
  *
  * The layout is the one QEMU's `pc` machine (SeaBIOS firmware) gives a guest started with
  * `-m MEM -numa node,mem=MEM/N …`, simplified so it is easy to explain:
- * - installed RAM is `mem` bytes; the first `min(mem, 3 GiB)` sit at address 0, the rest starts
- *   at 4 GiB (the 3–4 GiB PCI hole hides no RAM, so installed RAM always equals `mem`);
+ * - installed RAM is `mem` bytes; below 3.5 GiB all of it sits at address 0, from 3.5 GiB on the
+ *   first 3 GiB do and the rest starts at 4 GiB (QEMU `pc` with gigabyte alignment); the PCI
+ *   hole below 4 GiB hides no RAM, so installed RAM always equals `mem`;
  * - firmware reserves [0x9fc00, 0x100000) (EBDA, VGA window, option and BIOS ROMs), and the
  *   kernel reserves page 0 (`trim_bios_range`), so System RAM starts at 0x1000 and has a hole
  *   below 1 MiB;
@@ -56,8 +57,10 @@ const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 const TiB = 1024 * GiB;
 
-/** Where low RAM stops: QEMU `pc` with gigabyte alignment puts 3 GiB below 4 GiB. */
+/** Where low RAM stops on machines of 3.5 GiB or more: QEMU `pc` aligns it to 3 GiB. */
 export const LOW_RAM_TOP = 3 * GiB;
+/** QEMU `pc`'s `max-ram-below-4g` default: smaller machines keep all their RAM below this. */
+export const LOW_RAM_MAX = 0xe000_0000;
 /** Where RAM above the PCI hole starts. */
 export const HIGH_RAM_BASE = 4 * GiB;
 /** End of the usable base memory reported by SeaBIOS (the EBDA starts here). */
@@ -179,7 +182,7 @@ export class Topology {
         `mem ${formatSize(mem)} does not split into ${nodes} node(s) of whole 2 MiB pageblocks`,
       );
     }
-    const low = Math.min(mem, LOW_RAM_TOP);
+    const low = lowRamOf(mem);
     const highEnd = mem > low ? HIGH_RAM_BASE + (mem - low) : low;
     if (highEnd > MAX_PHYS_LIMIT) {
       throw new KhoMemError('EINVAL', -1, `mem ${formatSize(mem)} does not fit below 2^52 bytes`);
@@ -294,13 +297,21 @@ export class Topology {
     }
     res.push({ start: 0xa0000, end: 0xc0000, name: 'PCI Bus 0000:00' });
     res.push({ start: 0xf0000, end: EXT_MEM_START, name: 'System ROM' });
-    const low = Math.min(this.installed, LOW_RAM_TOP);
+    const low = lowRamOf(this.installed);
     res.push({ start: low, end: 0xfec00000, name: 'PCI Bus 0000:00' });
     res.push({ start: 0xfec00000, end: 0xfec00400, name: 'IOAPIC 0' });
     res.push({ start: 0xfee00000, end: 0xfee01000, name: 'Local APIC' });
     for (const r of extra) res.push({ ...r });
     return renderIomem(res);
   }
+}
+
+/**
+ * RAM below 4 GiB for `mem` bytes, as QEMU `pc` (`pc_init1`) decides: everything when `mem` is
+ * below 3.5 GiB, else 3 GiB (gigabyte alignment), the rest going above 4 GiB.
+ */
+export function lowRamOf(mem: number): number {
+  return mem >= LOW_RAM_MAX ? LOW_RAM_TOP : mem;
 }
 
 /** `ranges` minus `holes`, both ascending; empty pieces dropped. */

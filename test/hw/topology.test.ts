@@ -107,14 +107,22 @@ test('small and big presets', () => {
   assert.throws(() => Topology.named('huge' as 'big'), isEinval);
 });
 
-test('a machine below 3 GiB has no high memory; exactly 3 GiB neither', () => {
-  for (const mem of [2 * MiB, 512 * MiB, 3 * GiB]) {
+test('below 3.5 GiB all RAM is low (QEMU pc); from 3.5 GiB on, 3 GiB low and the rest above 4 GiB', () => {
+  for (const mem of [2 * MiB, 512 * MiB, 3 * GiB, 3.5 * GiB - 2 * MiB]) {
     const t = Topology.preset({ mem, nodes: 1 });
     assert.equal(t.end, mem);
     assert.equal(t.totalRam, mem - LOW_HOLES);
+    assert.match(
+      t.iomem(),
+      new RegExp(`^${mem.toString(16).padStart(8, '0')}-febfffff : PCI Bus 0000:00$`, 'm'),
+    );
   }
-  const t = Topology.preset({ mem: 3 * GiB + 2 * MiB, nodes: 1 });
-  assert.deepEqual(t.ramRanges().at(-1), { start: 4 * GiB, end: 4 * GiB + 2 * MiB, nid: 0 });
+  const t = Topology.preset({ mem: 3.5 * GiB, nodes: 1 });
+  assert.deepEqual(t.ramRanges().slice(-2), [
+    { start: 0x100000, end: 3 * GiB, nid: 0 },
+    { start: 4 * GiB, end: 4.5 * GiB, nid: 0 },
+  ]);
+  assert.equal(t.totalRam, 3.5 * GiB - LOW_HOLES);
 });
 
 test('bad machine descriptions are EINVAL', () => {
@@ -151,7 +159,8 @@ test('any valid machine: nodes split mem evenly, ranges ascending and disjoint, 
         for (let i = 1; i < r.length; i++) assert.ok(r[i - 1]!.end <= r[i]!.start);
         for (const x of r) {
           assert.ok(x.start < x.end && x.start % 4096 === 0 && x.end % 4096 === 0);
-          assert.ok(x.end <= 3 * GiB || x.start >= 4 * GiB, 'nothing in the PCI hole');
+          assert.ok(x.end <= 3.5 * GiB || x.start >= 4 * GiB, 'nothing in the PCI hole');
+          if (mem >= 3.5 * GiB) assert.ok(x.end <= 3 * GiB || x.start >= 4 * GiB);
           assert.equal(t.nodeOf(x.start), x.nid);
           assert.equal(t.nodeOf(x.end - 1), x.nid);
         }
