@@ -553,7 +553,29 @@ export class Buddy {
   private freeSpan(z: Zone, s: number, e: number): void {
     let rel = s - z.base;
     const end = e - z.base;
+    const types = z.pb.types;
     while (rel < end) {
+      if ((rel & (MAX_ORDER_PAGES - 1)) === 0 && end - rel >= MAX_ORDER_PAGES) {
+        // A run of MAX_ORDER blocks whose pageblocks share one type: set them in bulk (they
+        // cannot merge further, so this equals freeing them one by one).
+        const pb = rel >>> PAGEBLOCK_ORDER;
+        const mt = types[pb]!;
+        let k = 0;
+        while (
+          rel + (k + 1) * MAX_ORDER_PAGES <= end &&
+          types[pb + 2 * k] === mt &&
+          types[pb + 2 * k + 1] === mt
+        )
+          k++;
+        if (k > 0) {
+          const added = this.bitmap(z, MAX_PAGE_ORDER, mt).setRun(rel / MAX_ORDER_PAGES, k);
+          z.nrBlocks[MAX_PAGE_ORDER * NT + mt]! += added;
+          z.nrFree[mt]! += added * MAX_ORDER_PAGES;
+          z.freePages += added * MAX_ORDER_PAGES;
+          rel += k * MAX_ORDER_PAGES;
+          continue;
+        }
+      }
       let order = rel === 0 ? MAX_PAGE_ORDER : Math.min(MAX_PAGE_ORDER, 31 - Math.clz32(rel & -rel));
       while (rel + POW2[order]! > end) order--;
       this.freeOne(z, rel, order);

@@ -23,6 +23,12 @@ function ctz(x: number): number {
   return 31 - Math.clz32(x & -x);
 }
 
+function popcount(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
 /** A set of integers in `[0, size)`, size up to 2^32. */
 export class FreeBitmap {
   /** Universe size. */
@@ -111,6 +117,50 @@ export class FreeBitmap {
     }
     this.total--;
     return true;
+  }
+
+  /**
+   * Set bits `[i, i + n)`; returns how many were newly set. Whole words are filled at once,
+   * which is how boot inserts millions of MAX_ORDER blocks cheaply.
+   */
+  setRun(i: number, n: number): number {
+    let added = 0;
+    let p = i;
+    const end = i + n;
+    while (p < end) {
+      if ((p & 31) !== 0 || end - p < 32) {
+        if (this.set(p)) added++;
+        p++;
+        continue;
+      }
+      const ci = p >>> CHUNK_SHIFT;
+      let c = this.chunks[ci];
+      if (c === undefined) {
+        c = new Uint32Array(CHUNK_WORDS);
+        this.chunks[ci] = c;
+      }
+      const w = (p >>> 5) & (LEAF_WORDS - 1);
+      const old = c[w]!;
+      const fresh = 32 - popcount(old);
+      if (fresh !== 0) {
+        c[w] = 0xffffffff;
+        if (old === 0) {
+          const sw = w >>> 5;
+          c[SUM_OFF + sw]! |= 1 << (w & 31);
+          c[TOP_OFF]! |= 1 << sw;
+        }
+        if (c[CNT_OFF] === 0) {
+          const nw = ci >>> 5;
+          this.nonEmpty[nw]! |= 1 << (ci & 31);
+          if (nw < this.hint) this.hint = nw;
+        }
+        c[CNT_OFF]! += fresh;
+        this.total += fresh;
+        added += fresh;
+      }
+      p += 32;
+    }
+    return added;
   }
 
   /** Lowest set bit of a non-empty chunk. */

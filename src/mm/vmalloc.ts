@@ -288,18 +288,24 @@ export class Vmalloc {
   /** Read `len` bytes through a vmalloc address. */
   read(va: number, len: number): Uint8Array {
     const out = new Uint8Array(len);
-    this.walk(va, len, (phys, off, n) => { out.set(this.mem.read(phys, n), off); });
+    this.walk(va, len, (phys, off, n) => {
+      out.set(this.mem.read(phys, n), off);
+    });
     return out;
   }
 
   /** Write bytes through a vmalloc address. */
   write(va: number, bytes: Uint8Array): void {
-    this.walk(va, bytes.length, (phys, off, n) => { this.mem.write(phys, bytes.subarray(off, off + n)); });
+    this.walk(va, bytes.length, (phys, off, n) => {
+      this.mem.write(phys, bytes.subarray(off, off + n));
+    });
   }
 
   /** Fill `len` bytes through a vmalloc address. */
   fill(va: number, len: number, byte: number): void {
-    this.walk(va, len, (phys, _off, n) => { this.mem.fill(phys, n, byte); });
+    this.walk(va, len, (phys, _off, n) => {
+      this.mem.fill(phys, n, byte);
+    });
   }
 
   /** Little-endian u32 at a vmalloc address. */
