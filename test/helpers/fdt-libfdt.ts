@@ -37,7 +37,7 @@ export interface LibfdtResult {
   /** rw cases: [op index, errno] for every failed op (failures do not stop the sequence). */
   errs?: [number, number][];
   tree?: LibfdtNode;
-  rsv?: [number, number][];
+  rsv?: [string, string][];
   version?: number;
   last_comp?: number;
   cpu?: number;

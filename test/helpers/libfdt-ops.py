@@ -15,6 +15,7 @@ stdin: JSON list of cases; stdout: JSON list of results, one per case.
 Paths are resolved with fdt_path_offset; a lookup failure is reported like any other error.
 """
 import json
+import struct
 import sys
 
 import libfdt
@@ -111,7 +112,10 @@ def run_read(case):
         return {"err": abs(err)}
     try:
         fdt = libfdt.Fdt(data)
-        rsv = [fdt.get_mem_rsv(i) for i in range(fdt.num_mem_rsv())]
+        # fdt_get_mem_rsv's python binding drops a zero address, so decode the entries directly.
+        base = fdt.off_mem_rsvmap()
+        rsv = [[str(x) for x in struct.unpack_from(">QQ", data, base + 16 * i)]
+               for i in range(fdt.num_mem_rsv())]
         rsv = [[str(a), str(s)] for a, s in rsv]
         return {"tree": node_tree(fdt, 0), "rsv": rsv, "version": fdt.version(),
                 "last_comp": fdt.last_comp_version(), "cpu": fdt.boot_cpuid_phys()}
