@@ -128,7 +128,7 @@ test('Fdt lookups match libfdt: paths, unit-address rule (first match), aliases,
     );
     // The same offsets libfdt returns.
     const py = JSON.parse(
-      require_python(
+      runPython(
         `import libfdt,sys; f=libfdt.Fdt(bytes.fromhex(sys.argv[1])); print([f.path_offset(p) for p in ['/soc/uart','/soc/uart@2000','serial0','/soc/user']])`,
         hex(b),
       ).replace(/'/g, '"'),
@@ -160,7 +160,7 @@ function uniqueProps(n: FdtNode): FdtNode {
   return { name: n.name, props, children: n.children.map(uniqueProps) };
 }
 
-function require_python(code: string, arg: string): string {
+function runPython(code: string, arg: string): string {
   return execFileSync('/usr/bin/python3', ['-c', code, arg]).toString();
 }
 
