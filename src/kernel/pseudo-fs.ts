@@ -58,14 +58,16 @@ export class PseudoDir {
 
   /** Resolve a relative path like `kho/out/fdt`; undefined when missing. */
   lookup(path: string): PseudoNode | undefined {
-    let node: PseudoNode = this;
-    for (const part of path.split('/').filter((p) => p !== '' && p !== '.')) {
-      if (!(node instanceof PseudoDir)) return undefined;
-      const next = node.get(part);
-      if (next === undefined) return undefined;
-      node = next;
+    const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the walk starts here
+    let dir: PseudoDir = this;
+    for (let i = 0; i < parts.length; i++) {
+      const next = dir.get(parts[i]!);
+      if (next === undefined || i === parts.length - 1) return next;
+      if (!(next instanceof PseudoDir)) return undefined;
+      dir = next;
     }
-    return node;
+    return dir;
   }
 }
 
