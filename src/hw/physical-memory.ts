@@ -482,7 +482,11 @@ export class PhysicalMemory {
     this.checkRange(src, len);
     this.checkRange(dst, len);
     if (len === 0 || dst === src) return;
-    const backward = dst > src && dst < src + len;
+    if (dst + len <= src || src + len <= dst) {
+      this.copyDisjoint(dst, src, len);
+      return;
+    }
+    const backward = dst > src;
     let remaining = len;
     while (remaining > 0) {
       let s: number;
@@ -502,6 +506,54 @@ export class PhysicalMemory {
       this.copyChunk(d, s, n);
       remaining -= n;
     }
+  }
+
+  /**
+   * Copies between disjoint ranges in time proportional to the touched source pages: runs of
+   * untouched source pages become zero fills (free on untouched destinations) or poison fills.
+   */
+  private copyDisjoint(dst: number, src: number, len: number): void {
+    const end = src + len;
+    const touched: number[] = [];
+    this.forTouchedIn(Math.floor(src * INV_PAGE), Math.ceil(end * INV_PAGE), (pfn) => {
+      touched.push(pfn);
+    });
+    touched.sort((a, b) => a - b);
+    let cur = src;
+    for (const pfn of touched) {
+      const ps = Math.max(pfn * PAGE_SIZE, src);
+      const pe = Math.min(ps - (ps & PAGE_MASK) + PAGE_SIZE, end);
+      if (cur < ps) this.copyUntouched(dst + (cur - src), cur, ps - cur);
+      for (let s = ps; s < pe;) {
+        const d = dst + (s - src);
+        const n = Math.min(pe - s, PAGE_SIZE - (d & PAGE_MASK));
+        this.copyChunk(d, s, n);
+        s += n;
+      }
+      cur = pe;
+    }
+    if (cur < end) this.copyUntouched(dst + (cur - src), cur, end - cur);
+  }
+
+  /** Copies from a source range whose pages are all untouched (zero or poison). */
+  private copyUntouched(d: number, s: number, n: number): void {
+    const e = s + n;
+    // Snapshot the poisoned parts first: zero fills of the destination edit the poison list.
+    const parts: number[] = [];
+    for (let i = this.pLower(Math.floor(s * INV_PAGE)); i < this.pStart.length; i++) {
+      const ps = Math.max(this.pStart[i]! * PAGE_SIZE, s);
+      if (ps >= e) break;
+      parts.push(ps, Math.min(this.pEnd[i]! * PAGE_SIZE, e));
+    }
+    let cur = s;
+    for (let k = 0; k < parts.length; k += 2) {
+      const ps = parts[k]!;
+      const pe = parts[k + 1]!;
+      if (cur < ps) this.fill(d + (cur - s), ps - cur, 0);
+      this.fill(d + (ps - s), pe - ps, POISON_BYTE);
+      cur = pe;
+    }
+    if (cur < e) this.fill(d + (cur - s), e - cur, 0);
   }
 
   /** Copies a chunk that crosses no page boundary on either side. */

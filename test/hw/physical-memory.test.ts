@@ -312,3 +312,39 @@ test('u16 access is little-endian, crosses pages and checks its range', () => {
   }, isMemError('EINVAL'));
   assert.throws(() => m.readU16(MAX_PHYS_LIMIT - 1), isMemError('EFAULT'));
 });
+
+test('sparse copies carry zero and poison runs, even when the destination edits the poison list', () => {
+  const m = new PhysicalMemory();
+  const P = PAGE_SIZE;
+  // Destination [0, 8 pages) poisoned; source [100, 120) pages has poison runs and one touched page.
+  m.poison(0, 8 * P);
+  m.poison(102 * P, 2 * P);
+  m.poison(106 * P, 3 * P);
+  m.writeU32(110 * P + 4, 0x12345678);
+  m.copy(0, 100 * P, 20 * P);
+  const want = (pfn: number): number => (pfn === 2 || pfn === 3 || (pfn >= 6 && pfn <= 8) ? POISON_BYTE : 0);
+  for (let pfn = 0; pfn < 20; pfn++) {
+    assert.equal(m.readU8(pfn * P), want(pfn), `page ${pfn}`);
+    assert.equal(m.readU8(pfn * P + P - 1), want(pfn), `page ${pfn} end`);
+  }
+  assert.equal(m.readU32(10 * P + 4), 0x12345678);
+  // A 4 TiB copy of mostly untouched memory is fast and stays sparse.
+  const before = m.touchedCount;
+  m.copy(2 ** 42, 0, 2 ** 42);
+  assert.equal(m.readU32(2 ** 42 + 10 * P + 4), 0x12345678);
+  assert.equal(m.readU8(2 ** 42 + 2 * P), POISON_BYTE);
+  assert.equal(m.touchedCount, before + 12, '7 touched and 5 poisoned source pages; the rest stays sparse');
+});
+
+test('a sparse copy whose zero fill removes a whole poison range still copies every later poison run', () => {
+  const m = new PhysicalMemory();
+  const P = PAGE_SIZE;
+  m.poison(0, P);
+  m.poison(102 * P, P);
+  m.poison(104 * P, P);
+  m.copy(0, 100 * P, 6 * P);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5].map((p) => m.readU8(p * P + 9)),
+    [0, 0, POISON_BYTE, 0, POISON_BYTE, 0],
+  );
+});
