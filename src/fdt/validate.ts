@@ -71,6 +71,12 @@ function overlaps(a0: number, a1: number, b0: number, b1: number): boolean {
  */
 export function validateFdt(blob: Uint8Array): FdtIndex {
   const h = readHeader(blob);
+  if (
+    (h.offMemRsvmap >= h.offDtStruct && h.offMemRsvmap < h.offDtStruct + h.sizeDtStruct) ||
+    (h.offMemRsvmap >= h.offDtStrings && h.offMemRsvmap < h.offDtStrings + h.sizeDtStrings)
+  ) {
+    throw new FdtError('FDT_ERR_BADLAYOUT', h.offMemRsvmap, 'reservation map starts inside another block');
+  }
   const memrsvCount = checkMemrsv(blob, h.offMemRsvmap, memrsvLimit(h));
   const memEnd = h.offMemRsvmap + (memrsvCount + 1) * FDT_RESERVE_ENTRY_SIZE;
 
@@ -89,6 +95,7 @@ export function validateFdt(blob: Uint8Array): FdtIndex {
   let depth = 0;
   let rootSeen = false;
   let propsClosed = false; // a child has begun in the current node: no more properties
+  // As in libfdt: an unreadable token is TRUNCATED, a token whose body overruns is BADSTRUCTURE.
   let pos = base;
   for (;;) {
     if (pos + 4 > end)
@@ -99,7 +106,7 @@ export function validateFdt(blob: Uint8Array): FdtIndex {
       const nameStart = pos + 4;
       const nul = blob.indexOf(0, nameStart);
       if (nul < 0 || nul >= end)
-        throw new FdtError('FDT_ERR_TRUNCATED', nameStart, 'node name runs past the structure block');
+        throw new FdtError('FDT_ERR_BADSTRUCTURE', nameStart, 'node name runs past the structure block');
       if (depth === 0 && nul !== nameStart)
         throw new FdtError('FDT_ERR_BADSTRUCTURE', nameStart, 'root node name is not empty');
       if (nodeCount === nodeOffsets.length) {
@@ -119,12 +126,12 @@ export function validateFdt(blob: Uint8Array): FdtIndex {
       if (depth === 0) throw new FdtError('FDT_ERR_BADSTRUCTURE', pos, 'property outside any node');
       if (propsClosed) throw new FdtError('FDT_ERR_BADSTRUCTURE', pos, 'property after a subnode');
       if (pos + 12 > end)
-        throw new FdtError('FDT_ERR_TRUNCATED', pos, 'property header runs past the structure block');
+        throw new FdtError('FDT_ERR_BADSTRUCTURE', pos, 'property header runs past the structure block');
       const len = be32(blob, pos + 4);
       const nameoff = be32(blob, pos + 8);
       if (pos + 12 + len > end)
         throw new FdtError(
-          'FDT_ERR_TRUNCATED',
+          'FDT_ERR_BADSTRUCTURE',
           pos + 4,
           `property length ${len} runs past the structure block`,
         );
