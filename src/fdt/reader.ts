@@ -132,14 +132,10 @@ export class Fdt {
   /** Offsets of a node's direct children, in blob order. */
   children(node: number): number[] {
     const i = this.#nodeIndex(node);
-    const { nodeParents, nodeOffsets, nodeCount } = this.#index;
+    const { nodeOffsets, nodeEnds } = this.#index;
     const out: number[] = [];
-    // Descendants follow their ancestor contiguously in the index; stop at the first non-descendant.
-    for (let j = i + 1; j < nodeCount; j++) {
-      const p = nodeParents[j]!;
-      if (p === i) out.push(nodeOffsets[j]!);
-      else if (p < i) break;
-    }
+    // Descendants follow their ancestor contiguously; hop from each child past its subtree.
+    for (let j = i + 1, end = nodeEnds[i]!; j < end; j = nodeEnds[j]!) out.push(nodeOffsets[j]!);
     return out;
   }
 

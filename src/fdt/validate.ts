@@ -26,6 +26,8 @@ export interface FdtIndex {
   nodeOffsets: Int32Array;
   /** Index (into nodeOffsets) of each node's parent; -1 for the root. */
   nodeParents: Int32Array;
+  /** Index just past each node's last descendant (descendants are contiguous in blob order). */
+  nodeEnds: Int32Array;
   nodeCount: number;
 }
 
@@ -90,6 +92,7 @@ export function validateFdt(blob: Uint8Array): FdtIndex {
 
   let nodeOffsets = new Int32Array(64);
   let nodeParents = new Int32Array(64);
+  let nodeEnds = new Int32Array(64);
   let stack = new Int32Array(64);
   let nodeCount = 0;
   let depth = 0;
@@ -112,6 +115,7 @@ export function validateFdt(blob: Uint8Array): FdtIndex {
       if (nodeCount === nodeOffsets.length) {
         nodeOffsets = grow(nodeOffsets);
         nodeParents = grow(nodeParents);
+        nodeEnds = grow(nodeEnds);
       }
       nodeOffsets[nodeCount] = pos - base;
       nodeParents[nodeCount] = depth === 0 ? -1 : stack[depth - 1]!;
@@ -148,6 +152,7 @@ export function validateFdt(blob: Uint8Array): FdtIndex {
     } else if (tag === FDT_END_NODE) {
       if (depth === 0) throw new FdtError('FDT_ERR_BADSTRUCTURE', pos, 'END_NODE without a node');
       depth--;
+      nodeEnds[stack[depth]!] = nodeCount;
       propsClosed = true;
       pos += 4;
     } else if (tag === FDT_NOP) {
@@ -183,5 +188,5 @@ export function validateFdt(blob: Uint8Array): FdtIndex {
       'structure block overlaps the strings block',
     );
   }
-  return { header: h, memrsvCount, structEnd: pos - base, nodeOffsets, nodeParents, nodeCount };
+  return { header: h, memrsvCount, structEnd: pos - base, nodeOffsets, nodeParents, nodeEnds, nodeCount };
 }

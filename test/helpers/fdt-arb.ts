@@ -34,7 +34,10 @@ export const nodeName = fc.oneof(
 );
 export const propValue = fc.uint8Array({ maxLength: 24 });
 
-const prop: fc.Arbitrary<FdtProperty> = fc.record({ name: propName, value: propValue });
+const prop: fc.Arbitrary<FdtProperty> = fc.record(
+  { name: propName, value: propValue },
+  { noNullPrototype: true },
+);
 
 /** Nodes up to `depth` levels below, with distinct child names (as dtc would require). */
 export function nodeArb(depth: number): fc.Arbitrary<FdtNode> {
@@ -42,23 +45,35 @@ export function nodeArb(depth: number): fc.Arbitrary<FdtNode> {
     depth <= 0
       ? fc.constant([])
       : fc.uniqueArray(nodeArb(depth - 1), { maxLength: 4, selector: (n) => n.name });
-  return fc.record({ name: nodeName, props: fc.array(prop, { maxLength: 5 }), children });
+  return fc.record(
+    { name: nodeName, props: fc.array(prop, { maxLength: 5 }), children },
+    { noNullPrototype: true },
+  );
 }
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
 
 /** A whole tree as the reader returns it (v17, last_comp 16). */
-export const treeArb: fc.Arbitrary<FdtTree> = fc.record({
-  version: fc.constant(17),
-  lastCompVersion: fc.constant(16),
-  bootCpuidPhys: fc.oneof(fc.constant(0), fc.nat({ max: 0xffffffff })),
-  memreserve: fc.array(fc.record({ address: u64, size: u64.filter((s) => s !== 0n) }), { maxLength: 3 }),
-  root: fc.record({
-    name: fc.constant(''),
-    props: fc.array(prop, { maxLength: 5 }),
-    children: fc.uniqueArray(nodeArb(3), { maxLength: 4, selector: (n) => n.name }),
-  }),
-});
+export const treeArb: fc.Arbitrary<FdtTree> = fc.record(
+  {
+    version: fc.constant(17),
+    lastCompVersion: fc.constant(16),
+    bootCpuidPhys: fc.oneof(fc.constant(0), fc.nat({ max: 0xffffffff })),
+    memreserve: fc.array(
+      fc.record({ address: u64, size: u64.filter((s) => s !== 0n) }, { noNullPrototype: true }),
+      { maxLength: 3 },
+    ),
+    root: fc.record(
+      {
+        name: fc.constant(''),
+        props: fc.array(prop, { maxLength: 5 }),
+        children: fc.uniqueArray(nodeArb(3), { maxLength: 4, selector: (n) => n.name }),
+      },
+      { noNullPrototype: true },
+    ),
+  },
+  { noNullPrototype: true },
+);
 
 /** The sequential-write calls that build `tree` (what buildBlob does). */
 export function swOps(tree: FdtTree): SwOp[] {
