@@ -285,24 +285,24 @@ export class Buddy {
   }
 
   private addFree(z: Zone, rel: number, o: number, mt: number): void {
-    this.bitmap(z, o, mt).set(rel / POW2[o]!);
+    this.bitmap(z, o, mt).set(rel >>> o);
     z.nrBlocks[o * NT + mt]!++;
-    const n = POW2[o]!;
+    const n = 1 << o;
     z.nrFree[mt]! += n;
     z.freePages += n;
   }
 
   private delFree(z: Zone, rel: number, o: number, mt: number): void {
-    z.free[o * NT + mt]!.clear(rel / POW2[o]!);
+    z.free[o * NT + mt]!.clear(rel >>> o);
     z.nrBlocks[o * NT + mt]!--;
-    const n = POW2[o]!;
+    const n = 1 << o;
     z.nrFree[mt]! -= n;
     z.freePages -= n;
   }
 
   private isFreeBlock(z: Zone, rel: number, o: number, mt: number): boolean {
     const b = z.free[o * NT + mt];
-    return b !== undefined && b.test(rel / POW2[o]!);
+    return b !== undefined && b.test(rel >>> o);
   }
 
   /** `__free_one_page`: insert a block and merge with free buddies. `rel` is zone-relative. */
@@ -341,7 +341,7 @@ export class Buddy {
   /** `expand`: split a block of order `high` down to `low`, freeing the upper halves. */
   private expand(z: Zone, rel: number, low: number, high: number): void {
     for (let h = high - 1; h >= low; h--) {
-      const half = rel + POW2[h]!;
+      const half = rel + (1 << h);
       this.addFree(z, half, h, z.pb.types[half >>> PAGEBLOCK_ORDER]!);
     }
   }
@@ -350,7 +350,7 @@ export class Buddy {
   private takeSmallest(z: Zone, order: number, mt: number): number {
     for (let o = order; o <= MAX_PAGE_ORDER; o++) {
       if (z.nrBlocks[o * NT + mt] === 0) continue;
-      const rel = z.free[o * NT + mt]!.findFirst() * POW2[o]!;
+      const rel = (z.free[o * NT + mt]!.findFirst() << o) >>> 0;
       this.delFree(z, rel, o, mt);
       this.expand(z, rel, order, o);
       return rel;

@@ -38,13 +38,15 @@ export class PageMeta {
   private cacheKey = -1;
   private cacheSec: Section | undefined = undefined;
   private entries = 0;
+  /** Keys of sections that became empty; swept in batches so alloc/free pairs do not churn. */
+  private emptied: number[] = [];
 
   /** Number of pages that have an entry. */
   get count(): number {
     return this.entries;
   }
 
-  /** Number of allocated sections (memory cost). */
+  /** Number of allocated sections (memory cost; empty ones are dropped in batches). */
   get sectionCount(): number {
     return this.sections.size;
   }
@@ -205,7 +207,24 @@ export class PageMeta {
     s.ref[i] = 0;
     s.order[i] = 0;
     this.entries--;
-    if (--s.used === 0) this.dropSection(pfn);
+    if (--s.used === 0) {
+      this.emptied.push(Math.floor(pfn * INV_SEC));
+      if (this.emptied.length > 64) this.sweep();
+    }
+  }
+
+  /** Drop sections that are still empty (all their arrays are zero again). */
+  private sweep(): void {
+    for (const key of this.emptied) {
+      const s = this.sections.get(key);
+      if (s === undefined || s.used !== 0) continue;
+      this.sections.delete(key);
+      if (this.cacheKey === key) {
+        this.cacheKey = -1;
+        this.cacheSec = undefined;
+      }
+    }
+    this.emptied = [];
   }
 
   /** Forget every page in `[startPfn, endPfn)`; costs only for sections that exist. */
@@ -249,14 +268,5 @@ export class PageMeta {
       for (let i = 0; i < SEC_PAGES; i++) if ((s.flags[i]! & PG_USED) !== 0) out.push(key * SEC_PAGES + i);
     }
     return out;
-  }
-
-  private dropSection(pfn: number): void {
-    const key = Math.floor(pfn * INV_SEC);
-    this.sections.delete(key);
-    if (this.cacheKey === key) {
-      this.cacheKey = -1;
-      this.cacheSec = undefined;
-    }
   }
 }
