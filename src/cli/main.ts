@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerFdt } from './fdt.ts';
 import { registerDemo } from './demo.ts';
+import { registerMkimage } from './mkimage.ts';
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ program
 
 registerDemo(program);
 registerFdt(program);
+registerMkimage(program);
 
 try {
   await program.parseAsync(process.argv);
