@@ -41,6 +41,8 @@ const SLAB_WORDS = SLAB_PAGES * WORDS_PER_PAGE;
 const LO_BITS_MASK = 0xfffff;
 const INV_LO_SPAN = 1 / 0x10_0000;
 const TWO32 = 0x1_0000_0000;
+const TLB_SIZE = 4096;
+const TLB_MASK = TLB_SIZE - 1;
 const TWO53 = 0x20_0000_0000_0000;
 
 if (new Uint8Array(new Uint32Array([0x01020304]).buffer)[0] !== 0x04) {
@@ -89,6 +91,12 @@ export class PhysicalMemory {
   private cSlot = -1;
   private cSlab: Uint32Array = new Uint32Array(0);
   private cBase = 0;
+  // Direct-mapped lookup cache (a software TLB) in front of the index, hits and misses alike;
+  // kept coherent by materialise() and drop(), the only places a pfn changes state.
+  private readonly tlbPfn = new Float64Array(TLB_SIZE).fill(-1);
+  private readonly tlbSlot = new Int32Array(TLB_SIZE);
+  /** Pages dropped so far (discard or poison); lets callers that cache page views notice. */
+  private drops = 0;
   // Last inner index map.
   private cHi = -1;
   private cInner: Map<number, number> | undefined = undefined;
@@ -141,21 +149,26 @@ export class PhysicalMemory {
   /** Looks `pfn` up and caches the result; returns true when the page is touched. */
   private find(pfn: number): boolean {
     if (pfn === this.cPfn) return this.cSlot >= 0;
-    const lo = pfn & LO_BITS_MASK;
-    const hi = (pfn - lo) * INV_LO_SPAN;
-    let inner = this.cInner;
-    if (hi !== this.cHi) {
-      inner = this.index.get(hi);
-      this.cHi = hi;
-      this.cInner = inner;
+    const h = pfn & TLB_MASK;
+    let slot: number;
+    if (this.tlbPfn[h] === pfn) {
+      slot = this.tlbSlot[h]!;
+    } else {
+      const lo = pfn & LO_BITS_MASK;
+      const hi = (pfn - lo) * INV_LO_SPAN;
+      let inner = this.cInner;
+      if (hi !== this.cHi) {
+        inner = this.index.get(hi);
+        this.cHi = hi;
+        this.cInner = inner;
+      }
+      slot = (inner === undefined ? undefined : inner.get(lo)) ?? -1;
+      this.tlbPfn[h] = pfn;
+      this.tlbSlot[h] = slot;
     }
     this.cPfn = pfn;
-    const slot = inner === undefined ? undefined : inner.get(lo);
-    if (slot === undefined) {
-      this.cSlot = -1;
-      return false;
-    }
     this.cSlot = slot;
+    if (slot < 0) return false;
     this.cSlab = this.slabs[slot >>> 8]!;
     this.cBase = (slot & (SLAB_PAGES - 1)) << 10;
     return true;
@@ -194,6 +207,9 @@ export class PhysicalMemory {
     this.cSlot = slot;
     this.cSlab = slab;
     this.cBase = base;
+    const h = pfn & TLB_MASK;
+    this.tlbPfn[h] = pfn;
+    this.tlbSlot[h] = slot;
   }
 
   /** Byte view of the touched page that is in the cache. */
@@ -609,6 +625,14 @@ export class PhysicalMemory {
     return this.count;
   }
 
+  /**
+   * Counts pages dropped by `discard` or `poison` so far. A caller that caches `page()` views
+   * can compare it to detect that a view may now alias another page's slot.
+   */
+  get dropEpoch(): number {
+    return this.drops;
+  }
+
   /** Touched pfns, ascending. */
   touchedPfns(): number[] {
     const out: number[] = [];
@@ -647,8 +671,11 @@ export class PhysicalMemory {
     }
     this.freeSlots.push(this.cSlot);
     this.count--;
+    this.drops++;
     this.cPfn = -1;
     this.cSlot = -1;
+    const h = pfn & TLB_MASK;
+    if (this.tlbPfn[h] === pfn) this.tlbSlot[h] = -1;
   }
 
   /** Calls `fn` for each touched pfn in `[a, b)` (order unspecified); `fn` may drop pages. */

@@ -348,3 +348,16 @@ test('a sparse copy whose zero fill removes a whole poison range still copies ev
     [0, 0, POISON_BYTE, 0, POISON_BYTE, 0],
   );
 });
+
+test('dropEpoch counts pages dropped by discard and poison', () => {
+  const m = new PhysicalMemory();
+  m.page(1);
+  m.page(2);
+  m.page(3);
+  assert.equal(m.dropEpoch, 0);
+  m.discard(1);
+  m.discard(9); // untouched: nothing dropped
+  assert.equal(m.dropEpoch, 1);
+  m.poison(0, 4 * PAGE_SIZE);
+  assert.equal(m.dropEpoch, 3);
+});
