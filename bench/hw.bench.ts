@@ -59,7 +59,7 @@ export const entries: BenchEntry[] = [
   {
     name: 'memory.touch',
     description:
-      'first touch of 200k pages scattered over 1 TiB (ns/page; includes the OS faulting in fresh slab memory), first touch reusing discarded slots, random aligned and unaligned u32 write+read in touched pages (ns/op), JS heap and array-buffer bytes per touched page',
+      'first touch of 200k pages scattered over 1 TiB (ns/page; includes the OS faulting in fresh slab memory), first touch reusing discarded slots, random aligned and unaligned u32 write+read in touched pages, u32 reads within one page and within 2000 pages (ns/op), JS heap and array-buffer bytes per touched page',
     run: () => {
       const pfns = scatteredPfns(PAGES);
       const aligned = addressesIn(pfns, OPS, false);
@@ -97,6 +97,12 @@ export const entries: BenchEntry[] = [
       for (let i = 0; i < OPS; i++) sum = (sum + mem.readU32(hot + ((i & 1023) << 2))) | 0;
       const samePageNs = (secondsSince(t) * 1e9) / OPS;
 
+      // A working set of 2000 touched pages (8 MiB), as a kernel's hot structures would be.
+      const ws = addressesIn(pfns.subarray(0, 2000), OPS, false);
+      t = process.hrtime.bigint();
+      for (let i = 0; i < OPS; i++) sum = (sum + mem.readU32(ws[i]!)) | 0;
+      const workingSetNs = (secondsSince(t) * 1e9) / OPS;
+
       // page() views for random touched pfns (what hot paths writing page words use).
       t = process.hrtime.bigint();
       for (let i = 0; i < OPS; i++) {
@@ -120,6 +126,7 @@ export const entries: BenchEntry[] = [
         u32_write_read_aligned_ns: round(alignedNs, 1),
         u32_write_read_unaligned_ns: round(unalignedNs, 1),
         u32_read_same_page_ns: round(samePageNs, 2),
+        u32_read_2000_page_working_set_ns: round(workingSetNs, 1),
         page_view_random_ns: round(pageNs, 1),
         heap_bytes_per_page: round((heap1.heapUsed - heap0.heapUsed) / PAGES, 1),
         arraybuffer_bytes_per_page: round((heap1.arrayBuffers - heap0.arrayBuffers) / PAGES, 0),
