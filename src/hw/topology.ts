@@ -115,6 +115,29 @@ export function parseSize(text: string): number {
   return Number(value);
 }
 
+/**
+ * Parses a machine as a user types it: a preset name (`default`, `small`, `big`), or a size
+ * with an optional node count, `16G` or `16G,2` (one node when omitted). Throws `KhoMemError`
+ * (EINVAL) on anything else; the layout itself is checked by {@link Topology.preset}.
+ */
+export function parseMachineSpec(text: string): MachineSpec {
+  if (typeof text !== 'string') throw new KhoMemError('EINVAL', -1, 'machine must be a string');
+  const t = text.trim();
+  const preset = (MACHINE_PRESETS as Record<string, MachineSpec | undefined>)[t];
+  if (preset !== undefined && Object.hasOwn(MACHINE_PRESETS, t)) return { ...preset };
+  const m = /^([^,]+?)\s*(?:,\s*([0-9]+))?$/.exec(t);
+  if (m === null) {
+    throw new KhoMemError(
+      'EINVAL',
+      -1,
+      `invalid machine "${text}": expected ${Object.keys(MACHINE_PRESETS).join('|')} or SIZE[,NODES], e.g. 16G,2`,
+    );
+  }
+  const mem = parseSize(m[1]!);
+  const nodes = m[2] === undefined ? 1 : Number(m[2]);
+  return { mem, nodes };
+}
+
 /** Human size for messages: `16 GiB`, `512 MiB`, `4 KiB`, or bytes. */
 export function formatSize(bytes: number): string {
   for (const [unit, n] of [

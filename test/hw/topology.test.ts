@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { KhoMemError } from '../../src/hw/errors.ts';
-import { MACHINE_PRESETS, parseSize, Topology, formatSize } from '../../src/hw/topology.ts';
+import { MACHINE_PRESETS, parseMachineSpec, parseSize, Topology, formatSize } from '../../src/hw/topology.ts';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -228,4 +228,15 @@ test('formatSize', () => {
   assert.equal(formatSize(16 * GiB), '16 GiB');
   assert.equal(formatSize(3 * MiB), '3 MiB');
   assert.equal(formatSize(4097), '4097 B');
+});
+
+test('parseMachineSpec takes preset names or SIZE[,NODES]', () => {
+  assert.deepEqual(parseMachineSpec('default'), { mem: 16 * GiB, nodes: 2 });
+  assert.deepEqual(parseMachineSpec('big'), { mem: 4 * TiB, nodes: 4 });
+  assert.deepEqual(parseMachineSpec('16G'), { mem: 16 * GiB, nodes: 1 });
+  assert.deepEqual(parseMachineSpec('64G, 4'), { mem: 64 * GiB, nodes: 4 });
+  for (const bad of ['', 'huge', '16G,', '16G,x', '16G,2,3', 'toString', ',2']) {
+    assert.throws(() => parseMachineSpec(bad), isEinval, JSON.stringify(bad));
+  }
+  assert.throws(() => parseMachineSpec('huge'), /invalid size "huge"/);
 });
