@@ -441,10 +441,9 @@ export class Memblock {
     // Address 0 means failure, so the first page is never handed out.
     const s = Math.max(start, PAGE_SIZE);
     e = Math.max(s, e);
-    const free = this.freeRanges(nid, flags);
-    // Each free range is clamped into [s, e] (possibly to an empty range at an edge).
     if (this.bottomUp) {
-      for (const f of free) {
+      // Each free range is clamped into [s, e] (possibly to an empty range at an edge).
+      for (const f of this.freeRanges(nid, flags)) {
         const a = Math.min(Math.max(f.start, s), e);
         const b = Math.min(Math.max(f.end, s), e);
         const cand = roundUp(a, align);
@@ -452,13 +451,33 @@ export class Memblock {
       }
       return 0;
     }
-    for (let i = free.length - 1; i >= 0; i--) {
-      const f = free[i]!;
-      const a = Math.min(Math.max(f.start, s), e);
-      const b = Math.min(Math.max(f.end, s), e);
-      if (b < size) continue;
-      const cand = roundDown(b - size, align);
-      if (cand >= a) return cand;
+    // Top-down walks the free gaps from the top without materialising the list.
+    const mem = this.memory.regions;
+    const res = this.reserved.regions;
+    for (let mi = mem.length - 1; mi >= 0; mi--) {
+      const m = mem[mi]!;
+      if (this.skip(m, nid, flags)) continue;
+      const mStart = m.base;
+      let hi = end(m);
+      // Last reservation starting below the region's end.
+      let j = this.reserved.firstEndingAfter(hi);
+      if (j >= res.length || res[j]!.base >= hi) j--;
+      for (;;) {
+        const r = j >= 0 ? res[j]! : undefined;
+        const lo = r !== undefined && end(r) > mStart ? Math.max(end(r), mStart) : mStart;
+        if (lo < hi) {
+          const a = Math.min(Math.max(lo, s), e);
+          const b = Math.min(Math.max(hi, s), e);
+          if (b >= size) {
+            const cand = roundDown(b - size, align);
+            if (cand >= a) return cand;
+          }
+        }
+        if (r === undefined || end(r) <= mStart) break;
+        hi = Math.min(hi, r.base);
+        if (hi <= mStart) break;
+        j--;
+      }
     }
     return 0;
   }

@@ -227,6 +227,22 @@ export class PageMeta {
     this.emptied = [];
   }
 
+  /** Sections overlapping `[startPfn, endPfn)` as `[key, section]`, ascending by key. */
+  private overlapping(startPfn: number, endPfn: number): [number, Section][] {
+    const k0 = Math.floor(startPfn * INV_SEC);
+    const k1 = Math.floor((endPfn - 1) * INV_SEC);
+    const out: [number, Section][] = [];
+    if (k1 - k0 < this.sections.size) {
+      for (let k = k0; k <= k1; k++) {
+        const s = this.sections.get(k);
+        if (s !== undefined) out.push([k, s]);
+      }
+      return out;
+    }
+    for (const [k, s] of this.sections) if (k >= k0 && k <= k1) out.push([k, s]);
+    return out.sort((a, b) => a[0] - b[0]);
+  }
+
   /** Forget every page in `[startPfn, endPfn)`; costs only for sections that exist. */
   clearRange(startPfn: number, endPfn: number): void {
     if (this.entries === 0 || startPfn >= endPfn) return;
@@ -234,10 +250,9 @@ export class PageMeta {
       for (let p = startPfn; p < endPfn; p++) this.clear(p);
       return;
     }
-    const keys = [...this.sections.keys()].sort((a, b) => a - b);
-    for (const key of keys) {
+    for (const [key, s] of this.overlapping(startPfn, endPfn)) {
+      if (s.used === 0) continue;
       const base = key * SEC_PAGES;
-      if (base + SEC_PAGES <= startPfn || base >= endPfn) continue;
       const a = Math.max(startPfn, base);
       const b = Math.min(endPfn, base + SEC_PAGES);
       for (let p = a; p < b; p++) this.clear(p);
@@ -246,12 +261,9 @@ export class PageMeta {
 
   /** First pfn in `[startPfn, endPfn)` with a refcount above 0, or -1. */
   firstReferenced(startPfn: number, endPfn: number): number {
-    if (this.entries === 0) return -1;
-    const keys = [...this.sections.keys()].sort((a, b) => a - b);
-    for (const key of keys) {
+    if (this.entries === 0 || startPfn >= endPfn) return -1;
+    for (const [key, s] of this.overlapping(startPfn, endPfn)) {
       const base = key * SEC_PAGES;
-      if (base + SEC_PAGES <= startPfn || base >= endPfn) continue;
-      const s = this.sections.get(key)!;
       const a = Math.max(startPfn, base) - base;
       const b = Math.min(endPfn, base + SEC_PAGES) - base;
       for (let i = a; i < b; i++) if (s.ref[i]! > 0) return base + i;
