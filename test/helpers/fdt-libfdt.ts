@@ -41,6 +41,10 @@ export interface LibfdtResult {
   version?: number;
   last_comp?: number;
   cpu?: number;
+  /** read: python's binding could not decode a name (not UTF-8). */
+  skip?: string;
+  /** read: libfdt itself crashed on the blob (signal number). */
+  crash?: number;
 }
 
 /** Run cases through python3-libfdt. */
