@@ -1,0 +1,188 @@
+/**
+ * `kho inspect`: decode and check the KHO handover data a real (or simulated) kernel left behind,
+ * from a root FDT file and/or a physical memory image (ELF core or raw dump). See docs/inspect.md.
+ *
+ * Exit codes: 0 no error finding (warnings are fine); 1 at least one error finding; 2 usage
+ * errors (bad options, unreadable files, unparsable scratch input).
+ */
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { KhoScratch } from '../abi/kho-scratch.ts';
+import { isElf, openElfCore } from '../inspect/elf-core.ts';
+import { Findings } from '../inspect/findings.ts';
+import { inspectHandover } from '../inspect/inspect.ts';
+import type { InspectInput } from '../inspect/inspect.ts';
+import { ImageError, openRawImage } from '../inspect/memory-image.ts';
+import type { MemoryImage } from '../inspect/memory-image.ts';
+import { formatReportJson } from '../inspect/report-json.ts';
+import { formatReportText } from '../inspect/report-text.ts';
+import { parseScratchFile, parseScratchPair, ScratchInputError } from '../inspect/scratch.ts';
+
+/** Options as commander hands them over. */
+interface InspectOptions {
+  fdt?: string;
+  image?: string;
+  base?: string;
+  fdtAddr?: string;
+  scratch?: string;
+  scratchPhys?: string;
+  scratchLen?: string;
+  json?: boolean;
+  limit?: string;
+  maxBlocks?: string;
+  maxList?: string;
+  scanLimit?: string;
+}
+
+class UsageError extends Error {}
+
+const UNITS: Readonly<Record<string, number>> = { k: 10, m: 20, g: 30, t: 40 };
+
+/** `0x…`, decimal, or with a K/M/G/T suffix; below 2^53. */
+function parseNum(text: string, what: string): number {
+  const m = /^(0[xX][0-9a-fA-F]+|[0-9]+)([kKmMgGtT]?)$/.exec(text.trim());
+  if (m === null) throw new UsageError(`${what}: '${text}' is not a number`);
+  let v = BigInt(m[1]!);
+  const unit = m[2]!.toLowerCase();
+  if (unit !== '') v <<= BigInt(UNITS[unit]!);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new UsageError(`${what}: ${text} is too large`);
+  return Number(v);
+}
+
+function osError(file: string, err: unknown): UsageError {
+  const code = (err as { code?: unknown } | null)?.code;
+  return new UsageError(
+    `${file}: ${typeof code === 'string' ? code : err instanceof Error ? err.message : String(err)}`,
+  );
+}
+
+function readFile(file: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(file === '-' ? 0 : file));
+  } catch (err) {
+    throw osError(file, err);
+  }
+}
+
+function readHead(file: string): Uint8Array {
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const b = new Uint8Array(4);
+      const n = readSync(fd, b, 0, 4, 0);
+      return b.subarray(0, n);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    throw osError(file, err);
+  }
+}
+
+function scratchInput(o: InspectOptions): { entries: KhoScratch[]; source: string } | undefined {
+  if (o.scratch !== undefined && (o.scratchPhys !== undefined || o.scratchLen !== undefined)) {
+    throw new UsageError('give either --scratch or --scratch-phys with --scratch-len, not both');
+  }
+  if ((o.scratchPhys === undefined) !== (o.scratchLen === undefined)) {
+    throw new UsageError('--scratch-phys and --scratch-len go together');
+  }
+  try {
+    if (o.scratch !== undefined) {
+      return { entries: parseScratchFile(readFile(o.scratch), o.scratch), source: o.scratch };
+    }
+    if (o.scratchPhys !== undefined && o.scratchLen !== undefined) {
+      const dec = new TextDecoder();
+      return {
+        entries: parseScratchPair(dec.decode(readFile(o.scratchPhys)), dec.decode(readFile(o.scratchLen))),
+        source: `${o.scratchPhys} + ${o.scratchLen}`,
+      };
+    }
+  } catch (err) {
+    if (err instanceof ScratchInputError) throw new UsageError(err.message);
+    throw err;
+  }
+  return undefined;
+}
+
+function openImage(o: InspectOptions, findings: Findings): InspectInput['image'] {
+  if (o.image === undefined) {
+    if (o.base !== undefined) throw new UsageError('--base needs --image');
+    return undefined;
+  }
+  const file = o.image;
+  const head = readHead(file);
+  let image: MemoryImage;
+  try {
+    if (o.base === undefined && isElf(head)) {
+      try {
+        image = openElfCore(file, findings).image;
+      } catch (err) {
+        if (!(err instanceof ImageError)) throw err;
+        findings.add('elf-header', `${file}: ${err.message}; the image is not used`, 'elf');
+        return undefined;
+      }
+      return { image, kind: 'elf', source: file };
+    }
+    image = openRawImage(file, o.base === undefined ? 0 : parseNum(o.base, '--base'));
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    if (err instanceof ImageError) throw new UsageError(err.message);
+    throw osError(file, err);
+  }
+  return { image, kind: 'raw', source: file };
+}
+
+function inspect(o: InspectOptions): void {
+  if (o.fdt === undefined && o.image === undefined)
+    throw new UsageError('give --fdt FILE and/or --image FILE');
+  const findings = new Findings();
+  const input: InspectInput = { findings };
+  if (o.fdt !== undefined) input.fdt = { blob: readFile(o.fdt), source: o.fdt === '-' ? 'stdin' : o.fdt };
+  if (o.fdtAddr !== undefined) input.fdtPhys = parseNum(o.fdtAddr, '--fdt-addr');
+  const scratch = scratchInput(o);
+  if (scratch !== undefined) input.scratch = scratch;
+  if (o.maxBlocks !== undefined) input.limits = { maxBlocks: parseNum(o.maxBlocks, '--max-blocks') };
+  if (o.maxList !== undefined) input.maxList = parseNum(o.maxList, '--max-list');
+  if (o.scanLimit !== undefined) input.scanMaxBytes = parseNum(o.scanLimit, '--scan-limit');
+  const limit = o.limit === undefined ? 32 : parseNum(o.limit, '--limit');
+  const image = openImage(o, findings);
+  if (image !== undefined) input.image = image;
+  try {
+    const report = inspectHandover(input);
+    process.stdout.write(o.json === true ? formatReportJson(report) : formatReportText(report, { limit }));
+    process.exitCode = report.findings.some((f) => f.severity === 'error') ? 1 : 0;
+  } finally {
+    image?.image.close();
+  }
+}
+
+/** Registers `kho inspect`. */
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('decode and check KHO handover data from a root FDT and/or a memory image (any ABI version)')
+    .option('--fdt <file>', 'root FDT, e.g. /sys/kernel/debug/kho/out/fdt or in/fdt (- for stdin)')
+    .option('--image <file>', 'physical memory image: ELF core (dump-guest-memory, /proc/vmcore) or raw dump')
+    .option(
+      '--base <addr>',
+      'the image is a raw dump whose first byte is at this physical address (default 0)',
+    )
+    .option('--fdt-addr <addr>', 'physical address of the root FDT in the image (instead of scanning)')
+    .option('--scratch <file>', "scratch array: binary (16-byte LE entries) or text lines 'ADDR SIZE'")
+    .option('--scratch-phys <file>', 'debugfs kho/out/scratch_phys text (with --scratch-len)')
+    .option('--scratch-len <file>', 'debugfs kho/out/scratch_len text (with --scratch-phys)')
+    .option('--json', 'print the JSON report (schema in docs/inspect.md)')
+    .option('--limit <n>', 'most lines per list in the text report', '32')
+    .option('--max-blocks <n>', 'stop the memory-map walk after this many blocks (default 32M)')
+    .option('--max-list <n>', 'most blocks listed in JSON `preserved` (default 1M)')
+    .option('--scan-limit <size>', 'most image bytes scanned for the FDT (default 64G)')
+    .action((o: InspectOptions) => {
+      try {
+        inspect(o);
+      } catch (err) {
+        if (!(err instanceof UsageError)) throw err;
+        process.stderr.write(`kho inspect: ${err.message}\n`);
+        process.exitCode = 2;
+      }
+    });
+}

@@ -1,0 +1,94 @@
+/**
+ * Finding KHO root FDTs in a memory image: the FDT lives in its own page, so only page-aligned
+ * offsets are tried. The image is read in 1 MiB blocks (one pass, bounded by `maxBytes`) and a
+ * candidate counts when it validates and its root is compatible with `kho-v*`.
+ */
+import { decodeStringListProp } from '../abi/kho-fdt.ts';
+import { FdtError } from '../fdt/errors.ts';
+import { be32 } from '../fdt/header.ts';
+import { Fdt } from '../fdt/reader.ts';
+import type { MemoryImage } from './memory-image.ts';
+
+/** A KHO root FDT found in an image. */
+export interface FdtCandidate {
+  phys: number;
+  blob: Uint8Array;
+  /** The root `compatible` strings. */
+  compatible: string[];
+}
+
+/** Options of {@link scanForKhoFdt}. */
+export interface FdtScanOptions {
+  /** Most image bytes scanned (default 64 GiB). */
+  maxBytes?: number;
+  /** Most candidates returned (default 16). */
+  maxCandidates?: number;
+}
+
+/** Largest root FDT accepted from an image (the kernel's fits in one page; leave room). */
+export const MAX_SCANNED_FDT = 1 << 20;
+const FDT_MAGIC = 0xd00dfeed;
+const BLOCK = 1 << 20;
+const PAGE = 4096;
+
+/** Read and validate an FDT at `phys` in the image; null when there is none. */
+export function readFdtAt(
+  img: MemoryImage,
+  phys: number,
+): { blob: Uint8Array; error: FdtError | null } | null {
+  const head = img.read(phys, 40);
+  if (head === null || be32(head, 0) !== FDT_MAGIC) return null;
+  const total = be32(head, 4);
+  if (total < 40 || total > MAX_SCANNED_FDT) {
+    return { blob: head, error: new FdtError('FDT_ERR_TRUNCATED', 4, `totalsize ${total} is out of range`) };
+  }
+  const blob = img.read(phys, total);
+  if (blob === null)
+    return { blob: head, error: new FdtError('FDT_ERR_TRUNCATED', 4, 'FDT runs off the image') };
+  try {
+    new Fdt(blob);
+    return { blob, error: null };
+  } catch (err) {
+    if (err instanceof FdtError) return { blob, error: err };
+    throw err;
+  }
+}
+
+/** Scan page-aligned addresses of the image for KHO root FDTs, ascending. */
+export function scanForKhoFdt(
+  img: MemoryImage,
+  opts: FdtScanOptions = {},
+): { found: FdtCandidate[]; scanned: number } {
+  const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024 * 1024;
+  const maxCandidates = opts.maxCandidates ?? 16;
+  const found: FdtCandidate[] = [];
+  let scanned = 0;
+  for (const r of img.ranges) {
+    let at = Math.ceil(r.start / PAGE) * PAGE;
+    while (at < r.end && scanned < maxBytes) {
+      const len = Math.min(BLOCK, r.end - at, maxBytes - scanned);
+      const block = img.read(at, len);
+      scanned += len;
+      if (block !== null) {
+        for (let off = 0; off + 8 <= block.length; off += PAGE) {
+          if (block[off] !== 0xd0 || be32(block, off) !== FDT_MAGIC) continue;
+          const c = candidate(img, at + off);
+          if (c !== null) found.push(c);
+          if (found.length >= maxCandidates) return { found, scanned };
+        }
+      }
+      at += len;
+    }
+  }
+  return { found, scanned };
+}
+
+function candidate(img: MemoryImage, phys: number): FdtCandidate | null {
+  const r = readFdtAt(img, phys);
+  if (r === null || r.error !== null) return null;
+  const fdt = new Fdt(r.blob);
+  const value = fdt.getprop(fdt.root(), 'compatible');
+  const compatible = value === null ? [] : decodeStringListProp(value);
+  if (!compatible.some((c) => c.startsWith('kho-v'))) return null;
+  return { phys, blob: r.blob, compatible };
+}

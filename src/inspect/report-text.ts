@@ -1,0 +1,162 @@
+/**
+ * The readable `kho inspect` report: sections ABI, FDT, image, scratch, memory map (summary per
+ * order), preserved ranges, tracker pages, sub-trees, findings. Long lists are cut at `limit`
+ * lines with a note saying how many were left out.
+ */
+import type { InspectReport } from './inspect.ts';
+import { hexAddr } from './findings.ts';
+import type { SubtreeReport } from './subtrees.ts';
+
+/** Options of {@link formatReportText}. */
+export interface TextOptions {
+  /** Most lines per list (ranges, tracker pages, folios). Default 32. */
+  limit?: number;
+}
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** `12.0 MiB`-style size. */
+export function humanBytes(n: number): string {
+  let u = 0;
+  let x = n;
+  while (x >= 1024 && u < UNITS.length - 1) {
+    x /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${x.toFixed(1)} ${UNITS[u]}`;
+}
+
+function more(out: string[], shown: number, total: number, what: string): void {
+  if (total > shown) out.push(`  … ${total - shown} more ${what} (raise --limit)`);
+}
+
+function indent(text: string, pad: string): string {
+  return text
+    .split('\n')
+    .filter((l, i, a) => !(i === a.length - 1 && l === ''))
+    .map((l) => pad + l)
+    .join('\n');
+}
+
+function subtreeLines(s: SubtreeReport, limit: number): string[] {
+  const out: string[] = [];
+  const where = s.phys === null ? 'no address' : hexAddr(s.phys);
+  const size = s.size === null ? 'size unknown' : `${s.size} bytes (${s.sizeFrom})`;
+  const pres = s.preserved === null ? '' : s.preserved ? ', preserved' : ', NOT preserved';
+  out.push(`  ${s.name}: ${where}, ${size}, ${s.kind}${pres}`);
+  if (s.kexecMetadata !== undefined) {
+    const m = s.kexecMetadata;
+    out.push(
+      `    version ${m.version}, previous release "${m.previousRelease}", kexec count ${m.kexecCount}`,
+    );
+  }
+  if (s.memblock !== undefined) {
+    for (const r of s.memblock.records) {
+      out.push(
+        `    reserve_mem ${r.name}: start ${hexAddr(r.start)}, size ${hexAddr(r.size)} (${humanBytes(r.size)})`,
+      );
+    }
+    for (const r of s.memblock.rejected) out.push(`    rejected ${r.name}: ${r.reason}`);
+  }
+  if (s.testKho !== undefined) {
+    const t = s.testKho;
+    const fi = t.foliosInfo;
+    out.push(`    magic ${hexAddr(t.magic)}, nr_folios ${t.nrFolios}, csum ${hexAddr(t.csum)}`);
+    out.push(
+      `    folios_info: first ${hexAddr(fi.first)}, total_pages ${fi.totalPages}, flags ${hexAddr(fi.flags)}, order ${fi.order}; chunks ${t.vmallocChunks.map(hexAddr).join(' ')}`,
+    );
+    const shown = t.folios.slice(0, limit);
+    out.push(`    folios (${t.folios.length}):`);
+    for (const f of shown) out.push(`      ${hexAddr(f.phys)} order ${f.order}`);
+    if (t.folios.length > shown.length) out.push(`      … ${t.folios.length - shown.length} more`);
+  }
+  if (s.kind === 'fdt' && s.dts !== undefined) out.push(indent(s.dts, '    '));
+  if (s.hexdump !== undefined) out.push(indent(s.hexdump, '    '));
+  return out;
+}
+
+/** The report as text. */
+export function formatReportText(r: InspectReport, opts: TextOptions = {}): string {
+  const limit = opts.limit ?? 32;
+  const out: string[] = [];
+  out.push('ABI');
+  if (r.abi.compatible !== null) {
+    const mm = r.abi.memoryMap === 'chunks' ? 'chunk list + bitmaps (kho-v1)' : 'radix tree';
+    out.push(`  compatible ${r.abi.compatible} (version ${r.abi.version}, memory map: ${mm})`);
+  } else {
+    out.push(
+      `  compatible ${r.abi.compatibles.length === 0 ? '(none)' : r.abi.compatibles.join(', ')}: not a known KHO version`,
+    );
+  }
+  out.push('', 'FDT');
+  if (r.fdt === null) out.push('  (none)');
+  else {
+    const at = r.fdt.phys === null ? '' : ` at ${hexAddr(r.fdt.phys)}`;
+    out.push(
+      `  ${r.fdt.source}${at}: ${r.fdt.totalsize} bytes, version ${r.fdt.version}${r.fdt.valid ? '' : ', INVALID'}`,
+    );
+    if (r.fdt.otherCandidates.length > 0)
+      out.push(`  other KHO FDTs: ${r.fdt.otherCandidates.map(hexAddr).join(' ')}`);
+  }
+  out.push('', 'Image');
+  if (r.image === null) out.push('  (none)');
+  else {
+    out.push(
+      `  ${r.image.kind} ${r.image.source}: ${r.image.ranges.length} range(s), ${humanBytes(r.image.bytes)}`,
+    );
+    for (const x of r.image.ranges.slice(0, limit)) out.push(`    [${hexAddr(x.start)}, ${hexAddr(x.end)})`);
+    more(out, Math.min(limit, r.image.ranges.length), r.image.ranges.length, 'ranges');
+  }
+  out.push('', 'Scratch');
+  if (r.scratch === null) out.push('  (not given)');
+  else {
+    out.push(`  from ${r.scratch.source}: ${r.scratch.entries.length} area(s)`);
+    r.scratch.entries.forEach((e, i) => {
+      out.push(
+        `  ${String(i).padStart(3)}  ${hexAddr(e.addr).padEnd(18)} ${hexAddr(e.size).padEnd(14)} ${humanBytes(e.size)}`,
+      );
+    });
+  }
+  out.push('', 'Memory map');
+  const mm = r.memoryMap;
+  if (mm === null) out.push('  (not decoded)');
+  else {
+    const what = mm.format === 'radix' ? 'radix tree root' : 'first chunk';
+    out.push(`  ${what} ${hexAddr(mm.root)}${mm.complete ? '' : ' (walk incomplete)'}`);
+    out.push('  order       blocks          bytes');
+    for (const o of mm.byOrder) {
+      out.push(
+        `  ${String(o.order).padStart(5)} ${String(o.count).padStart(12)}  ${humanBytes(o.bytes).padStart(13)}`,
+      );
+    }
+    out.push(`  total ${String(mm.blocks).padStart(12)}  ${humanBytes(mm.bytes).padStart(13)}`);
+  }
+  out.push('', `Preserved ranges (${r.ranges.length})`);
+  for (const x of r.ranges.slice(0, limit)) {
+    out.push(`  [${hexAddr(x.start)}, ${hexAddr(x.end)})  ${humanBytes(x.end - x.start)}`);
+  }
+  more(out, Math.min(limit, r.ranges.length), r.ranges.length, 'ranges');
+  const c = r.tracker.counts;
+  const total = c['radix-node'] + c['radix-leaf'] + c['v1-chunk'] + c['v1-bitmap'];
+  const parts =
+    mm?.format === 'chunks'
+      ? `${c['v1-chunk']} chunk(s), ${c['v1-bitmap']} bitmap(s)`
+      : `${c['radix-node']} node(s), ${c['radix-leaf']} leaf page(s)`;
+  out.push('', `Tracker pages (${total}: ${parts}; not preserved, freed by the successor after the walk)`);
+  for (const p of r.tracker.pages.slice(0, limit)) {
+    const lvl = p.kind.startsWith('radix') ? `level ${p.level}` : `order ${p.level}`;
+    out.push(`  ${hexAddr(p.phys).padEnd(18)} ${p.kind} ${lvl}`);
+  }
+  more(out, Math.min(limit, r.tracker.pages.length), total, 'tracker pages');
+  out.push('', `Sub-trees (${r.subtrees.length})`);
+  for (const s of r.subtrees) out.push(...subtreeLines(s, limit));
+  const errors = r.findings.filter((f) => f.severity === 'error').length;
+  const warnings = r.findings.filter((f) => f.severity === 'warning').length;
+  out.push(
+    '',
+    `Findings (${errors} error(s), ${warnings} warning(s), ${r.findings.length - errors - warnings} info)`,
+  );
+  for (const f of r.findings)
+    out.push(`  ${f.severity.padEnd(7)} ${f.code.padEnd(22)} ${f.at}: ${f.message}`);
+  return `${out.join('\n')}\n`;
+}
