@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerFdt } from './fdt.ts';
 import { registerDemo } from './demo.ts';
+import { registerInspect } from './inspect.ts';
 import { registerMkimage } from './mkimage.ts';
 
 const program = new Command();
@@ -21,6 +22,7 @@ program
 
 registerDemo(program);
 registerFdt(program);
+registerInspect(program);
 registerMkimage(program);
 
 try {
