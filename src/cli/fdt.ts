@@ -66,8 +66,17 @@ function loadTree(file: string, blob: Uint8Array) {
   }
 }
 
+/** A reader that stops early (`kho fdt dump x | head`) is no error: no EPIPE stack trace. */
+function quietEpipe(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 /** Run an action; turn CliFailure into a one-line message and an exit code. */
 function run(prefix: string, action: () => void): void {
+  quietEpipe();
   try {
     action();
   } catch (err) {
