@@ -124,6 +124,8 @@ export class Buddy {
   readonly meta: PageMeta;
   private readonly zones: Zone[] = [];
   private readonly zoneByNid = new Map<number, Zone>();
+  /** Zones indexed by node id (hot-path lookup). */
+  private readonly zoneArr: (Zone | undefined)[] = [];
   private readonly rStart: Float64Array;
   private readonly rEnd: Float64Array;
   private readonly rZone: Zone[];
@@ -160,6 +162,7 @@ export class Buddy {
       z.present = sp.present;
       this.zones.push(z);
       this.zoneByNid.set(nid, z);
+      if (nid >= 0 && nid < 1024) this.zoneArr[nid] = z;
     }
     this.rStart = Float64Array.from(sorted, (r) => r.startPfn);
     this.rEnd = Float64Array.from(sorted, (r) => r.endPfn);
@@ -448,7 +451,7 @@ export class Buddy {
     }
     const mt = gfpMigratetype(gfp);
     const pref = nid < 0 ? this.localNid : nid;
-    const first = this.zoneByNid.get(pref);
+    const first = this.zoneArr[pref];
     let rel = -1;
     let zone: Zone | undefined;
     if (first !== undefined) {
