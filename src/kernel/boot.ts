@@ -1,0 +1,134 @@
+/**
+ * A kernel's boot (spec §8): command line, memblock from the machine's RAM, `kho_populate`
+ * at arch setup when hand-over data came with the jump, `reserve_mem=` regions, the early
+ * allocations (mm-init), `kho_memory_init` just before `memblock_free_all`, then the
+ * initcalls KHO cares about: `kho_init` (fs_initcall) and the memblock hand-over
+ * (late_initcall). The same path serves cold boots and KHO boots; rejected hand-over data
+ * falls back to the cold path.
+ */
+import { khoMemoryInit } from '../kho/memory-init.ts';
+import { Kho } from '../kho/kho.ts';
+import { khoPopulate, type KhoHandover } from '../kho/populate.ts';
+import { reserveMemKhoOut, reserveMemSetupAll } from '../kho/reserve-mem.ts';
+import type { ReserveMemRecord } from '../abi/memblock-reserve-mem.ts';
+import { Memblock } from '../mm/memblock.ts';
+import { KERNEL_IMAGE_BASE, KERNEL_IMAGE_SIZE, mmInit } from '../mm/mm-init.ts';
+import { Vmalloc } from '../mm/vmalloc.ts';
+import { parseKernelCmdline } from './cmdline.ts';
+import { Dmesg } from './dmesg.ts';
+import { Kernel } from './kernel.ts';
+import type { Machine } from './machine.ts';
+import { createProcfs } from './procfs.ts';
+import type { ReleaseProfile } from './profile.ts';
+import { PseudoDir } from './pseudo-fs.ts';
+
+/** What a boot starts from. */
+export interface BootSpec {
+  cmdline: string;
+  profile: ReleaseProfile;
+  /** Hand-over record from the jump (x86 `SETUP_KEXEC_KHO`), null on a cold boot. */
+  handover: KhoHandover | null;
+  /** Where the image was loaded (default: the cold-boot placement). */
+  kernelImage?: { base: number; size: number } | undefined;
+  /** initrd to keep reserved. */
+  initrd?: { base: number; size: number } | null | undefined;
+  /** Lines to log first (e.g. boot_params problems, an unknown image release). */
+  notes?: readonly string[];
+}
+
+/** Boot a kernel on `machine` (memory as it is now). */
+export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
+  const { profile } = spec;
+  const mem = machine.mem;
+  const topology = machine.topology;
+  const dmesg = new Dmesg();
+  dmesg.info(
+    `Linux version ${profile.release} (kho@sim) (gcc (GCC) 14.2.0, GNU ld 2.43) #1 SMP PREEMPT_DYNAMIC`,
+  );
+  dmesg.info(`Command line: ${spec.cmdline}`);
+  for (const n of spec.notes ?? []) dmesg.warn(n);
+  const cmdline = parseKernelCmdline(spec.cmdline, { khoEnableDefault: profile.options.khoEnableDefault });
+  dmesg.tick(1000);
+
+  const memblock = new Memblock({
+    mem,
+    log: (l) => {
+      dmesg.info(l);
+    },
+  });
+  const debugfs = new PseudoDir();
+  const kho = new Kho({
+    mem,
+    topology,
+    dmesg,
+    profile,
+    memblock,
+    debugfs,
+    enabled: cmdline.kho,
+  });
+  const image = spec.kernelImage ?? { base: KERNEL_IMAGE_BASE, size: KERNEL_IMAGE_SIZE };
+  let reserveMem: ReserveMemRecord[] = [];
+  const nids = topology.nodes.filter((n) => n.bytes > 0).map((n) => n.nid);
+
+  const ctx = mmInit({
+    layout: topology,
+    mem,
+    memblock,
+    kernelImage: image,
+    log: (l) => {
+      dmesg.info(l);
+    },
+    onMemblockReady: () => {
+      // setup_arch → parse_setup_data → kho_populate, early params, then reserve_mem.
+      if (spec.handover !== null) khoPopulate(kho.ctx, spec.handover);
+      if (spec.initrd !== null && spec.initrd !== undefined && spec.initrd.size > 0) {
+        memblock.reserve(spec.initrd.base, spec.initrd.size);
+      }
+      for (const l of cmdline.dmesg) dmesg.log(l.level, l.text);
+      reserveMem = reserveMemSetupAll(kho.ctx, cmdline.reserveMem);
+    },
+    beforeFreeAll: (c) => {
+      kho.ctx.buddy = c.buddy;
+      khoMemoryInit(kho.ctx, c.buddy!, cmdline.scratch, nids);
+    },
+  });
+  dmesg.tick(20000);
+  const buddy = ctx.buddy!;
+  const vmalloc = new Vmalloc(buddy, mem, {
+    log: (l) => {
+      dmesg.warn(l);
+    },
+  });
+  kho.ctx.vmalloc = vmalloc;
+  dmesg.info(`Memory: ${buddy.meminfo().MemFree}K/${Math.floor(topology.totalRam / 1024)}K available`);
+
+  // fs_initcall(kho_init)
+  dmesg.tick(50000);
+  kho.init(profile.release);
+  const generation =
+    kho.ctx.incoming === null ? 0 : kho.isEnabled() ? kho.incomingKexecCount : kho.readIncomingCount();
+
+  // late_initcall: memblock's reserve_mem hand-over.
+  dmesg.tick(100000);
+  reserveMemKhoOut(kho.ctx, reserveMem);
+
+  const procfs = createProcfs(cmdline, topology, buddy, image);
+  dmesg.tick(200000);
+  dmesg.info('Run /init as init process');
+  return new Kernel({
+    machine,
+    profile,
+    cmdline,
+    dmesg,
+    memblock,
+    buddy,
+    vmalloc,
+    kho,
+    debugfs,
+    procfs,
+    generation,
+    kernelImage: image,
+    early: ctx.early,
+    reserveMem,
+  });
+}

@@ -1,0 +1,143 @@
+/**
+ * A simulated machine: NUMA RAM layout, sparse physical memory, a seed, and the kernel running
+ * on it. `coldBoot` powers on (memory cleared); `bootSuccessor` starts a new kernel after a
+ * kexec jump from nothing but memory and the `boot_params` address (DESIGN.md, "the one rule").
+ */
+import { PhysicalMemory } from '../hw/physical-memory.ts';
+import { Topology } from '../hw/topology.ts';
+import { readBootParams } from '../kexec/boot-params.ts';
+import { bootKernel } from './boot.ts';
+import type { Kernel } from './kernel.ts';
+import { DEFAULT_OPTIONS, profileByRelease, type KernelOptions, type ReleaseProfile } from './profile.ts';
+import { seededRng } from './rng.ts';
+
+/** What a machine is built from. */
+export interface MachineOptions {
+  /** RAM in bytes (a multiple of nodes × 2 MiB). */
+  mem: number;
+  nodes: number;
+  /** Seed of every random stream (default 1). */
+  seed?: number;
+  /** Poison unpreserved memory at kexec (src/kexec reads it). */
+  sanitize?: boolean;
+}
+
+/** How far the successor looks for its own `Linux version` banner in its image. */
+const BANNER_SCAN = 1024 * 1024;
+const BANNER = 'Linux version ';
+
+/**
+ * The release named by a `Linux version <release> ` banner in `bytes` (what a kernel's
+ * `linux_banner` holds), or null.
+ */
+export function findBannerRelease(bytes: Uint8Array): string | null {
+  const needle = Buffer.from(BANNER, 'latin1');
+  const at = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(needle);
+  if (at < 0) return null;
+  let end = at + needle.length;
+  while (end < bytes.length && bytes[end]! > 0x20 && bytes[end]! < 0x7f && end - at < 120) end++;
+  return Buffer.from(bytes.subarray(at + needle.length, end)).toString('latin1') || null;
+}
+
+/** A machine. */
+export class Machine {
+  readonly topology: Topology;
+  readonly mem: PhysicalMemory;
+  readonly seed: number;
+  readonly sanitize: boolean;
+  /** The running kernel (null before power-on and during a jump). */
+  kernel: Kernel | null = null;
+  /**
+   * Build options of the kernels this machine runs (CONFIG_* and model quirk switches): a
+   * kexec'd image does not carry them, so successors inherit the last cold boot's.
+   */
+  buildOptions: KernelOptions = { ...DEFAULT_OPTIONS };
+  /** The profile of the kernel that ran last (used when an image's release is unknown). */
+  private lastProfile: ReleaseProfile | null = null;
+
+  private constructor(topology: Topology, seed: number, sanitize: boolean) {
+    this.topology = topology;
+    this.mem = new PhysicalMemory({ limit: Math.max(topology.end, 4096) });
+    this.seed = seed;
+    this.sanitize = sanitize;
+  }
+
+  /** A machine with `mem` bytes over `nodes` NUMA nodes (x86-64 layout with holes). */
+  static create(opts: MachineOptions): Machine {
+    const topo = Topology.preset({ mem: opts.mem, nodes: opts.nodes });
+    return new Machine(topo, opts.seed ?? 1, opts.sanitize ?? false);
+  }
+
+  /** A deterministic random stream for `stream` (same seed and name → same numbers). */
+  rng(stream: string): () => number {
+    return seededRng(this.seed, stream);
+  }
+
+  /** Power on: memory is cleared, then `profile` boots with `cmdline`. */
+  coldBoot(opts: { cmdline: string; profile: ReleaseProfile }): Kernel {
+    this.kernel = null;
+    for (const pfn of this.mem.touchedPfns()) this.mem.discard(pfn);
+    for (const r of this.mem.poisonedRanges()) this.mem.unpoison(r.start * 4096, (r.end - r.start) * 4096);
+    this.buildOptions = { ...opts.profile.options };
+    this.lastProfile = opts.profile;
+    const k = bootKernel(this, { cmdline: opts.cmdline, profile: opts.profile, handover: null });
+    this.kernel = k;
+    return k;
+  }
+
+  /**
+   * Start the successor after a jump. Everything comes from memory: the zero page at
+   * `bootParamsPhys` gives the command line, the image location, the initrd and the KHO
+   * record; the image's `Linux version` banner names the release (an unknown or missing one
+   * boots as the previous kernel's profile, with a warning).
+   */
+  bootSuccessor(bootParamsPhys: number): Kernel {
+    this.kernel = null;
+    const bp = readBootParams(this.mem, bootParamsPhys);
+    const notes = bp.problems.map((p) => `boot_params: ${p}`);
+    const current = this.lastProfile;
+    let profile: ReleaseProfile | null = null;
+    if (bp.kernel.phys !== 0 && bp.kernel.phys < this.mem.limit) {
+      let rel: string | null;
+      try {
+        const len = Math.min(BANNER_SCAN, this.mem.limit - bp.kernel.phys, Math.max(bp.kernel.size, 4096));
+        rel = findBannerRelease(this.mem.read(bp.kernel.phys, len));
+      } catch {
+        rel = null;
+      }
+      const p = rel === null ? null : profileByRelease(rel);
+      if (p !== null) profile = { ...p, options: { ...this.buildOptions } };
+      else if (current !== null) {
+        notes.push(
+          `kernel image ${rel === null ? 'has no version banner' : `is release ${rel}`}, which the model does not know; it boots as ${current.release} (${current.name})`,
+        );
+      }
+    }
+    if (profile === null) {
+      if (current === null)
+        throw new Error('bootSuccessor: no kernel has run on this machine and the image names none');
+      profile = current;
+    }
+    this.lastProfile = profile;
+    const image =
+      bp.kernel.phys !== 0 ? { base: bp.kernel.phys, size: Math.max(bp.kernel.size, 4096) } : undefined;
+    const k = bootKernel(this, {
+      cmdline: bp.cmdline,
+      profile,
+      handover:
+        bp.kho === null
+          ? null
+          : {
+              fdtPhys: bp.kho.fdtPhys,
+              fdtLen: bp.kho.fdtSize,
+              scratchPhys: bp.kho.scratchPhys,
+              scratchLen: bp.kho.scratchSize,
+            },
+      kernelImage: image,
+      initrd: bp.initrd === null ? null : { base: bp.initrd.phys, size: bp.initrd.size },
+      notes,
+    });
+    this.kernel = k;
+    return k;
+  }
+}

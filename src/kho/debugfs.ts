@@ -1,0 +1,172 @@
+/**
+ * KHO's debugfs files (spec §6): `kho/out/` (scratch_phys, scratch_len, sub_fdts/, fdt, and on
+ * kho-v1 `finalize`, plus the never-mainline `active` behind an option) and `kho/in/` (fdt,
+ * sub_fdts/) on a KHO boot. Binary files are live views of simulated memory.
+ */
+import { decodeLe64Prop, KHO_FDT_PROP_BLOB_SIZE } from '../abi/kho-fdt.ts';
+import { Fdt } from '../fdt/reader.ts';
+import { KernelError } from '../kernel/errno.ts';
+import { PseudoDir, roFile, rwFile } from '../kernel/pseudo-fs.ts';
+import { hexAddr, type KhoContext } from './context.ts';
+import { readRootFdt, rootFdtSize } from './out-fdt.ts';
+import { v1Abort, v1Finalize } from './v1-finalize.ts';
+
+const enc = new TextEncoder();
+
+function khoDir(ctx: KhoContext): PseudoDir {
+  return ctx.debugfs.dir('kho');
+}
+
+function outDir(ctx: KhoContext): PseudoDir | null {
+  const d = ctx.debugfs.lookup('kho/out');
+  return d instanceof PseudoDir ? d : null;
+}
+
+/** The scratch array as `0x<hex>\n` lines of one field. */
+function scratchText(ctx: KhoContext, field: 0 | 8): string {
+  let s = '';
+  for (let i = 0; i < ctx.scratchCnt; i++)
+    s += `${hexAddr(ctx.mem.readU64(ctx.scratchPhys + i * 16 + field))}\n`;
+  return s;
+}
+
+/** Parse a debugfs attribute write (`%llu`, kstrtoull base 0). */
+function parseAttr(data: Uint8Array): number {
+  const t = new TextDecoder().decode(data).trim();
+  if (!/^(0x[0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.test(t)) throw new KernelError('EINVAL', `bad value '${t}'`);
+  return Number(t.startsWith('0') && !t.startsWith('0x') && t.length > 1 ? parseInt(t, 8) : t);
+}
+
+/** `kho_out_finalize_set` (kho-v1): non-zero finalizes, zero aborts. */
+function finalizeWrite(ctx: KhoContext, data: Uint8Array): void {
+  const val = parseAttr(data) !== 0;
+  if (val === ctx.v1Finalized) {
+    throw new KernelError(ctx.v1Finalized ? 'EEXIST' : 'ENOENT');
+  }
+  const r = val ? v1Finalize(ctx) : v1Abort(ctx);
+  if (r !== 0) throw new KernelError(r === -12 ? 'ENOMEM' : 'EINVAL');
+}
+
+/**
+ * `kho_debugfs_init` + `kho_out_debugfs_init`: `kho/`, `kho/out/` with scratch_phys,
+ * scratch_len, sub_fdts/ (and `finalize` on kho-v1).
+ */
+export function createOutDebugfs(ctx: KhoContext): void {
+  const out = khoDir(ctx).dir('out');
+  out.add(
+    'scratch_phys',
+    roFile(() => enc.encode(scratchText(ctx, 0))),
+  );
+  out.add(
+    'scratch_len',
+    roFile(() => enc.encode(scratchText(ctx, 8))),
+  );
+  out.dir('sub_fdts');
+  if (ctx.profile.abi.hasFinalize) {
+    const read = (): Uint8Array => enc.encode(ctx.v1Finalized ? '1\n' : '0\n');
+    out.add(
+      'finalize',
+      rwFile(read, (d) => {
+        finalizeWrite(ctx, d);
+      }),
+    );
+    if (ctx.profile.options.v1ActiveFile) {
+      out.add(
+        'active',
+        rwFile(read, (d) => {
+          finalizeWrite(ctx, d);
+        }),
+      );
+    }
+  }
+}
+
+/** `out/sub_fdts/<name>`: the blob's first `size` bytes, read live. */
+export function addSubFdtFile(ctx: KhoContext, name: string, phys: number, size: number): void {
+  const d = outDir(ctx)?.get('sub_fdts');
+  if (!(d instanceof PseudoDir)) return;
+  d.remove(name);
+  d.add(
+    name,
+    roFile(() => ctx.mem.read(phys, size)),
+  );
+}
+
+/** Remove `out/sub_fdts/<name>`. */
+export function removeSubFdtFile(ctx: KhoContext, name: string): void {
+  const d = outDir(ctx)?.get('sub_fdts');
+  if (d instanceof PseudoDir) d.remove(name);
+}
+
+/**
+ * `out/fdt`: the outgoing FDT. The kernel fixes the length at creation (QUIRK: later sub-trees
+ * are cut off); `fullOutFdt` shows the current totalsize.
+ */
+export function createOutFdtFile(ctx: KhoContext): void {
+  const out = outDir(ctx);
+  if (out === null) return;
+  ctx.outFdtLen = rootFdtSize(ctx.mem, ctx.fdtPhys);
+  out.add(
+    'fdt',
+    roFile(() =>
+      ctx.profile.options.fullOutFdt
+        ? readRootFdt(ctx.mem, ctx.fdtPhys)
+        : ctx.mem.read(ctx.fdtPhys, ctx.outFdtLen),
+    ),
+  );
+}
+
+/**
+ * `kho_in_debugfs_init`: `in/fdt` (incoming FDT, totalsize bytes) and `in/sub_fdts/<name>` for
+ * each child with an 8-byte data property and (v3+) an 8-byte `blob-size`.
+ */
+export function createInDebugfs(ctx: KhoContext): void {
+  const inc = ctx.incoming;
+  if (inc === null) return;
+  const dir = khoDir(ctx).dir('in');
+  dir.add(
+    'fdt',
+    roFile(() => readRootFdt(ctx.mem, inc.fdtPhys)),
+  );
+  const subs = dir.dir('sub_fdts');
+  let fdt: Fdt;
+  try {
+    fdt = new Fdt(readRootFdt(ctx.mem, inc.fdtPhys));
+  } catch {
+    ctx.dmesg.warn('KHO: failed to parse the incoming FDT for debugfs');
+    return;
+  }
+  const abi = ctx.profile.abi;
+  for (const c of fdt.children(fdt.root())) {
+    const name = fdt.getName(c);
+    const v = fdt.getprop(c, abi.subtreeDataProp);
+    if (v === null) continue;
+    const d = v.length === 8 ? decodeLe64Prop(v) : null;
+    if (d === null || !d.ok) {
+      ctx.dmesg.warn(`KHO: sub-node '${name}': invalid ${abi.subtreeDataProp} property, skipped`);
+      continue;
+    }
+    const phys = d.value;
+    let size: number;
+    if (abi.hasBlobSize) {
+      const s = fdt.getprop(c, KHO_FDT_PROP_BLOB_SIZE);
+      const sd = s !== null && s.length === 8 ? decodeLe64Prop(s) : null;
+      if (sd === null || !sd.ok) {
+        ctx.dmesg.warn(`KHO: sub-node '${name}': missing or invalid blob-size property, skipped`);
+        continue;
+      }
+      size = sd.value;
+    } else {
+      // kho-v1/v2 sub-trees are FDTs: their header gives the size.
+      try {
+        size = rootFdtSize(ctx.mem, phys);
+      } catch {
+        continue;
+      }
+    }
+    subs.add(
+      name,
+      roFile(() => ctx.mem.read(phys, size)),
+    );
+  }
+}

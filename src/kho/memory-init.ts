@@ -1,0 +1,130 @@
+/**
+ * `kho_memory_init()` (spec §2.3, §4.7, §8.1 step 3, §8.2 step 4), run just before
+ * `memblock_free_all()`. KHO boot: adopt the incoming scratch array, mark scratch pageblocks
+ * CMA, and walk the incoming memory map in the predecessor's pages, reserving every preserved
+ * block (memblock reserve + NOINIT + `page->private` = magic|order). Cold boot with KHO on:
+ * size and reserve fresh scratch, or disable KHO when that fails.
+ */
+import { walkKhoV1MemMap } from '../abi/kho-v1-mem-map.ts';
+import { KHO_PAGE_MAGIC } from '../abi/kho-page.ts';
+import type { ScratchSetting } from '../kernel/cmdline.ts';
+import type { Buddy } from '../mm/buddy.ts';
+import { PHYS_ADDR_MAX } from '../mm/mm-error.ts';
+import type { KhoContext } from './context.ts';
+import { walkRadixTree } from './radix-walk.ts';
+import { markScratchPageblocksCma, reserveScratch, scratchSizes } from './scratch.ts';
+
+const PAGE_SIZE = 4096;
+
+/**
+ * The size `kho_preserved_memory_reserve` reserves for an order-`o` block: the baseline computes
+ * `1 << (o + 12)` in 32-bit int (QUIRK): bit 31 sign-extends to a size that runs to the top of
+ * the physical space, larger shifts wrap modulo 32 (x86 `shl`). `reserve64` gives the real size.
+ */
+export function reserveSizeOf(order: number, reserve64: boolean): number {
+  const shift = order + 12;
+  if (reserve64 || shift < 31) return 2 ** shift;
+  if (shift === 31) return Number.MAX_SAFE_INTEGER; // 0xffffffff80000000: capped by memblock
+  return 2 ** (shift & 31);
+}
+
+/** Statistics of the incoming walk. */
+export interface MemoryInitStats {
+  blocks: number;
+  bytes: number;
+  problems: number;
+}
+
+/** Reserve one preserved block (spec §4.7 steps 1–3). */
+function reserveBlock(ctx: KhoContext, buddy: Buddy, phys: number, order: number, st: MemoryInitStats): void {
+  const mb = ctx.memblock;
+  const size = Math.min(reserveSizeOf(order, ctx.profile.options.reserve64), PHYS_ADDR_MAX - phys);
+  if (size > 0) {
+    mb.reserve(phys, size);
+    mb.reservedMarkNoinit(phys, size);
+  }
+  st.blocks++;
+  st.bytes += 2 ** (order + 12);
+  const pfn = phys / PAGE_SIZE;
+  // phys_to_page() of a pfn without a struct page would scribble anywhere: the model skips it.
+  if (buddy.pfnValid(pfn)) buddy.meta.setPrivate(pfn, KHO_PAGE_MAGIC, order >>> 0);
+  else st.problems++;
+}
+
+/** Walk the incoming memory map (radix tree or v1 chunk list) and reserve every block. */
+function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null {
+  const inc = ctx.incoming!;
+  const st: MemoryInitStats = { blocks: 0, bytes: 0, problems: 0 };
+  if (ctx.profile.abi.memoryMap === 'radix') {
+    const r = walkRadixTree(
+      ctx.mem,
+      inc.memMapPhys,
+      (phys, order) => {
+        reserveBlock(ctx, buddy, phys, order, st);
+        return 0;
+      },
+      {
+        onProblem: (p) => {
+          st.problems++;
+          ctx.dmesg.warn(`KHO: preserved memory map: ${p.message}`);
+        },
+      },
+    );
+    if (r === -22) return null;
+    return st;
+  }
+  const r = walkKhoV1MemMap(
+    inc.memMapPhys,
+    (phys, len) => {
+      try {
+        return ctx.mem.read(phys, len);
+      } catch {
+        return null;
+      }
+    },
+    {
+      onBlock: (phys, order) => {
+        reserveBlock(ctx, buddy, phys, order, st);
+      },
+    },
+  );
+  if (!r.ok) {
+    ctx.dmesg.warn(`KHO: preserved memory map: ${r.error.message}`);
+    st.problems++;
+  }
+  return st;
+}
+
+/**
+ * Run `kho_memory_init`. `nids` are the nodes with memory (scratch per node on a cold boot).
+ */
+export function khoMemoryInit(
+  ctx: KhoContext,
+  buddy: Buddy,
+  scratch: ScratchSetting,
+  nids: readonly number[],
+): MemoryInitStats | null {
+  if (ctx.incoming !== null) {
+    // kho_scratch := incoming array (already set by populate); kho_release_scratch().
+    markScratchPageblocksCma(ctx.memblock, buddy);
+    const st = reservePreserved(ctx, buddy);
+    if (st === null) {
+      ctx.khoBoot = false;
+      ctx.dmesg.warn('KHO: failed to walk the preserved memory map');
+    }
+    return st;
+  }
+  if (!ctx.enabled) return null;
+  const sizes = scratchSizes(ctx.memblock, scratch, nids, ctx.profile.options.roundExplicitScratch);
+  const r = reserveScratch(ctx.memblock, ctx.mem, sizes, (l) => {
+    ctx.dmesg.err(l);
+  });
+  if (!r.ok) {
+    ctx.dmesg.err('KHO: Failed to reserve scratch area, disabling kexec handover');
+    ctx.enabled = false;
+    return null;
+  }
+  ctx.scratchPhys = r.arrayPhys;
+  ctx.scratchCnt = r.areas.length;
+  return null;
+}
