@@ -11,6 +11,7 @@ import type { Buddy } from './buddy.ts';
 import { GFP_KERNEL, __GFP_COMP, __GFP_NOWARN, __GFP_ZERO } from './gfp.ts';
 import { MmError, checkU, show } from './mm-error.ts';
 import type { PhysicalMemory } from '../hw/physical-memory.ts';
+import { fitsNumber, hi32, join64, lo32 } from '../util/u64.ts';
 
 /** vm_struct flags (include/linux/vmalloc.h). */
 export const VM_IOREMAP = 0x1;
@@ -317,6 +318,21 @@ export class Vmalloc {
   /** Store a little-endian u32 at a vmalloc address. */
   writeU32(va: number, v: number): void {
     this.write(va, new Uint8Array([v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]));
+  }
+
+  /** Little-endian u64 at a vmalloc address; ERANGE when it does not fit below 2^53. */
+  readU64(va: number): number {
+    const lo = this.readU32(va);
+    const hi = this.readU32(va + 4);
+    if (!fitsNumber(hi)) throw new MmError('ERANGE', `u64 at ${formatVa(va)} exceeds 2^53`);
+    return join64(hi, lo);
+  }
+
+  /** Store a little-endian u64 (a non-negative integer below 2^53) at a vmalloc address. */
+  writeU64(va: number, v: number): void {
+    checkU('value', v, Number.MAX_SAFE_INTEGER);
+    this.writeU32(va, lo32(v));
+    this.writeU32(va + 4, hi32(v));
   }
 
   /** The text of /proc/vmallocinfo (real addresses, pages, flags that it names). */

@@ -77,6 +77,13 @@ describe('vmalloc', () => {
     assert.deepEqual(v.read(va + 3000, 9000), data);
     v.writeU32(va + 4094, 0xdeadbeef); // straddles two pages
     assert.equal(v.readU32(va + 4094), 0xdeadbeef);
+    v.writeU64(va + 8, 0x1f_0000_1234_5678);
+    assert.equal(v.readU64(va + 8), 0x1f_0000_1234_5678);
+    v.writeU32(va + 12, 0xffffffff);
+    assert.throws(
+      () => v.readU64(va + 8),
+      (e: unknown) => e instanceof MmError && e.code === 'ERANGE',
+    );
     // The guard page belongs to the area but is not mapped.
     assert.equal(v.findVmArea(va + 4 * 4096), a);
     assert.throws(
