@@ -10,7 +10,8 @@ import { GFP_KERNEL } from '../../src/mm/gfp.ts';
 import { MEMBLOCK_RSRV_NOINIT } from '../../src/mm/memblock.ts';
 import { editRootFdt } from '../../src/kho/out-fdt.ts';
 import { reserveSizeOf } from '../../src/kho/memory-init.ts';
-import { boot, dec, GiB, jump, MiB } from './kho-helpers.ts';
+import { boot, dec, GiB, jump, type JumpOptions } from './kho-helpers.ts';
+import type { Kernel } from '../../src/kernel/kernel.ts';
 
 const PAGE = 4096;
 
@@ -27,14 +28,16 @@ test('a KHO boot accepts the data, logs it and counts kexecs', () => {
   assert.ok(k2.buddy.meminfo().CmaTotal > 0);
 });
 
-function corrupt(
-  edit: (k: import('../../src/kernel/kernel.ts').Kernel, fdt: number) => void,
-  record?: Parameters<typeof jump>[1]['record'],
-): import('../../src/kernel/kernel.ts').Kernel {
+function corrupt(edit: (k: Kernel, fdt: number) => void, record?: JumpOptions['record']): Kernel {
   const k = boot();
   const pfn = k.buddy.alloc(0, GFP_KERNEL)!;
   assert.equal(k.kho.preserveFolio(pfn, 0), 0);
-  const k2 = jump(k, { tamper: (kk, at) => edit(kk, at.fdt), ...(record ? { record } : {}) });
+  const k2 = jump(k, {
+    tamper: (kk, at) => {
+      edit(kk, at.fdt);
+    },
+    ...(record ? { record } : {}),
+  });
   // Rejected data: cold boot, nothing reserved, fresh scratch, no sub-trees.
   assert.ok(k2.dmesg.has('KHO: disabling KHO revival'), k2.dmesg.text());
   assert.equal(k2.kho.isKhoBoot(), false);
@@ -49,7 +52,9 @@ function corrupt(
 }
 
 test('populate: bad FDT magic → invalid, cold boot', () => {
-  const k2 = corrupt((k, fdt) => k.machine.mem.writeU32(fdt, 0x12345678));
+  const k2 = corrupt((k, fdt) => {
+    k.machine.mem.writeU32(fdt, 0x12345678);
+  });
   assert.ok(k2.dmesg.has('is invalid: -9'), k2.dmesg.text());
 });
 
@@ -84,7 +89,7 @@ test('populate: missing or zero preserved-memory-map → cold boot', () => {
 });
 
 test('populate: bad scratch array or unmappable FDT → cold boot', () => {
-  const a = corrupt((k, _fdt) => {
+  const a = corrupt((k) => {
     const s = k.kho.scratch[0]!;
     const copy = Math.floor((s.addr + s.size - k.kho.scratch.length * 16) / 65536) * 65536;
     k.machine.mem.writeU64(copy + 32, 0x7_0000_0000_0000); // node 0 area beyond RAM
