@@ -171,10 +171,19 @@ export function mkImageVersionString(profile: ReleaseProfile): string {
   return `${profile.release} (kho@sim) #1 SMP PREEMPT_DYNAMIC Thu Jan  1 00:00:00 UTC 2026`;
 }
 
+/** Offset of the `Linux version` banner in a synthetic image's payload. */
+export const MKIMAGE_BANNER_AT = 0x1000;
+
+/** The `linux_banner` a synthetic image carries in its payload (as `/proc/version` shows it). */
+export function mkImageBanner(profile: ReleaseProfile): string {
+  return `Linux version ${profile.release} (kho@sim) (gcc (GCC) 14.2.0, GNU ld 2.43) #1 SMP PREEMPT_DYNAMIC Thu Jan  1 00:00:00 UTC 2026`;
+}
+
 /**
  * A synthetic bzImage of `profile`: a valid setup header (protocol 2.15, relocatable, 64-bit,
  * 2 MiB aligned), the version string, and a deterministic pseudo-random payload standing for
- * the compressed kernel. `init_size` is max(32 MiB, 3 × payload) rounded to 2 MiB, like a real
+ * the kernel, with the `Linux version` banner at {@link MKIMAGE_BANNER_AT} (the model treats
+ * the payload as already decompressed). `init_size` is max(32 MiB, 3 × payload) rounded to 2 MiB, like a real
  * kernel's decompression footprint. Throws KexecError EINVAL for a size too small to hold one
  * page of payload.
  */
@@ -220,6 +229,9 @@ export function mkImage(opts: MkImageOptions): Uint8Array {
   for (let i = 0; i < vs.length; i++) b[MKIMAGE_VERSION_AT + i] = vs.charCodeAt(i);
 
   fillPayload(b.subarray(kern16), opts.seed ?? 1);
+  // The decompressed kernel's `linux_banner`: the model's successor finds its release here.
+  const banner = `${mkImageBanner(opts.profile)}\n\0`;
+  for (let i = 0; i < banner.length; i++) b[kern16 + MKIMAGE_BANNER_AT + i] = banner.charCodeAt(i);
   return b;
 }
 

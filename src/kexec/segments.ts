@@ -16,7 +16,7 @@ export const KEXEC_SEGMENT_MAX = 16;
 export type KexecImageKind = 'file' | 'legacy' | 'crash';
 
 /** What a segment holds (model label, for messages and the sanitizer). */
-export type SegmentRole = 'kho-scratch' | 'purgatory' | 'boot-params' | 'kernel' | 'initrd';
+export type SegmentRole = 'kho-scratch' | 'purgatory' | 'boot-params' | 'kernel' | 'initrd' | 'elfcorehdr';
 
 /** One `struct kexec_segment`. */
 export interface KexecSegment {

@@ -1,0 +1,177 @@
+/**
+ * `kexec -e` (kernel/kexec_core.c `kernel_kexec`, spec §7.3): with an image loaded, the old
+ * kernel shuts down, the relocation code copies every segment to its destination (zero-filling
+ * up to `memsz`) and the successor starts with the boot-params address. KHO does nothing at
+ * this point in the baseline; kho-v1 kernels finalize here if user space did not (LUO did so
+ * in the last v1 releases). With the machine's sanitizer on, every page the successor may not
+ * rely on is poisoned first (sanitizer.ts). Nothing but memory and that one address crosses.
+ */
+import type { Kernel } from '../kernel/kernel.ts';
+import type { Machine } from '../kernel/machine.ts';
+import { v1Finalize } from '../kho/v1-finalize.ts';
+import { KexecError } from './errors.ts';
+import { loadedCrashImage, loadedImage } from './file-load.ts';
+import { readPreservedMap, type PreservedMap } from './preserved-map.ts';
+import {
+  findings,
+  keepRanges,
+  poisonComplement,
+  preservedRanges,
+  type SanitizerFinding,
+  type SanitizerReport,
+} from './sanitizer.ts';
+import type { KexecImage } from './segments.ts';
+
+/** Options of a jump. */
+export interface ExecuteOptions {
+  /** Poison unpreserved memory (default: the machine's `sanitize` flag). */
+  sanitize?: boolean;
+}
+
+/** What a jump did. */
+export interface ExecuteResult {
+  successor: Kernel;
+  image: KexecImage;
+  report: SanitizerReport;
+  /** Seconds spent in each phase (for benchmarks and `time`). */
+  timings: { prepare: number; copy: number; sanitize: number; boot: number };
+}
+
+const reports = new WeakMap<Machine, SanitizerReport[]>();
+
+/** Sanitizer reports of every jump on `machine`, oldest first. */
+export function sanitizerReports(machine: Machine): readonly SanitizerReport[] {
+  return reports.get(machine) ?? [];
+}
+
+function now(): number {
+  return performance.now() / 1000;
+}
+
+/** Copy the segments to their destinations (`kimage_load_segment` + relocation at the jump). */
+function copySegments(machine: Machine, image: KexecImage): void {
+  const mem = machine.mem;
+  for (const s of image.segments) {
+    mem.write(s.dest, s.buffer);
+    if (s.memsz > s.bufsz) mem.fill(s.dest + s.bufsz, s.memsz - s.bufsz, 0);
+  }
+}
+
+function logFindings(k: Kernel, list: readonly SanitizerFinding[], prefix: string): void {
+  for (const f of list) {
+    const line = `${prefix}${f.message}`;
+    if (f.severity === 'error') k.dmesg.err(line);
+    else if (f.severity === 'warning') k.dmesg.warn(line);
+    else k.dmesg.info(line);
+  }
+}
+
+/** kho-v1: finalize at the jump when user space did not (returns 0 or -errno). */
+function v1FinalizeAtJump(k: Kernel): number {
+  const ctx = k.kho.ctx;
+  if (!k.profile.abi.hasFinalize || ctx.v1Finalized) return 0;
+  k.dmesg.info('KHO: not finalized by user space; finalizing at kexec');
+  return v1Finalize(ctx);
+}
+
+/**
+ * Execute the loaded image: EINVAL (`Nothing has been loaded!`) when there is none. Returns the
+ * successor (also `machine.kernel`) with the sanitizer's report. A failed v1 finalize aborts
+ * the kexec, leaving the old kernel running.
+ */
+export function kexecExecute(machine: Machine, opts: ExecuteOptions = {}): ExecuteResult {
+  const k = machine.kernel;
+  if (k === null) throw new KexecError('EINVAL', 'no kernel is running');
+  const image = loadedImage(k);
+  if (image === null) throw new KexecError('EINVAL', 'Nothing has been loaded!');
+  return jump(machine, k, image, opts.sanitize ?? machine.sanitize, false);
+}
+
+/**
+ * Panic into the loaded crash image (`__crash_kexec`): the crash kernel's segments are copied and
+ * it boots with no KHO data; memory is left as it is (it is the dump). EINVAL without one.
+ */
+export function kexecCrash(machine: Machine): ExecuteResult {
+  const k = machine.kernel;
+  if (k === null) throw new KexecError('EINVAL', 'no kernel is running');
+  const image = loadedCrashImage(k);
+  if (image === null) throw new KexecError('EINVAL', 'no crash kernel loaded');
+  k.dmesg.err('Kernel panic - not syncing: sysrq triggered crash');
+  return jump(machine, k, image, false, true);
+}
+
+function jump(
+  machine: Machine,
+  k: Kernel,
+  image: KexecImage,
+  sanitize: boolean,
+  crash: boolean,
+): ExecuteResult {
+  const t0 = now();
+  if (image.kho !== null) {
+    const r = v1FinalizeAtJump(k);
+    if (r !== 0) {
+      k.dmesg.err(`KHO: failed to finalize: ${r}`);
+      throw new KexecError('EINVAL', `kexec aborted: KHO finalize failed (${r})`);
+    }
+  }
+
+  // Read what the successor will find, from memory, before anything is overwritten.
+  const map: PreservedMap | null =
+    image.kho === null ? null : readPreservedMap(machine.mem, image.kho.fdtPhys);
+  const preserved = preservedRanges(map);
+  const scratch = image.kho === null ? [] : k.kho.scratch;
+  const f = findings({ map, segments: image.segments, scratch, buddy: k.buddy }, preserved);
+  const list = f.list;
+  if (image.kind === 'legacy' && k.kho.isEnabled() && k.kho.fdtPhys !== 0) {
+    list.push({
+      kind: 'no-handover',
+      severity: 'warning',
+      phys: -1,
+      message: 'legacy kexec_load image: no KHO data is handed over; preserved memory is lost',
+    });
+  }
+  const report: SanitizerReport = {
+    findings: list,
+    preservedBlocks: map?.count ?? 0,
+    preservedBytes: map?.bytes ?? 0,
+    poisoned: false,
+    poisonedPages: 0,
+    keptPages: 0,
+    freedChecked: f.freedChecked,
+  };
+  logFindings(k, list, 'kexec: ');
+  k.dmesg.info(crash ? 'Starting crashdump kernel...' : 'kexec_core: Starting new kernel');
+
+  const t1 = now();
+  copySegments(machine, image);
+  const t2 = now();
+  if (sanitize) {
+    const fdtPfns = image.kho === null ? [] : [Math.floor(image.kho.fdtPhys / 4096)];
+    const keep = keepRanges(preserved, map, fdtPfns, image.segments);
+    const r = poisonComplement(machine.mem, machine.topology.ramRanges(), keep);
+    report.poisoned = true;
+    report.poisonedPages = r.poisonedPages;
+    report.keptPages = r.keptPages;
+  }
+  const t3 = now();
+
+  // The old kernel is gone: only memory and the boot-params address go on.
+  k.kexecImage = null;
+  machine.kernel = null;
+  const successor = machine.bootSuccessor(image.bootParamsPhys);
+  const t4 = now();
+  if (list.length > 0) logFindings(successor, list, 'kexec sanitizer (previous kernel): ');
+  let all = reports.get(machine);
+  if (all === undefined) {
+    all = [];
+    reports.set(machine, all);
+  }
+  all.push(report);
+  return {
+    successor,
+    image,
+    report,
+    timings: { prepare: t1 - t0, copy: t2 - t1, sanitize: t3 - t2, boot: t4 - t3 },
+  };
+}

@@ -1,0 +1,205 @@
+/**
+ * The kexec sanitizer: at the jump, every RAM page that the successor has no right to read is
+ * poisoned (reads as 0xaa), so a consumer that relies on memory it did not preserve fails
+ * loudly instead of working by luck. Kept: preserved blocks, the tracker pages the successor
+ * walks, the KHO FDT page, and every segment destination (kernel, initrd, boot params, the
+ * scratch-array copy). Poisoning is lazy (PhysicalMemory's interval list), so untouched memory
+ * is never materialised; touched pages that are kept are saved and put back around it.
+ *
+ * It also reports findings a real kernel would not notice until much later:
+ * - `segment-on-preserved`: a segment destination overlaps a preserved block (preserved memory
+ *   inside scratch is fair game for the loader and gets overwritten at the jump);
+ * - `preserved-in-scratch`: preserved blocks inside a scratch area (at risk as above);
+ * - `preserved-freed`: a preserved block whose pages are back in the buddy allocator's free
+ *   lists before the jump (its owner freed it without unpreserving);
+ * - `tracker`: problems reading the memory map as the successor will.
+ */
+import type { PhysicalMemory } from '../hw/physical-memory.ts';
+import type { Buddy } from '../mm/buddy.ts';
+import {
+  firstEndingAfter,
+  overlapPages,
+  pagesAsRanges,
+  unionRanges,
+  type PfnRanges,
+  type PreservedMap,
+} from './preserved-map.ts';
+import type { KexecSegment } from './segments.ts';
+
+const PAGE = 4096;
+/** Above this many blocks the freed-block check samples evenly instead of checking all. */
+export const FREED_CHECK_LIMIT = 1 << 20;
+
+/** Kinds of findings. */
+export type FindingKind =
+  'segment-on-preserved' | 'preserved-in-scratch' | 'preserved-freed' | 'tracker' | 'no-handover';
+
+/** One finding of the sanitizer. */
+export interface SanitizerFinding {
+  kind: FindingKind;
+  severity: 'error' | 'warning' | 'info';
+  /** Physical address the finding is about (first one), -1 when none. */
+  phys: number;
+  message: string;
+}
+
+/** What the sanitizer did at one jump. */
+export interface SanitizerReport {
+  findings: SanitizerFinding[];
+  /** Preserved blocks and bytes seen in the memory map. */
+  preservedBlocks: number;
+  preservedBytes: number;
+  /** Whether memory was poisoned (sanitize on). */
+  poisoned: boolean;
+  /** RAM pages poisoned and pages kept (within RAM). */
+  poisonedPages: number;
+  keptPages: number;
+  /** Blocks checked for having been freed (all, or a sample). */
+  freedChecked: number;
+}
+
+/** Inputs of the findings pass. */
+export interface FindingsInput {
+  map: PreservedMap | null;
+  segments: readonly KexecSegment[];
+  scratch: readonly { addr: number; size: number }[];
+  buddy: Buddy | null;
+}
+
+function hexp(pfn: number): string {
+  return `0x${(pfn * PAGE).toString(16)}`;
+}
+
+/** The preserved blocks as merged ranges. */
+export function preservedRanges(map: PreservedMap | null): PfnRanges {
+  if (map === null) return { start: new Float64Array(0), end: new Float64Array(0), count: 0 };
+  return unionRanges([{ start: map.startPfn, end: map.endPfn, count: map.count }]);
+}
+
+/** Findings about the hand-over, before anything is written. */
+export function findings(
+  input: FindingsInput,
+  preserved: PfnRanges,
+): { list: SanitizerFinding[]; freedChecked: number } {
+  const out: SanitizerFinding[] = [];
+  const { map } = input;
+  if (map !== null) {
+    for (const p of map.problems) out.push({ kind: 'tracker', severity: 'warning', phys: -1, message: p });
+  }
+  for (const s of input.segments) {
+    const o = overlapPages(preserved, s.dest / PAGE, (s.dest + s.memsz) / PAGE);
+    if (o.pages > 0) {
+      out.push({
+        kind: 'segment-on-preserved',
+        severity: 'error',
+        phys: o.first * PAGE,
+        message: `${s.role} segment [0x${s.dest.toString(16)}-0x${(s.dest + s.memsz - 1).toString(16)}] overwrites ${o.pages} preserved page(s) from ${hexp(o.first)}`,
+      });
+    }
+  }
+  for (const a of input.scratch) {
+    if (a.size === 0) continue;
+    const o = overlapPages(preserved, Math.floor(a.addr / PAGE), Math.ceil((a.addr + a.size) / PAGE));
+    if (o.pages > 0) {
+      out.push({
+        kind: 'preserved-in-scratch',
+        severity: 'warning',
+        phys: o.first * PAGE,
+        message: `${o.pages} preserved page(s) inside scratch [0x${a.addr.toString(16)}-0x${(a.addr + a.size - 1).toString(16)}] from ${hexp(o.first)}: kexec may place segments on them`,
+      });
+    }
+  }
+  let freedChecked = 0;
+  if (map !== null && input.buddy !== null && map.count > 0) {
+    const buddy = input.buddy;
+    const step = map.count > FREED_CHECK_LIMIT ? map.count / FREED_CHECK_LIMIT : 1;
+    let freed = 0;
+    let first = -1;
+    for (let x = 0; x < map.count; x += step) {
+      const i = Math.floor(x);
+      const head = map.startPfn[i]!;
+      const last = map.endPfn[i]! - 1;
+      freedChecked++;
+      if (!buddy.pfnValid(head)) continue;
+      if (buddy.isFree(head) || (last !== head && buddy.pfnValid(last) && buddy.isFree(last))) {
+        freed++;
+        if (first < 0) first = head;
+      }
+    }
+    if (freed > 0) {
+      const sampled = step > 1 ? ` (in a sample of ${freedChecked} of ${map.count} blocks)` : '';
+      out.push({
+        kind: 'preserved-freed',
+        severity: 'error',
+        phys: first * PAGE,
+        message: `${freed} preserved block(s) were freed to the page allocator before kexec${sampled}, first at ${hexp(first)}: the successor will see whatever reuses them`,
+      });
+    }
+  }
+  return { list: out, freedChecked };
+}
+
+/**
+ * Poison every RAM page outside `keep` (pfn ranges). Returns the RAM pages poisoned and kept.
+ * Touched pages are saved, all touched pages are dropped (so poisoning costs only the interval
+ * list), and kept ones are written back: memory never grows.
+ */
+export function poisonComplement(
+  mem: PhysicalMemory,
+  ram: readonly { start: number; end: number }[],
+  keep: PfnRanges,
+): { poisonedPages: number; keptPages: number } {
+  const saved: { pfn: number; words: Uint32Array }[] = [];
+  const ramPfn = [...ram]
+    .sort((a, b) => a.start - b.start)
+    .map((r) => ({ s: Math.ceil(r.start / PAGE), e: Math.floor(r.end / PAGE) }));
+  let ri = 0;
+  let ki = 0;
+  for (const pfn of mem.touchedPfns()) {
+    while (ri < ramPfn.length && ramPfn[ri]!.e <= pfn) ri++;
+    while (ki < keep.count && keep.end[ki]! <= pfn) ki++;
+    const inRam = ri < ramPfn.length && ramPfn[ri]!.s <= pfn;
+    const kept = ki < keep.count && keep.start[ki]! <= pfn;
+    if (!inRam || kept) saved.push({ pfn, words: mem.peekPage(pfn)!.slice() });
+    mem.discard(pfn);
+  }
+
+  let poisoned = 0;
+  let keptPages = 0;
+  for (const r of ramPfn) {
+    let cur = r.s;
+    for (let k = firstEndingAfter(keep, cur); k < keep.count && keep.start[k]! < r.e; k++) {
+      const ks = Math.max(keep.start[k]!, cur);
+      if (ks > cur) {
+        mem.poison(cur * PAGE, (ks - cur) * PAGE);
+        poisoned += ks - cur;
+      }
+      const ke = Math.min(keep.end[k]!, r.e);
+      keptPages += ke - ks;
+      cur = ke;
+    }
+    if (cur < r.e) {
+      mem.poison(cur * PAGE, (r.e - cur) * PAGE);
+      poisoned += r.e - cur;
+    }
+  }
+  for (const s of saved) mem.page(s.pfn).set(s.words);
+  return { poisonedPages: poisoned, keptPages };
+}
+
+/** Keep-set of a jump: preserved ranges ∪ tracker pages ∪ extra pages ∪ segment destinations. */
+export function keepRanges(
+  preserved: PfnRanges,
+  map: PreservedMap | null,
+  extraPfns: readonly number[],
+  segments: readonly KexecSegment[],
+): PfnRanges {
+  const segs = [...segments].sort((a, b) => a.dest - b.dest);
+  const segR = {
+    start: segs.map((s) => s.dest / PAGE),
+    end: segs.map((s) => (s.dest + s.memsz) / PAGE),
+    count: segs.length,
+  };
+  const extras = [...new Set([...(map?.trackerPfns ?? []), ...extraPfns])].sort((a, b) => a - b);
+  return unionRanges([preserved, pagesAsRanges(extras), segR]);
+}
