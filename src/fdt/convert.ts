@@ -6,7 +6,7 @@
 import { FDT_RESERVE_ENTRY_SIZE, tagAlign } from './constants.ts';
 import { FdtError } from './errors.ts';
 import { FdtSw } from './sw.ts';
-import { encodeText } from './text.ts';
+import { utf8Length } from './text.ts';
 import type { FdtNode, FdtTree } from './tree.ts';
 
 export { readTree } from './reader.ts';
@@ -40,13 +40,13 @@ export function buildBlob(tree: FdtTree): Uint8Array {
     const node = checkNode(todo.pop());
     if (seen.has(node)) badTree('a node object appears twice (shared or cyclic)');
     seen.add(node);
-    size += 8 + tagAlign(encodeText(node.name).length + 1);
+    size += 8 + tagAlign(utf8Length(node.name) + 1);
     for (const p of node.props as unknown[]) {
       if (typeof p !== 'object' || p === null) badTree('property is not an object');
       const { name, value } = p as { name: unknown; value: unknown };
       if (typeof name !== 'string' || !(value instanceof Uint8Array))
         badTree('property needs a name and bytes');
-      size += 12 + tagAlign(value.length) + encodeText(name).length + 1;
+      size += 12 + tagAlign(value.length) + utf8Length(name) + 1;
     }
     for (const c of node.children) todo.push(c);
     if (size > 0x7fffffff) break;

@@ -219,6 +219,58 @@ export class Fdt {
     }
   }
 
+  /** Skip NOPs from absolute position `pos`; the structure offset of a PROP there, or -1. */
+  #propAt(pos: number): number {
+    const b = this.blob;
+    let tag = be32(b, pos);
+    while (tag === FDT_NOP) {
+      pos += 4;
+      tag = be32(b, pos);
+    }
+    return tag === FDT_PROP ? pos - this.#base : -1;
+  }
+
+  /** Absolute position of a property's token; FDT_ERR_BADOFFSET unless a PROP token starts there. */
+  #prop(prop: number): number {
+    const w = prop >>> 2;
+    if (
+      prop !== w << 2 ||
+      prop >= this.#index.structEnd ||
+      (this.#index.propBits[w >>> 3]! & (1 << (w & 7))) === 0
+    ) {
+      throw new FdtError('FDT_ERR_BADOFFSET', -1, `${prop} is not a property offset`);
+    }
+    return this.#base + prop;
+  }
+
+  /** Offset of a node's first property (libfdt's fdt_first_property_offset), or -1. */
+  firstProperty(node: number): number {
+    this.#nodeIndex(node);
+    return this.#propAt(this.#afterName(node));
+  }
+
+  /** Offset of the property after `prop` in the same node, or -1. */
+  nextProperty(prop: number): number {
+    const pos = this.#prop(prop);
+    return this.#propAt((pos + 12 + be32(this.blob, pos + 4) + 3) & ~3);
+  }
+
+  /** Name of the property at offset `prop` (decoded once per string offset). */
+  propertyName(prop: number): string {
+    return this.#propName(be32(this.blob, this.#prop(prop) + 8));
+  }
+
+  /** Value length of the property at offset `prop`. */
+  propertyLength(prop: number): number {
+    return be32(this.blob, this.#prop(prop) + 4);
+  }
+
+  /** Value of the property at offset `prop` (a view into the blob). */
+  propertyValue(prop: number): Uint8Array {
+    const pos = this.#prop(prop);
+    return this.blob.subarray(pos + 12, pos + 12 + be32(this.blob, pos + 4));
+  }
+
   /** The value of property `name` of `node` (a view into the blob), or null when absent. */
   getprop(node: number, name: string): Uint8Array | null {
     for (const p of this.properties(node)) if (p.name === name) return p.value;

@@ -62,6 +62,8 @@ export class FdtSw {
   #props: number[] = [];
   /** Name lookups already answered: name bytes (as a binary string) -> offset from buffer end. */
   #found = new Map<string, number>();
+  /** Property names already encoded: name -> [bytes, binary-string key]. */
+  #encoded = new Map<string, [Uint8Array, string]>();
   #bootCpuidPhys = 0;
   #result: Uint8Array | null = null;
 
@@ -184,9 +186,7 @@ export class FdtSw {
   }
 
   /** fdt_find_add_string_: reuse the first occurrence of `s` NUL in the table, else prepend. */
-  #findAddString(s: Uint8Array): { off: number; allocated: boolean } {
-    let key = '';
-    for (let i = 0; i < s.length; i++) key += String.fromCharCode(s[i]!);
+  #findAddString(s: Uint8Array, key: string): { off: number; allocated: boolean } {
     const cached = this.#found.get(key);
     if (cached !== undefined) return { off: cached, allocated: false };
     const end = this.#buf.length;
@@ -208,11 +208,19 @@ export class FdtSw {
     if (this.#depth === 0) throw new FdtError('FDT_ERR_BADSTRUCTURE', -1, 'property outside any node');
     if (!(value instanceof Uint8Array))
       throw new FdtError('FDT_ERR_BADVALUE', -1, `value of ${name} is not bytes`);
-    const nb = nameBytes(name, 'property name');
+    let enc = this.#encoded.get(name);
+    if (enc === undefined) {
+      const b = nameBytes(name, 'property name');
+      let key = '';
+      for (let i = 0; i < b.length; i++) key += String.fromCharCode(b[i]!);
+      enc = [b, key];
+      this.#encoded.set(name, enc);
+    }
+    const nb = enc[0];
     let nameoff: number;
     let allocated: boolean;
     if (this.#dedup) {
-      ({ off: nameoff, allocated } = this.#findAddString(nb));
+      ({ off: nameoff, allocated } = this.#findAddString(nb, enc[1]));
     } else {
       nameoff = this.#addString(nb);
       allocated = true;
@@ -231,7 +239,10 @@ export class FdtSw {
     setBe32(this.#buf, p, FDT_PROP);
     setBe32(this.#buf, p + 4, value.length);
     setBe32(this.#buf, p + 8, nameoff);
-    this.#buf.set(value, p + 12);
+    const buf = this.#buf;
+    // TypedArray.set has a high fixed cost; most values are a few cells.
+    if (value.length <= 32) for (let i = 0; i < value.length; i++) buf[p + 12 + i] = value[i]!;
+    else buf.set(value, p + 12);
     this.#props.push(p);
   }
 

@@ -28,6 +28,8 @@ export interface FdtIndex {
   nodeParents: Int32Array;
   /** Index just past each node's last descendant (descendants are contiguous in blob order). */
   nodeEnds: Int32Array;
+  /** One bit per structure word: set where a real PROP token starts (checks property offsets in O(1)). */
+  propBits: Uint8Array;
   nodeCount: number;
 }
 
@@ -90,9 +92,12 @@ export function validateFdt(blob: Uint8Array): FdtIndex {
   let lastNul = strSize - 1;
   while (lastNul >= 0 && blob[strBase + lastNul] !== 0) lastNul--;
 
-  let nodeOffsets = new Int32Array(64);
-  let nodeParents = new Int32Array(64);
-  let nodeEnds = new Int32Array(64);
+  // Sized from the (already bounds-checked) structure block: a node takes at least 12 bytes.
+  const cap = Math.max(64, Math.min(h.sizeDtStruct >>> 5, 1 << 16));
+  let nodeOffsets = new Int32Array(cap);
+  let nodeParents = new Int32Array(cap);
+  let nodeEnds = new Int32Array(cap);
+  const propBits = new Uint8Array((h.sizeDtStruct >>> 5) + 1);
   let stack = new Int32Array(64);
   let nodeCount = 0;
   let depth = 0;
@@ -147,6 +152,8 @@ export function validateFdt(blob: Uint8Array): FdtIndex {
           strBase + nameoff,
           'property name not terminated inside the strings block',
         );
+      const w = (pos - base) >>> 2;
+      propBits[w >>> 3]! |= 1 << (w & 7);
       pos = (pos + 12 + len + 3) & ~3;
       if (pos > end) pos = end; // padding may be cut by the block end; the next tag read reports it
     } else if (tag === FDT_END_NODE) {
@@ -188,5 +195,14 @@ export function validateFdt(blob: Uint8Array): FdtIndex {
       'structure block overlaps the strings block',
     );
   }
-  return { header: h, memrsvCount, structEnd: pos - base, nodeOffsets, nodeParents, nodeEnds, nodeCount };
+  return {
+    header: h,
+    memrsvCount,
+    structEnd: pos - base,
+    nodeOffsets,
+    nodeParents,
+    nodeEnds,
+    propBits,
+    nodeCount,
+  };
 }
