@@ -113,8 +113,10 @@ def node_tree(fdt, off):
 def run_read(case):
     data = bytearray.fromhex(case["blob"])
     if len(data) >= 28 and data[:4] == b"\xd0\x0d\xfe\xed" and struct.unpack_from(">I", data, 20)[0] < 16:
-        # libfdt 1.6.1's fdt_check_full can crash on pre-v16 blobs (which we refuse anyway).
-        return {"skip": "version < 16"}
+        # libfdt 1.6.1's fdt_check_full can crash on pre-v16 blobs (which we refuse anyway);
+        # its header check alone is safe.
+        err = libfdt.fdt_check_header(data) if len(data) >= 40 else 0
+        return {"err": abs(err)} if err else {"skip": "version < 16"}
     err = libfdt.fdt_check_full(data, len(data)) if hasattr(libfdt, "fdt_check_full") else 0
     if err:
         return {"err": abs(err)}
