@@ -188,7 +188,9 @@ export class Kho {
       if (c.profile.options.outFdtOnKhoBoot) createOutFdtFile(c);
       return;
     }
-    releaseScratchCma(buddy, this.scratch);
+    releaseScratchCma(buddy, this.scratch, (l) => {
+      c.dmesg.warn(l);
+    });
     createOutFdtFile(c);
   }
 
