@@ -106,7 +106,8 @@ export function bzImage64Load(segs: SegmentBuilder, input: Bzimage64LoadInput): 
     memsz: PURGATORY_MEMSZ,
     bufAlign: 4096,
     bufMin: MIN_PURGATORY_ADDR,
-    bufMax: input.legacy ? LEGACY_PURGATORY_MAX : BUF_MAX_NONE,
+    // kexec-tools keeps purgatory in low memory (for kdump it goes into the crash region).
+    bufMax: input.legacy && !input.crash ? LEGACY_PURGATORY_MAX : BUF_MAX_NONE,
     topDown: true,
   });
 
@@ -147,7 +148,7 @@ export function bzImage64Load(segs: SegmentBuilder, input: Bzimage64LoadInput): 
       memsz: input.initrd.length,
       bufAlign: 4096,
       bufMin: MIN_INITRD_LOAD_ADDR,
-      bufMax: input.legacy ? 0x7fff_ffff : BUF_MAX_NONE,
+      bufMax: input.legacy && !input.crash ? 0x7fff_ffff : BUF_MAX_NONE,
       topDown: true,
     });
     initrd = { phys, size: input.initrd.length };

@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { POISON_WORD } from '../../src/hw/physical-memory.ts';
+import { GFP_KERNEL } from '../../src/mm/gfp.ts';
+import { readBootParams } from '../../src/kexec/boot-params.ts';
+import { KexecError } from '../../src/kexec/errors.ts';
+import { kexecCrash, kexecExecute, sanitizerReports } from '../../src/kexec/execute.ts';
+import { kexecFileLoad } from '../../src/kexec/file-load.ts';
+import { kexecLegacyLoad } from '../../src/kexec/legacy-load.ts';
+import { booted, GiB, imageOf, MiB } from './kexec-helpers.ts';
+
+const CMD = 'console=ttyS0 kho=on';
+
+/** Allocate, fill and preserve an order-`order` folio; returns its pfn. */
+function preservedFolio(k: ReturnType<typeof booted>['k'], order: number, word: number): number {
+  const pfn = k.buddy.alloc(order, GFP_KERNEL)!;
+  for (let i = 0; i < 2 ** order; i++) k.machine.mem.writeU32((pfn + i) * 4096, word + i);
+  assert.equal(k.kho.preserveFolio(pfn, order), 0);
+  return pfn;
+}
+
+describe('kexec -e', () => {
+  it('EINVAL when nothing is loaded (a crash image does not count)', () => {
+    const { m, k } = booted();
+    assert.throws(
+      () => kexecExecute(m),
+      (e: unknown) =>
+        e instanceof KexecError && e.code === 'EINVAL' && /Nothing has been loaded/.test(e.message),
+    );
+    kexecFileLoad(k, {
+      image: imageOf('kho-v4'),
+      cmdline: CMD,
+      crash: true,
+      crashRegion: { start: 512 * MiB, end: 768 * MiB },
+    });
+    assert.throws(() => kexecExecute(m), KexecError);
+    assert.equal(m.kernel, k);
+  });
+
+  it('cold boot → preserve → load → execute: the successor finds the hand-over and restores', () => {
+    const { m, k } = booted({ mem: 8 * GiB, nodes: 2 });
+    const a = preservedFolio(k, 0, 0x1000);
+    const b = preservedFolio(k, 3, 0x2000);
+    const { image } = kexecFileLoad(k, { image: imageOf('kho-v4'), cmdline: CMD });
+    const r = kexecExecute(m);
+    const s = r.successor;
+    assert.equal(m.kernel, s);
+    assert.notEqual(s, k);
+    assert.ok(s.dmesg.has('KHO: found kexec handover data.'), s.dmesg.text());
+    assert.ok(s.kho.isKhoBoot());
+    assert.equal(s.generation, 1);
+    assert.equal(s.kho.restoreFolio(a * 4096), a);
+    assert.equal(s.kho.restoreFolio(b * 4096), b);
+    assert.equal(m.mem.readU32((b + 7) * 4096), 0x2007);
+    assert.deepEqual(r.report.findings, []);
+    assert.equal(r.report.preservedBlocks >= 3, true); // the two folios, the FDT page, kexec-metadata
+    // The boot params in memory say what the loader put there.
+    const bp = readBootParams(m.mem, image.bootParamsPhys);
+    assert.deepEqual(bp.problems, []);
+    assert.equal(bp.kho?.scratchPhys, image.segments[0]!.dest);
+    assert.equal(bp.cmdline, CMD);
+    // Same scratch areas after the hand-over (spec §2.6), and a second kexec works.
+    assert.deepEqual(s.kho.scratch, k.kho.scratch);
+    kexecFileLoad(s, { image: imageOf('kho-v4'), cmdline: CMD });
+    const r2 = kexecExecute(m);
+    assert.equal(r2.successor.generation, 2);
+    assert.ok(r2.successor.dmesg.has('KHO: exec from: 7.3.0-kho-v4 (count 2)'));
+    assert.equal(sanitizerReports(m).length, 2);
+  });
+
+  it('the successor runs the loaded image release (kho-v4 → kho-v3 is refused by populate)', () => {
+    const { m, k } = booted();
+    kexecFileLoad(k, { image: imageOf('kho-v3'), cmdline: CMD });
+    const s = kexecExecute(m).successor;
+    assert.equal(s.profile.name, 'kho-v3');
+    assert.ok(s.dmesg.has('disabling KHO revival'));
+    assert.equal(s.kho.isKhoBoot(), false);
+  });
+
+  it('legacy image: the successor cold-boots and preserved memory is lost', () => {
+    const { m, k } = booted();
+    const a = preservedFolio(k, 0, 0x77);
+    kexecLegacyLoad(k, { image: imageOf('kho-v4'), cmdline: CMD });
+    const r = kexecExecute(m);
+    assert.equal(r.successor.dmesg.has('KHO: found kexec handover data.'), false);
+    assert.equal(r.successor.kho.isKhoBoot(), false);
+    assert.equal(r.successor.kho.restoreFolio(a * 4096), null);
+    assert.ok(r.report.findings.some((f) => f.kind === 'no-handover'));
+  });
+
+  it('kho-v1: finalizes at the jump when user space did not', () => {
+    const { m, k } = booted({ profile: 'kho-v1' });
+    const a = preservedFolio(k, 2, 0x5000);
+    kexecFileLoad(k, { image: imageOf('kho-v1'), cmdline: CMD });
+    const r = kexecExecute(m, { sanitize: true });
+    assert.ok(k.dmesg.has('finalizing at kexec'));
+    assert.ok(r.successor.dmesg.has('KHO: found kexec handover data.'), r.successor.dmesg.text());
+    assert.equal(r.successor.kho.restoreFolio(a * 4096), a);
+    assert.equal(m.mem.readU32((a + 3) * 4096), 0x5003);
+  });
+
+  it('crash kernel boot: no KHO, memory kept as the dump', () => {
+    const { m, k } = booted();
+    const pfn = k.buddy.alloc(0, GFP_KERNEL)!;
+    m.mem.writeU32(pfn * 4096, 0xc0ffee);
+    kexecFileLoad(k, {
+      image: imageOf('kho-v4'),
+      cmdline: 'console=ttyS0',
+      crash: true,
+      crashRegion: { start: GiB, end: GiB + 256 * MiB },
+    });
+    const r = kexecCrash(m);
+    assert.equal(r.successor.kho.isKhoBoot(), false);
+    assert.equal(m.mem.readU32(pfn * 4096), 0xc0ffee);
+    assert.match(r.successor.cmdline.raw, /^elfcorehdr=/);
+  });
+});
+
+describe('sanitizer', () => {
+  it('poisons exactly the complement of preserved, tracker, FDT and segment pages; memory does not grow', () => {
+    const { m, k } = booted({ sanitize: true });
+    const kept = preservedFolio(k, 1, 0xabc0);
+    const lost = k.buddy.alloc(0, GFP_KERNEL)!;
+    m.mem.writeU32(lost * 4096, 0x1234);
+    const never = k.buddy.alloc(0, GFP_KERNEL)!; // allocated, never written: untouched
+    const fdt = k.kho.fdtPhys / 4096;
+    const root = k.kho.rootPhys / 4096;
+    const { image } = kexecFileLoad(k, { image: imageOf('kho-v4'), cmdline: CMD });
+    const touchedBefore = m.mem.touchedCount;
+    const segPages = image.segments.reduce((n, s) => n + Math.ceil(s.bufsz / 4096), 0);
+    const r = kexecExecute(m);
+    assert.equal(r.report.poisoned, true);
+    // Note: the successor boots (and writes) after the sanitizer; check pages it does not use.
+    for (const pfn of [kept, kept + 1, fdt, root]) assert.equal(m.mem.isPoisoned(pfn), false, `pfn ${pfn}`);
+    assert.equal(m.mem.readU32(kept * 4096), 0xabc0);
+    assert.equal(m.mem.readU32((kept + 1) * 4096), 0xabc1);
+    assert.equal(m.mem.readU32(lost * 4096), POISON_WORD);
+    assert.equal(m.mem.readU32(never * 4096), POISON_WORD);
+    for (const s of image.segments) assert.equal(m.mem.isPoisoned(s.dest / 4096), false);
+    const total = m.topology.ramRanges().reduce((n, x) => n + (x.end - x.start) / 4096, 0);
+    assert.equal(r.report.poisonedPages + r.report.keptPages, total);
+    assert.ok(r.report.keptPages >= image.segments.reduce((n, s) => n + s.memsz / 4096, 0));
+    // The jump itself never materialises memory beyond the segments it writes.
+    assert.ok(
+      m.mem.touchedCount <= touchedBefore + segPages + 2000,
+      `${m.mem.touchedCount} vs ${touchedBefore}`,
+    );
+  });
+
+  it('without the sanitizer unpreserved memory keeps its stale content', () => {
+    const { m, k } = booted({ sanitize: false });
+    const lost = k.buddy.alloc(0, GFP_KERNEL)!;
+    m.mem.writeU32(lost * 4096, 0x1234);
+    kexecFileLoad(k, { image: imageOf('kho-v4'), cmdline: CMD });
+    const r = kexecExecute(m);
+    assert.equal(r.report.poisoned, false);
+    assert.equal(m.mem.readU32(lost * 4096), 0x1234);
+  });
+
+  it('finds preserved memory freed before the jump', () => {
+    const { m, k } = booted();
+    const pfn = preservedFolio(k, 2, 0);
+    k.buddy.freePages(pfn, 2); // freed without kho_unpreserve_folio
+    kexecFileLoad(k, { image: imageOf('kho-v4'), cmdline: CMD });
+    const r = kexecExecute(m);
+    const f = r.report.findings.find((x) => x.kind === 'preserved-freed');
+    assert.ok(f !== undefined, JSON.stringify(r.report.findings));
+    assert.equal(f.phys, pfn * 4096);
+    assert.ok(r.successor.dmesg.has('were freed to the page allocator before kexec'));
+  });
+
+  it('finds preserved memory inside scratch and segments landing on it', () => {
+    const { m, k } = booted();
+    const low = k.kho.scratch[0]!;
+    const top = (low.addr + low.size) / 4096;
+    // Preserve the top 2 MiB of the lowmem scratch area, where the scratch-array segment goes.
+    assert.equal(k.kho.preservePages(top - 512, 512), 0);
+    kexecFileLoad(k, { image: imageOf('kho-v4'), cmdline: CMD });
+    const r = kexecExecute(m);
+    const kinds = new Set(r.report.findings.map((f) => f.kind));
+    assert.ok(kinds.has('preserved-in-scratch'));
+    assert.ok(kinds.has('segment-on-preserved'));
+    assert.ok(k.dmesg.has('kho-scratch segment'));
+  });
+});
