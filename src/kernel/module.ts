@@ -1,0 +1,351 @@
+/**
+ * Kernel modules (kernel/module/, modprobe/rmmod from kmod): a catalog of module definitions
+ * (what `/lib/modules/<release>` holds), the modules built into a machine's kernel build
+ * (initialised at boot in initcall order, with `name.param=value` from the command line), and
+ * per running kernel the set of loaded modules.
+ *
+ * Modules are code, not data: after a kexec the successor (same build) runs `init` of its
+ * built-in modules again, and user space runs `modprobe` again (systemd-modules-load reading
+ * `/etc/modules-load.d`, which lives on disk and so survives the reboot). A module finds what
+ * its predecessor left through `kho_retrieve_subtree` and the KHO restore calls: nothing but
+ * memory crosses. The loaded set is keyed by the `Kernel` object, which does not survive a jump.
+ */
+import { ERRNO } from './errno.ts';
+import type { Kernel } from './kernel.ts';
+import type { Machine } from './machine.ts';
+
+/** A module parameter (`module_param`). */
+export interface ModuleParam {
+  readonly name: string;
+  /** `MODULE_PARM_DESC`. */
+  readonly description: string;
+  /** Value when not given. */
+  readonly default: string;
+}
+
+/** initcall levels that matter here (include/linux/init.h). */
+export const INITCALL = { fs: 5, device: 6, late: 7 } as const;
+
+/** A module definition (the shell's `KernelModule` interface is a structural subset). */
+export interface KernelModule {
+  readonly name: string;
+  /** `MODULE_DESCRIPTION`. */
+  readonly description: string;
+  /** Parameter names (`name=value` on the modprobe line). */
+  readonly params: readonly string[];
+  readonly paramSpecs: readonly ModuleParam[];
+  /** initcall level when built in (`module_init` is device_initcall). */
+  readonly initcall: number;
+  /** `module_init`: 0 or -errno. `params` holds every parameter (defaults filled in). */
+  init(kernel: Kernel, params: ReadonlyMap<string, string>): number;
+  /** `module_exit`; absent for modules that cannot be removed. */
+  exit?: (kernel: Kernel) => void;
+}
+
+/** A module operation that failed; `message` is what modprobe/rmmod print. */
+export class ModuleError extends Error {
+  /** Errno name or the tool's reason. */
+  readonly code: string;
+  /** Exit code of the tool (modprobe/rmmod exit 1). */
+  readonly exitCode = 1;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ModuleError';
+    this.code = code;
+  }
+}
+
+/** The modules installed under /lib/modules/<release>. */
+export class ModuleCatalog {
+  private readonly byName: Map<string, KernelModule>;
+
+  constructor(mods: readonly KernelModule[]) {
+    this.byName = new Map(mods.map((m) => [canonical(m.name), m]));
+  }
+
+  /** The module called `name` (dashes and underscores are the same, as kmod treats them). */
+  find(name: string): KernelModule | undefined {
+    return this.byName.get(canonical(name));
+  }
+
+  /** Module names, sorted. */
+  names(): string[] {
+    return [...this.byName.keys()].sort();
+  }
+}
+
+/** kmod's name normalisation: `-` and `_` are interchangeable. */
+export function canonical(name: string): string {
+  return name.replace(/-/g, '_');
+}
+
+/** One loaded module of a kernel. */
+export interface LoadedModule {
+  readonly module: KernelModule;
+  readonly builtin: boolean;
+  /** Effective parameters. */
+  readonly params: ReadonlyMap<string, string>;
+  /** What init returned (built-ins stay listed even when their initcall failed). */
+  readonly initResult: number;
+}
+
+const LOADED = new WeakMap<Kernel, Map<string, LoadedModule>>();
+
+/** The modules loaded in `kernel`, in load order (a new kernel starts with none). */
+export function loadedModules(kernel: Kernel): ReadonlyMap<string, LoadedModule> {
+  return loadedOf(kernel);
+}
+
+function loadedOf(kernel: Kernel): Map<string, LoadedModule> {
+  let m = LOADED.get(kernel);
+  if (m === undefined) {
+    m = new Map();
+    LOADED.set(kernel, m);
+  }
+  return m;
+}
+
+/** True when `name` is loaded (or built in) in `kernel`. */
+export function isLoaded(kernel: Kernel, name: string): boolean {
+  return loadedOf(kernel).has(canonical(name));
+}
+
+const STRERROR: Record<number, string> = {
+  [ERRNO.EPERM]: 'Operation not permitted',
+  [ERRNO.ENOENT]: 'No such file or directory',
+  [ERRNO.E2BIG]: 'Argument list too long',
+  [ERRNO.ENOMEM]: 'Cannot allocate memory',
+  [ERRNO.EFAULT]: 'Bad address',
+  [ERRNO.EBUSY]: 'Device or resource busy',
+  [ERRNO.EEXIST]: 'File exists',
+  [ERRNO.EINVAL]: 'Invalid argument',
+  [ERRNO.ENOSPC]: 'No space left on device',
+  [ERRNO.ERANGE]: 'Numerical result out of range',
+  [ERRNO.EOPNOTSUPP]: 'Operation not supported',
+  [ERRNO.EADDRNOTAVAIL]: 'Cannot assign requested address',
+};
+
+/** `strerror` for a (positive or negative) errno. */
+export function strerror(errno: number): string {
+  return STRERROR[Math.abs(errno)] ?? `Unknown error ${Math.abs(errno)}`;
+}
+
+/**
+ * Parse `name=value` arguments against the module's parameters (defaults filled in). An
+ * unknown parameter fails the load as the kernel does (`Unknown parameter` in dmesg, -ENOENT).
+ */
+function parseParams(kernel: Kernel, mod: KernelModule, args: readonly string[]): Map<string, string> | null {
+  const out = new Map(mod.paramSpecs.map((p) => [p.name, p.default]));
+  for (const a of args) {
+    const eq = a.indexOf('=');
+    const key = eq < 0 ? a : a.slice(0, eq);
+    const value = eq < 0 ? '' : a.slice(eq + 1);
+    if (!out.has(key)) {
+      kernel.dmesg.warn(`${mod.name}: Unknown parameter \`${key}'`);
+      return null;
+    }
+    out.set(key, value);
+  }
+  return out;
+}
+
+/** `modname.param=value` arguments for `mod` from the kernel command line. */
+export function cmdlineParams(kernel: Kernel, mod: KernelModule): string[] {
+  const prefix = `${canonical(mod.name)}.`;
+  const out: string[] = [];
+  for (const p of kernel.cmdline.params) {
+    const n = canonical(p.name);
+    if (!n.startsWith(prefix)) continue;
+    out.push(p.value === null ? n.slice(prefix.length) : `${n.slice(prefix.length)}=${p.value}`);
+  }
+  return out;
+}
+
+/**
+ * `modprobe NAME [param=value ...]` on `kernel`. Loading a module that is already loaded (or
+ * built in) succeeds silently, as modprobe does. Throws ModuleError with modprobe's message:
+ * `modprobe: FATAL: Module foo not found in directory /lib/modules/<release>` or
+ * `modprobe: ERROR: could not insert 'foo': <strerror>` when init fails (nothing stays loaded).
+ */
+export function modprobe(
+  kernel: Kernel,
+  catalog: ModuleCatalog,
+  name: string,
+  args: readonly string[] = [],
+): void {
+  const mod = catalog.find(name);
+  if (mod === undefined) {
+    throw new ModuleError(
+      'ENOENT',
+      `modprobe: FATAL: Module ${name} not found in directory /lib/modules/${kernel.release}`,
+    );
+  }
+  const loaded = loadedOf(kernel);
+  if (loaded.has(canonical(mod.name))) return;
+  const params = parseParams(kernel, mod, args);
+  if (params === null) {
+    throw new ModuleError(
+      'ENOENT',
+      `modprobe: ERROR: could not insert '${canonical(mod.name)}': Unknown symbol in module, or unknown parameter (see dmesg)`,
+    );
+  }
+  const rc = runInit(kernel, mod, params);
+  if (rc !== 0) {
+    throw new ModuleError(
+      errnoCode(rc),
+      `modprobe: ERROR: could not insert '${canonical(mod.name)}': ${strerror(rc)}`,
+    );
+  }
+  loaded.set(canonical(mod.name), { module: mod, builtin: false, params, initResult: 0 });
+}
+
+/**
+ * `rmmod NAME`: runs the module's exit. Throws ModuleError with rmmod's message:
+ * `rmmod: ERROR: Module foo is not currently loaded`, `rmmod: ERROR: Module foo is builtin.`,
+ * or `rmmod: ERROR: could not remove 'foo': Device or resource busy` for a module without exit.
+ */
+export function rmmod(kernel: Kernel, name: string): void {
+  const loaded = loadedOf(kernel);
+  const key = canonical(name);
+  const l = loaded.get(key);
+  if (l === undefined)
+    throw new ModuleError('ENOENT', `rmmod: ERROR: Module ${name} is not currently loaded`);
+  if (l.builtin) throw new ModuleError('EPERM', `rmmod: ERROR: Module ${name} is builtin.`);
+  if (l.module.exit === undefined) {
+    throw new ModuleError('EBUSY', `rmmod: ERROR: could not remove '${key}': ${strerror(ERRNO.EBUSY)}`);
+  }
+  l.module.exit(kernel);
+  loaded.delete(key);
+}
+
+function errnoCode(rc: number): string {
+  const e = Object.entries(ERRNO).find(([, n]) => n === Math.abs(rc));
+  return e === undefined ? `E${Math.abs(rc)}` : e[0];
+}
+
+/** Run init, turning a stray exception into -EINVAL with a dmesg line (never escapes). */
+function runInit(kernel: Kernel, mod: KernelModule, params: ReadonlyMap<string, string>): number {
+  try {
+    return mod.init(kernel, params);
+  } catch (e) {
+    kernel.dmesg.err(`${mod.name}: init failed: ${e instanceof Error ? e.message : String(e)}`);
+    return -ERRNO.EINVAL;
+  }
+}
+
+// ---------------------------------------------------------------- the machine's build and rootfs
+
+/** What a machine's kernels are built with and what its disk says to load. */
+interface MachineModules {
+  catalog: ModuleCatalog;
+  /** CONFIG_...=y modules (part of the kernel image, so every successor of the build has them). */
+  builtin: string[];
+  /** `/etc/modules-load.d`: modules user space loads at every boot, with their arguments. */
+  modulesLoad: { name: string; args: string[] }[];
+}
+
+const MACHINES = new WeakMap<Machine, MachineModules>();
+
+/**
+ * Configure the modules of `machine`: the catalog, the built-in set (same for every kernel of
+ * this build, like `machine.buildOptions`) and the boot-time modprobe list (the root file
+ * system's `/etc/modules-load.d`, on disk).
+ */
+export function configureModules(
+  machine: Machine,
+  cfg: {
+    catalog: ModuleCatalog;
+    builtin?: readonly string[];
+    modulesLoad?: readonly { name: string; args?: readonly string[] }[];
+  },
+): void {
+  for (const n of cfg.builtin ?? []) {
+    if (cfg.catalog.find(n) === undefined)
+      throw new ModuleError('ENOENT', `built-in module ${n} is not in the catalog`);
+  }
+  MACHINES.set(machine, {
+    catalog: cfg.catalog,
+    builtin: [...(cfg.builtin ?? [])],
+    modulesLoad: (cfg.modulesLoad ?? []).map((m) => ({ name: m.name, args: [...(m.args ?? [])] })),
+  });
+}
+
+/** The catalog configured for `machine` (null when none was). */
+export function machineCatalog(machine: Machine): ModuleCatalog | null {
+  return MACHINES.get(machine)?.catalog ?? null;
+}
+
+/** Add (or replace) a `/etc/modules-load.d` entry of `machine`. */
+export function addModulesLoad(machine: Machine, name: string, args: readonly string[] = []): void {
+  const cfg = MACHINES.get(machine);
+  if (cfg === undefined) throw new ModuleError('ENOENT', 'no modules configured on this machine');
+  const key = canonical(name);
+  cfg.modulesLoad = cfg.modulesLoad.filter((m) => canonical(m.name) !== key);
+  cfg.modulesLoad.push({ name, args: [...args] });
+}
+
+/** What {@link startModules} did for one module. */
+export interface ModuleStart {
+  name: string;
+  builtin: boolean;
+  /** 0 or -errno. */
+  result: number;
+  /** modprobe's message on failure. */
+  message?: string;
+}
+
+/**
+ * A boot's module work, after the kernel's own initcalls: every built-in module's init in
+ * initcall order (parameters from `name.param=` on the command line; a failing initcall is
+ * logged and the kernel goes on), then user space's `modprobe` of each `/etc/modules-load.d`
+ * entry. Call once per booted kernel (cold or successor). A machine without configured modules
+ * does nothing.
+ */
+export function startModules(kernel: Kernel): ModuleStart[] {
+  const cfg = MACHINES.get(kernel.machine);
+  if (cfg === undefined) return [];
+  const out: ModuleStart[] = [];
+  const loaded = loadedOf(kernel);
+  const builtins = cfg.builtin
+    .map((n, i) => ({ mod: cfg.catalog.find(n)!, i }))
+    .sort((a, b) => a.mod.initcall - b.mod.initcall || a.i - b.i);
+  for (const { mod } of builtins) {
+    const key = canonical(mod.name);
+    if (loaded.has(key)) continue;
+    const params = parseParams(kernel, mod, cmdlineParams(kernel, mod)) ?? defaults(mod);
+    const rc = runInit(kernel, mod, params);
+    if (rc !== 0) kernel.dmesg.warn(`initcall ${key}_init returned ${rc}`);
+    loaded.set(key, { module: mod, builtin: true, params, initResult: rc });
+    out.push({ name: key, builtin: true, result: rc });
+  }
+  for (const m of cfg.modulesLoad) {
+    try {
+      modprobe(kernel, cfg.catalog, m.name, m.args);
+      out.push({ name: canonical(m.name), builtin: false, result: 0 });
+    } catch (e) {
+      if (!(e instanceof ModuleError)) throw e;
+      kernel.dmesg.err(`systemd-modules-load: Failed to insert module '${m.name}': ${e.message}`);
+      out.push({
+        name: canonical(m.name),
+        builtin: false,
+        result: -((ERRNO as Record<string, number | undefined>)[e.code] ?? ERRNO.EINVAL),
+        message: e.message,
+      });
+    }
+  }
+  return out;
+}
+
+function defaults(mod: KernelModule): Map<string, string> {
+  return new Map(mod.paramSpecs.map((p) => [p.name, p.default]));
+}
+
+/** `lsmod`-like listing of `kernel`'s modules. */
+export function lsmod(kernel: Kernel): { name: string; builtin: boolean; params: Record<string, string> }[] {
+  return [...loadedOf(kernel).entries()].map(([name, l]) => ({
+    name,
+    builtin: l.builtin,
+    params: Object.fromEntries(l.params),
+  }));
+}
