@@ -14,6 +14,12 @@ const SEED = 0x6b686f; // "kho"
 /** Node pages come from a bump allocator above the tracked range. */
 const NODE_BASE_PFN = 2 ** 28;
 
+/** CPU seconds (user + system) since `c0`: less disturbed than wall time on a shared machine. */
+function cpuSince(c0: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(c0);
+  return (d.user + d.system) / 1e6;
+}
+
 function bumpAllocator(start: number): RadixPageAllocator {
   let next = start;
   return {
@@ -69,11 +75,18 @@ function insertEntry(name: string, pfns: () => Float64Array, what: string): Benc
       const input = pfns();
       const { tree } = newTree();
       globalThis.gc?.();
+      const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       const bad = insertAll(tree, input);
       const s = secondsSince(t0);
+      const cpu = cpuSince(c0);
       if (bad !== 0) throw new Error(`add failed: ${bad}`);
-      return { seconds: round(s), ns_per_add: round((s * 1e9) / COUNT, 1), ...treeFigures(tree) };
+      return {
+        seconds: round(s),
+        cpu_seconds: round(cpu),
+        ns_per_add: round((s * 1e9) / COUNT, 1),
+        ...treeFigures(tree),
+      };
     },
   };
 }
@@ -98,6 +111,7 @@ export const entries: BenchEntry[] = [
       globalThis.gc?.();
       let count = 0;
       let sum = 0;
+      const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       const r = tree.walk((phys, order) => {
         count++;
@@ -105,10 +119,18 @@ export const entries: BenchEntry[] = [
         return phys < 0 ? 1 : 0;
       });
       const s = secondsSince(t0);
+      const cpu = cpuSince(c0);
       if (r !== 0 || sum !== 0) throw new Error(`walk returned ${r}`);
       const figures = treeFigures(tree);
-      if (figures['blocks'] !== count) throw new Error(`walk saw ${count} blocks, stats ${String(figures['blocks'])}`);
-      return { seconds: round(s), ns_per_block: round((s * 1e9) / count, 2), walked: count, ...figures };
+      if (figures['blocks'] !== count)
+        throw new Error(`walk saw ${count} blocks, stats ${String(figures['blocks'])}`);
+      return {
+        seconds: round(s),
+        cpu_seconds: round(cpu),
+        ns_per_block: round((s * 1e9) / count, 2),
+        walked: count,
+        ...figures,
+      };
     },
   },
 ];
