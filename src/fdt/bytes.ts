@@ -67,3 +67,12 @@ export function findString(b: Uint8Array, start: number, size: number, s: Uint8A
   }
   return -1;
 }
+
+/** A zeroed buffer of `size` bytes; FDT_ERR_NOSPACE (not a RangeError) when it cannot be had. */
+export function allocBuffer(size: number): Uint8Array {
+  try {
+    return new Uint8Array(size);
+  } catch {
+    throw new FdtError('FDT_ERR_NOSPACE', -1, `cannot allocate a ${size}-byte buffer`);
+  }
+}

@@ -144,6 +144,7 @@ export class Fdt {
    * is `name@<anything>` (libfdt's fdt_subnode_offset). Returns -1 when there is none.
    */
   subnode(parent: number, name: string): number {
+    mustBeString(name, 'node name');
     const hasAt = name.includes('@');
     for (const c of this.children(parent)) {
       const n = this.getName(c);
@@ -160,6 +161,7 @@ export class Fdt {
    * `/aliases`. Returns -1 when a component is missing; throws FDT_ERR_BADPATH for an unknown alias.
    */
   pathOffset(path: string): number {
+    mustBeString(path, 'path');
     let offset = this.root();
     let rest = path;
     if (!path.startsWith('/')) {
@@ -273,6 +275,7 @@ export class Fdt {
 
   /** The value of property `name` of `node` (a view into the blob), or null when absent. */
   getprop(node: number, name: string): Uint8Array | null {
+    mustBeString(name, 'property name');
     for (const p of this.properties(node)) if (p.name === name) return p.value;
     return null;
   }
@@ -387,6 +390,10 @@ export class Fdt {
       root: nodes[0]!,
     };
   }
+}
+
+function mustBeString(s: unknown, what: string): void {
+  if (typeof s !== 'string') throw new FdtError('FDT_ERR_BADVALUE', -1, `${what} is not a string`);
 }
 
 function joinChecked(hi: number, lo: number, name: string): number {

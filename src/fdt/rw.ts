@@ -11,7 +11,7 @@
  * strings block unless its bytes + NUL already occur there (possibly as the tail of another name).
  * Strings are never removed.
  */
-import { checkU64, findString, nameBytes, setBe32, setBe64 } from './bytes.ts';
+import { allocBuffer, checkU64, findString, nameBytes, setBe32, setBe64 } from './bytes.ts';
 import {
   FDT_BEGIN_NODE,
   FDT_END,
@@ -71,7 +71,7 @@ function openInto(blob: Uint8Array, bufsize: number): Uint8Array {
     h.offDtStruct < h.offMemRsvmap + memSize ||
     h.offDtStrings < h.offDtStruct + structSize ||
     h.totalsize < h.offDtStrings + h.sizeDtStrings;
-  const buf = new Uint8Array(bufsize);
+  const buf = allocBuffer(bufsize);
   if (!misordered) {
     if (h.totalsize > bufsize) {
       throw new FdtError('FDT_ERR_NOSPACE', -1, `blob of ${h.totalsize} bytes does not fit in ${bufsize}`);

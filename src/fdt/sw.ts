@@ -8,7 +8,7 @@
  * reused when it already occurs in the table, even as the tail of a longer name. `finish` appends
  * END, moves the strings right after the structure and rebases every name offset.
  */
-import { setBe32, setBe64, checkU64, findString, nameBytes } from './bytes.ts';
+import { allocBuffer, setBe32, setBe64, checkU64, findString, nameBytes } from './bytes.ts';
 import {
   FDT_BEGIN_NODE,
   FDT_END,
@@ -68,7 +68,7 @@ export class FdtSw {
   #result: Uint8Array | null = null;
 
   private constructor(bufsize: number, dedup: boolean) {
-    this.#buf = new Uint8Array(bufsize);
+    this.#buf = allocBuffer(bufsize);
     this.#dedup = dedup;
   }
 
@@ -283,7 +283,7 @@ export class FdtSw {
     if (!Number.isSafeInteger(bufsize) || bufsize < 0 || bufsize > MAX_BUFSIZE || head + tail > bufsize) {
       throw new FdtError('FDT_ERR_NOSPACE', -1, `buffer size ${bufsize} cannot hold ${head + tail} bytes`);
     }
-    const nb = new Uint8Array(bufsize);
+    const nb = allocBuffer(bufsize);
     nb.set(this.#buf.subarray(0, head));
     nb.set(this.#buf.subarray(this.#buf.length - tail), bufsize - tail);
     this.#buf = nb;

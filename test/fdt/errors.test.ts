@@ -191,6 +191,13 @@ test('non-Uint8Array input fails as FdtError', () => {
       }),
     FdtError,
   );
+  const f = new Fdt(BASE);
+  assert.throws(() => f.pathOffset(3 as unknown as string), FdtError);
+  assert.throws(() => f.subnode(f.root(), null as unknown as string), FdtError);
+  assert.throws(() => f.getprop(f.root(), {} as unknown as string), FdtError);
+  assert.throws(() => f.children(-4), FdtError);
+  assert.throws(() => f.propertyValue(1.5), FdtError);
+  assert.throws(() => f.nextProperty(0), FdtError); // a node, not a property
   const loop = { name: 'a', props: [], children: [] as unknown[] };
   loop.children.push(loop);
   assert.throws(
