@@ -1,6 +1,6 @@
 /**
  * Finding KHO root FDTs in a memory image: the FDT lives in its own page, so only page-aligned
- * offsets are tried. The image is read in 1 MiB blocks (one pass, bounded by `maxBytes`) and a
+ * offsets are tried. The image is read in 64 KiB blocks into one reused buffer (one pass, bounded by `maxBytes`) and a
  * candidate counts when it validates and its root is compatible with `kho-v*`.
  */
 import { decodeStringListProp } from '../abi/kho-fdt.ts';
@@ -28,7 +28,7 @@ export interface FdtScanOptions {
 /** Largest root FDT accepted from an image (the kernel's fits in one page; leave room). */
 export const MAX_SCANNED_FDT = 1 << 20;
 const FDT_MAGIC = 0xd00dfeed;
-const BLOCK = 1 << 20;
+const BLOCK = 1 << 16; // measured: 64 KiB preads beat 1 MiB ones several-fold here
 const PAGE = 4096;
 
 /** Read and validate an FDT at `phys` in the image; null when there is none. */
@@ -63,11 +63,17 @@ export function scanForKhoFdt(
   const maxCandidates = opts.maxCandidates ?? 16;
   const found: FdtCandidate[] = [];
   let scanned = 0;
+  const buf = new Uint8Array(BLOCK);
   for (const r of img.ranges) {
     let at = Math.ceil(r.start / PAGE) * PAGE;
     while (at < r.end && scanned < maxBytes) {
       const len = Math.min(BLOCK, r.end - at, maxBytes - scanned);
-      const block = img.read(at, len);
+      const block =
+        img.readInto === undefined
+          ? img.read(at, len)
+          : img.readInto(at, buf.subarray(0, len))
+            ? buf.subarray(0, len)
+            : null;
       scanned += len;
       if (block !== null) {
         for (let off = 0; off + 8 <= block.length; off += PAGE) {

@@ -22,6 +22,11 @@ export interface MemoryImage {
   has(phys: number): boolean;
   /** The physical ranges the image holds, ascending and disjoint. */
   readonly ranges: readonly ImageRange[];
+  /**
+   * Optional: fill `dst` with the bytes at `phys` (all must be in the image) without allocating;
+   * false when they are not. Bulk scans reuse one buffer through it.
+   */
+  readInto?(phys: number, dst: Uint8Array): boolean;
   /** Releases the file (no-op for in-memory images). */
   close(): void;
 }
@@ -100,27 +105,37 @@ export class FileImage implements MemoryImage {
   read(phys: number, len: number): Uint8Array | null {
     if (!validRequest(phys, len) || this.fd < 0) return null;
     const out = new Uint8Array(len);
+    return this.readInto(phys, out) ? out : null;
+  }
+
+  readInto(phys: number, out: Uint8Array): boolean {
+    const len = out.length;
+    if (!validRequest(phys, len) || this.fd < 0) return false;
     let i = findSegment(this.segs, phys);
     let at = phys;
     let done = 0;
     while (done < len) {
       const s = this.segs[i];
-      if (s === undefined || at < s.start || at >= s.end) return null;
+      if (s === undefined || at < s.start || at >= s.end) return false;
       const n = Math.min(len - done, s.end - at);
       const inFile = Math.max(0, Math.min(n, s.start + s.fileLen - at));
       if (inFile > 0) this.pread(out, done, inFile, s.fileOff + (at - s.start));
+      if (inFile < n) out.fill(0, done + inFile, done + n);
       done += n;
       at += n;
       i++;
     }
-    return out;
+    return true;
   }
 
   private pread(dst: Uint8Array, off: number, len: number, pos: number): void {
     let got = 0;
     while (got < len) {
       const n = readSync(this.fd, dst, off + got, len - got, pos + got);
-      if (n <= 0) break; // file shrank under us: the rest reads as zero
+      if (n <= 0) {
+        dst.fill(0, off + got, off + len); // file shrank under us: the rest reads as zero
+        return;
+      }
       got += n;
     }
   }
