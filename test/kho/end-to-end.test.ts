@@ -61,7 +61,7 @@ test('save, kexec with the sanitizer, restore: three generations through kexec_f
     // Restore.
     const r = k.kho.retrieveSubtree('kho_test');
     assert.ok('size' in r && r.size === 16);
-    const va2 = k.kho.restoreVmalloc(r.phys)!;
+    const va2 = k.kho.restoreVmalloc(r.phys);
     assert.ok(va2 !== null);
     const list = new Float64Array(k.vmalloc.read(va2, folios.length * 8).slice().buffer);
     folios.forEach((f, i) => {
