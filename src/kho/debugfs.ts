@@ -157,8 +157,9 @@ export function createInDebugfs(ctx: KhoContext): void {
       }
       size = sd.value;
     } else {
-      // kho-v1/v2 sub-trees are FDTs: their header gives the size.
+      // kho-v1/v2 sub-trees are FDTs: their header gives the size (anything else is skipped).
       try {
+        if (ctx.mem.read(phys, 4).join() !== '208,13,254,237') continue;
         size = rootFdtSize(ctx.mem, phys);
       } catch {
         continue;
