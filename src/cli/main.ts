@@ -7,6 +7,8 @@ import { registerFdt } from './fdt.ts';
 import { registerDemo } from './demo.ts';
 import { registerInspect } from './inspect.ts';
 import { registerMkimage } from './mkimage.ts';
+import { registerShell } from './shell.ts';
+import { registerRun } from './run.ts';
 
 const program = new Command();
 program
@@ -24,6 +26,8 @@ registerDemo(program);
 registerFdt(program);
 registerInspect(program);
 registerMkimage(program);
+registerShell(program);
+registerRun(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,37 @@
+/**
+ * `dump-memory FILE` (not a Linux tool): write the machine's physical memory as an ELF64 core
+ * on the host (one PT_LOAD per run of touched pages in RAM) for `kho inspect`.
+ */
+import type { ShellCommand } from '../command.ts';
+import { writeElfCore } from '../../inspect/elf-core.ts';
+import { isMachinePath } from '../vfs.ts';
+
+export const dumpMemory: ShellCommand = {
+  name: 'dump-memory',
+  usage: 'dump-memory FILE',
+  summary: 'write physical memory as an ELF core on the host (for kho inspect)',
+  run(args, ctx) {
+    const file = args[0];
+    if (file === undefined || args.length > 1 || file.startsWith('-')) {
+      ctx.stderr.write('Usage: dump-memory FILE\n');
+      return 2;
+    }
+    const s = ctx.session;
+    const abs = s.abs(file);
+    if (isMachinePath(abs)) {
+      ctx.stderr.write(`dump-memory: ${file}: Permission denied (the target must be a host file)\n`);
+      return 1;
+    }
+    try {
+      const ranges = s.machine.topology.ramRanges().map((r) => ({ start: r.start, end: r.end }));
+      const st = writeElfCore(s.machine.mem, ranges, abs);
+      ctx.stdout.write(
+        `${file}: ELF core, ${st.segments} segments, ${st.fileBytes} bytes (${st.writtenBytes} written)\n`,
+      );
+    } catch (err) {
+      ctx.stderr.write(`dump-memory: ${file}: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,43 @@
+/** Every command of the simulated machine's terminal. */
+import type { ShellCommand } from '../command.ts';
+import { cd, exit, falseCmd, help, pwd, trueCmd } from './builtins.ts';
+import { cat } from './cat.ts';
+import { cp } from './cp.ts';
+import { devmem } from './devmem.ts';
+import { dmesg } from './dmesg.ts';
+import { dtc } from './dtc.ts';
+import { dumpMemory } from './dump-memory.ts';
+import { echo } from './echo.ts';
+import { free } from './free.ts';
+import { grep } from './grep.ts';
+import { hexdumpCmd } from './hexdump.ts';
+import { kexec } from './kexec.ts';
+import { ls } from './ls.ts';
+import { lsmod, modprobe, rmmod } from './modprobe.ts';
+import { reboot } from './reboot.ts';
+
+/** The command table. */
+export const COMMANDS: readonly ShellCommand[] = [
+  cat,
+  cd,
+  cp,
+  devmem,
+  dmesg,
+  dtc,
+  dumpMemory,
+  echo,
+  exit,
+  falseCmd,
+  free,
+  grep,
+  help,
+  hexdumpCmd,
+  kexec,
+  ls,
+  lsmod,
+  modprobe,
+  pwd,
+  reboot,
+  rmmod,
+  trueCmd,
+];

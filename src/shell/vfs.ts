@@ -1,0 +1,384 @@
+/**
+ * The terminal's file system: the host's files with the machine mounted over `/sys`, `/proc`,
+ * `/dev` and `/boot`. `/sys/kernel/debug` is the running kernel's debugfs and `/proc` its procfs
+ * (looked up at each access, so after a kexec they are the new kernel's); `/dev/mem` reads
+ * physical memory; `/boot/vmlinuz` and `/boot/initrd.img` are synthetic files of the running
+ * release. Host files can be read; the only host write is `cp`'s target (see {@link Vfs.writeHost}).
+ */
+import {
+  closeSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import type { Stats } from 'node:fs';
+import { PseudoDir, type PseudoFile, type PseudoNode } from '../kernel/pseudo-fs.ts';
+import type { Kernel } from '../kernel/kernel.ts';
+import { KernelError } from '../kernel/errno.ts';
+import { FsError, nodeErrCode } from './io.ts';
+
+/** Mount points the machine owns (everything else is the host's). */
+export const MACHINE_MOUNTS: readonly string[] = ['/sys', '/proc', '/dev', '/boot'];
+
+/** The simulated wall clock starts here (the synthetic images' build date). */
+export const MACHINE_EPOCH_MS = Date.UTC(2026, 0, 1, 0, 0, 0);
+
+/** A directory. */
+export interface VDir {
+  readonly type: 'dir';
+  readonly machine: boolean;
+  readonly mode: number;
+  readonly mtime: Date;
+  readonly uid: number;
+  readonly gid: number;
+  /** Link count (`ls -l`); default 2 + subdirectories. */
+  readonly nlink?: number;
+  /** 1 KiB blocks (default 0). */
+  readonly blocks?: number;
+  /** Entry names (unsorted; `ls` sorts). */
+  names(): string[];
+}
+
+/** What a file is, for messages and `ls -l`. */
+export type VFileKind = 'debugfs' | 'procfs' | 'devmem' | 'null' | 'boot' | 'host' | 'symlink';
+
+/** A file (regular, pseudo or character device). */
+export interface VFile {
+  readonly type: 'file';
+  readonly kind: VFileKind;
+  readonly machine: boolean;
+  readonly mode: number;
+  readonly mtime: Date;
+  readonly uid: number;
+  readonly gid: number;
+  /** Size for `ls -l` (0 for pseudo files, as the kernel reports). */
+  readonly size: number;
+  /** Link count (default 1). */
+  readonly nlink?: number;
+  /** 1 KiB blocks for `ls -l`'s total (default 0). */
+  readonly blocks?: number;
+  /** Character device numbers (`/dev/mem` is 1,1). */
+  readonly rdev?: { major: number; minor: number };
+  /** Symlink target (host symlinks in `ls -l`). */
+  readonly linkTarget?: string;
+  /** The whole content. */
+  read(): Uint8Array;
+  /** `len` bytes from `off` (fewer at the end); files that cannot seek read all and slice. */
+  readRange(off: number, len: number): Uint8Array;
+  /** Write handler (a pseudo file's); absent when the file cannot be written. */
+  write?: (data: Uint8Array) => void;
+}
+
+/** A resolved path. */
+export type VNode = VDir | VFile;
+
+/** Where `ls -l` would find an entry (for host entries, without following a final symlink). */
+export interface VfsOptions {
+  /** The running kernel (read at every access). */
+  kernel: () => Kernel;
+  /** `/boot` contents for the running kernel. */
+  bootFiles: (k: Kernel) => { vmlinuz: () => Uint8Array; initrd: () => Uint8Array };
+  /** Simulated "now" in ms since the epoch (for machine file times). */
+  machineNow: () => number;
+}
+
+/** Lexically normalise `path` against `cwd` (`.` and `..` removed, no trailing slash). */
+export function normalizePath(cwd: string, path: string): string {
+  const full = path.startsWith('/') ? path : `${cwd}/${path}`;
+  const out: string[] = [];
+  for (const part of full.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') out.pop();
+    else out.push(part);
+  }
+  return `/${out.join('/')}`;
+}
+
+/** True when `abs` (normalised) belongs to the machine. */
+export function isMachinePath(abs: string): boolean {
+  return MACHINE_MOUNTS.some((m) => abs === m || abs.startsWith(`${m}/`));
+}
+
+function fixedDir(names: string[], mtime: Date, mode = 0o755): VDir {
+  return { type: 'dir', machine: true, mode, mtime, uid: 0, gid: 0, names: () => names };
+}
+
+function sliceRange(b: Uint8Array, off: number, len: number): Uint8Array {
+  if (off >= b.length) return new Uint8Array(0);
+  return b.subarray(off, Math.min(b.length, off + len));
+}
+
+/** Convert a pseudo-fs node into a VNode. */
+function pseudoNode(node: PseudoNode, kind: 'debugfs' | 'procfs', mtime: Date): VNode {
+  if (node instanceof PseudoDir) {
+    return { type: 'dir', machine: true, mode: node.mode, mtime, uid: 0, gid: 0, names: () => node.names() };
+  }
+  const f: PseudoFile = node;
+  const base = {
+    type: 'file' as const,
+    kind,
+    machine: true,
+    mode: f.mode,
+    mtime,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    read: () => f.read(),
+    readRange: (off: number, len: number) => sliceRange(f.read(), off, len),
+  };
+  if (f.write === undefined) return base;
+  const w = f.write;
+  return {
+    ...base,
+    write: (d: Uint8Array) => {
+      w(d);
+    },
+  };
+}
+
+/** The terminal's file system. */
+export class Vfs {
+  private readonly opts: VfsOptions;
+
+  constructor(opts: VfsOptions) {
+    this.opts = opts;
+  }
+
+  private machineTime(): Date {
+    return new Date(this.opts.machineNow());
+  }
+
+  /**
+   * Resolve a normalised absolute path; null when it does not exist. Throws FsError ENOTDIR
+   * when a middle component is a file, EACCES for an unreadable host directory.
+   */
+  resolve(abs: string): VNode | null {
+    if (isMachinePath(abs)) return this.resolveMachine(abs);
+    return this.resolveHost(abs, true);
+  }
+
+  /** Like {@link resolve} but a final host symlink is not followed (for `ls -l`). */
+  resolveNoFollow(abs: string): VNode | null {
+    if (isMachinePath(abs)) return this.resolveMachine(abs);
+    return this.resolveHost(abs, false);
+  }
+
+  private resolveMachine(abs: string): VNode | null {
+    const k = this.opts.kernel();
+    const t = this.machineTime();
+    const parts = abs.split('/').filter((p) => p !== '');
+    const top = parts[0]!;
+    const rest = parts.slice(1);
+    if (top === 'sys') {
+      if (rest.length === 0) return fixedDir(['kernel'], t, 0o555);
+      if (rest[0] !== 'kernel') return null;
+      if (rest.length === 1) return fixedDir(['debug'], t);
+      if (rest[1] !== 'debug') return null;
+      return this.lookupPseudo(k.debugfs, rest.slice(2), 'debugfs', t);
+    }
+    if (top === 'proc') return this.lookupPseudo(k.procfs, rest, 'procfs', t);
+    if (top === 'dev') {
+      if (rest.length === 0) return fixedDir(['mem', 'null'], t);
+      if (rest.length > 1) return this.throughFile(rest[0] === 'mem' || rest[0] === 'null');
+      if (rest[0] === 'mem') return this.devMem(k, t);
+      if (rest[0] === 'null') return devNull(t);
+      return null;
+    }
+    // /boot
+    if (rest.length === 0) return fixedDir(['initrd.img', 'vmlinuz'], t);
+    const files = this.opts.bootFiles(k);
+    const pick = rest[0] === 'vmlinuz' ? files.vmlinuz : rest[0] === 'initrd.img' ? files.initrd : null;
+    if (pick === null) return null;
+    if (rest.length > 1) return this.throughFile(true);
+    const bytes = pick();
+    return {
+      type: 'file',
+      kind: 'boot',
+      machine: true,
+      mode: 0o644,
+      mtime: new Date(MACHINE_EPOCH_MS),
+      uid: 0,
+      gid: 0,
+      size: bytes.length,
+      read: () => bytes,
+      readRange: (off, len) => sliceRange(bytes, off, len),
+    };
+  }
+
+  private throughFile(isFile: boolean): null {
+    if (isFile) throw new FsError('ENOTDIR');
+    return null;
+  }
+
+  private lookupPseudo(root: PseudoDir, parts: string[], kind: 'debugfs' | 'procfs', t: Date): VNode | null {
+    let node: PseudoNode = root;
+    for (const p of parts) {
+      if (!(node instanceof PseudoDir)) throw new FsError('ENOTDIR');
+      const next = node.get(p);
+      if (next === undefined) return null;
+      node = next;
+    }
+    return pseudoNode(node, kind, t);
+  }
+
+  private devMem(k: Kernel, t: Date): VFile {
+    const mem = k.machine.mem;
+    return {
+      type: 'file',
+      kind: 'devmem',
+      machine: true,
+      mode: 0o640,
+      mtime: t,
+      uid: 0,
+      gid: 15,
+      size: 0,
+      rdev: { major: 1, minor: 1 },
+      read: () => mem.read(0, Math.min(mem.limit, 1024 * 1024)),
+      readRange: (off, len) => {
+        if (off >= mem.limit) return new Uint8Array(0);
+        return mem.read(off, Math.min(len, mem.limit - off));
+      },
+    };
+  }
+
+  private resolveHost(abs: string, follow: boolean): VNode | null {
+    let st: Stats;
+    try {
+      st = follow ? statSync(abs) : lstatSync(abs);
+    } catch (err) {
+      const code = nodeErrCode(err);
+      if (code === 'ENOENT') return null;
+      throw new FsError(code);
+    }
+    return hostNode(abs, st);
+  }
+
+  /** Create or replace a host file (the `cp` target). Throws FsError. */
+  writeHost(abs: string, data: Uint8Array): void {
+    if (isMachinePath(abs)) throw new FsError('EACCES');
+    try {
+      writeFileSync(abs, data);
+    } catch (err) {
+      throw new FsError(nodeErrCode(err));
+    }
+  }
+}
+
+function devNull(t: Date): VFile {
+  return {
+    type: 'file',
+    kind: 'null',
+    machine: true,
+    mode: 0o666,
+    mtime: t,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    rdev: { major: 1, minor: 3 },
+    read: () => new Uint8Array(0),
+    readRange: () => new Uint8Array(0),
+    write: () => {
+      /* discarded */
+    },
+  };
+}
+
+/** A host file or directory from its stat. */
+function hostNode(abs: string, st: Stats): VNode {
+  if (st.isDirectory()) {
+    return {
+      type: 'dir',
+      machine: false,
+      mode: st.mode & 0o7777,
+      mtime: st.mtime,
+      uid: st.uid,
+      gid: st.gid,
+      nlink: st.nlink,
+      blocks: Math.ceil((st.blocks * 512) / 1024),
+      names: () => {
+        try {
+          return readdirSync(abs);
+        } catch (err) {
+          throw new FsError(nodeErrCode(err));
+        }
+      },
+    };
+  }
+  const read = (): Uint8Array => {
+    try {
+      return new Uint8Array(readFileSync(abs));
+    } catch (err) {
+      throw new FsError(nodeErrCode(err));
+    }
+  };
+  return {
+    type: 'file',
+    kind: st.isSymbolicLink() ? 'symlink' : 'host',
+    machine: false,
+    mode: st.mode & 0o7777,
+    mtime: st.mtime,
+    uid: st.uid,
+    gid: st.gid,
+    size: st.size,
+    nlink: st.nlink,
+    blocks: Math.ceil((st.blocks * 512) / 1024),
+    ...(st.isSymbolicLink() ? { linkTarget: safeReadlink(abs) } : {}),
+    ...(st.isCharacterDevice() || st.isBlockDevice()
+      ? { rdev: { major: Math.floor(st.rdev / 256) & 0xfff, minor: st.rdev & 0xff } }
+      : {}),
+    read,
+    readRange: (off, len) => readHostRange(abs, off, len),
+  };
+}
+
+function safeReadlink(abs: string): string {
+  try {
+    return readlinkSync(abs);
+  } catch {
+    return '?';
+  }
+}
+
+/** Read `len` bytes at `off` of a host file without reading the rest. */
+function readHostRange(abs: string, off: number, len: number): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(abs, 'r');
+  } catch (err) {
+    throw new FsError(nodeErrCode(err));
+  }
+  try {
+    const buf = new Uint8Array(Math.max(0, Math.min(len, 64 * 1024 * 1024)));
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, off + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } catch (err) {
+    throw new FsError(nodeErrCode(err));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The errno a write to `node` fails with when it has no write handler. */
+export function writeDeniedCode(node: VNode): string {
+  if (node.type === 'dir') return 'EISDIR';
+  if (!node.machine) return 'EROFS';
+  // Verified as root on a real kernel: proc files without a write op answer EIO.
+  return node.kind === 'procfs' ? 'EIO' : 'EACCES';
+}
+
+/** The errno name of a pseudo file's write handler failure. */
+export function writeErrorCode(err: unknown): string | null {
+  if (err instanceof KernelError) return err.code;
+  if (err instanceof FsError) return err.code;
+  return null;
+}
