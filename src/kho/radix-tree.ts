@@ -256,11 +256,19 @@ export class KhoRadixTree {
       lo = this.kLo;
     }
     const lp = hi * 131072 + (lo >>> 15);
-    let leaf = this.cLeaf;
-    if (lp !== this.cLeafPrefix || this.mem.dropEpoch !== this.epoch) {
-      const l = this.leafOf(hi, lo, lp, true);
-      if (l === null) return this.err;
-      leaf = l;
+    let leaf: Uint32Array;
+    const fresh = this.mem.dropEpoch === this.epoch;
+    if (lp === this.cLeafPrefix && fresh) leaf = this.cLeaf;
+    else {
+      // The leaf cache probe, inline (the random-insert hot path).
+      const tags = this.lTag;
+      const slot = ((lo >>> 15) ^ (hi << 3)) & (LEAF_CACHE_SIZE - 1);
+      if (fresh && tags !== null && tags[slot] === lp) leaf = this.lView[slot]!;
+      else {
+        const l = this.leafOf(hi, lo, lp, true);
+        if (l === null) return this.err;
+        leaf = l;
+      }
     }
     const b = lo & 0x7fff;
     leaf[b >>> 5]! |= 1 << (b & 31);
