@@ -110,7 +110,8 @@ export function scratchRanges(entries: readonly KhoScratch[], findings: Findings
   entries.forEach((e, i) => {
     const at = `scratch[${i}]`;
     if (e.size === 0) {
-      findings.add('scratch-entry', `scratch entry ${i} at ${hexAddr(e.addr)} has size 0`, at);
+      // Normal for the global area of a small machine (spec §2.2): only worth a note.
+      findings.add('scratch-entry', `scratch entry ${i} at ${hexAddr(e.addr)} has size 0`, at, 'info');
       return;
     }
     if (e.addr + e.size > 0x10_0000_0000_0000) {
