@@ -56,12 +56,14 @@ function toBytes(value: Uint8Array, name: string): Uint8Array {
 }
 
 /**
- * fdt_open_into: copy a (validated) blob into a new zeroed buffer of `bufsize` bytes. Blobs whose
- * blocks are in libfdt order are copied as they are (totalsize becomes bufsize, version 17);
- * others are repacked (header, map at 40, structure, strings).
+ * fdt_open_into: move a (validated) blob into `buf` (a new zeroed buffer, or the blob's own
+ * buffer when `inPlace`). Blobs whose blocks are in libfdt order keep their layout (totalsize
+ * becomes the buffer size, version 17); others are repacked (map at 40, structure, strings).
+ * In place, libfdt builds the repacked copy right after the old blob and moves it down, so
+ * that copy stays behind in the free space; we do the same.
  */
-function openInto(blob: Uint8Array, bufsize: number): Uint8Array {
-  checkBufsize(bufsize);
+function openIntoBuffer(blob: Uint8Array, buf: Uint8Array, inPlace: boolean): Uint8Array {
+  const bufsize = buf.length;
   const idx = validateFdt(blob);
   const h = idx.header;
   const memSize = (idx.memrsvCount + 1) * FDT_RESERVE_ENTRY_SIZE;
@@ -71,38 +73,49 @@ function openInto(blob: Uint8Array, bufsize: number): Uint8Array {
     h.offDtStruct < h.offMemRsvmap + memSize ||
     h.offDtStrings < h.offDtStruct + structSize ||
     h.totalsize < h.offDtStrings + h.sizeDtStrings;
-  const buf = allocBuffer(bufsize);
   if (!misordered) {
     if (h.totalsize > bufsize) {
       throw new FdtError('FDT_ERR_NOSPACE', -1, `blob of ${h.totalsize} bytes does not fit in ${bufsize}`);
     }
-    buf.set(blob.subarray(0, h.totalsize));
+    if (!inPlace) buf.set(blob.subarray(0, h.totalsize));
     setBe32(buf, HDR_VERSION, FDT_LAST_SUPPORTED_VERSION);
     setBe32(buf, HDR_SIZE_DT_STRUCT, structSize);
     setBe32(buf, HDR_TOTALSIZE, bufsize);
     return buf;
   }
   const newsize = FDT_V17_HEADER_SIZE + memSize + structSize + h.sizeDtStrings;
-  if (bufsize < newsize) {
+  const tmp = inPlace ? h.totalsize : 0;
+  if (tmp + newsize > bufsize) {
     throw new FdtError('FDT_ERR_NOSPACE', -1, `repacked blob of ${newsize} bytes does not fit in ${bufsize}`);
   }
   const memOff = FDT_V17_HEADER_SIZE;
   const structOff = memOff + memSize;
   const strOff = structOff + structSize;
-  buf.set(blob.subarray(h.offMemRsvmap, h.offMemRsvmap + memSize), memOff);
-  buf.set(blob.subarray(h.offDtStruct, h.offDtStruct + structSize), structOff);
-  buf.set(blob.subarray(h.offDtStrings, h.offDtStrings + h.sizeDtStrings), strOff);
-  setBe32(buf, HDR_OFF_MEM_RSVMAP, memOff);
-  setBe32(buf, HDR_OFF_DT_STRUCT, structOff);
-  setBe32(buf, HDR_SIZE_DT_STRUCT, structSize);
-  setBe32(buf, HDR_OFF_DT_STRINGS, strOff);
-  setBe32(buf, HDR_SIZE_DT_STRINGS, h.sizeDtStrings);
+  // fdt_packblocks_ into tmp (the old blocks all lie below tmp when in place).
+  buf.set(blob.subarray(h.offMemRsvmap, h.offMemRsvmap + memSize), tmp + memOff);
+  buf.set(blob.subarray(h.offDtStruct, h.offDtStruct + structSize), tmp + structOff);
+  buf.set(blob.subarray(h.offDtStrings, h.offDtStrings + h.sizeDtStrings), tmp + strOff);
+  setBe32(buf, tmp + HDR_OFF_MEM_RSVMAP, memOff);
+  setBe32(buf, tmp + HDR_OFF_DT_STRUCT, structOff);
+  setBe32(buf, tmp + HDR_SIZE_DT_STRUCT, structSize);
+  setBe32(buf, tmp + HDR_OFF_DT_STRINGS, strOff);
+  setBe32(buf, tmp + HDR_SIZE_DT_STRINGS, h.sizeDtStrings);
+  if (tmp !== 0) buf.copyWithin(0, tmp, tmp + newsize);
+  // libfdt copies boot_cpuid_phys from the source header; in place that header has just been
+  // overwritten by the moved copy, whose field holds whatever was in the free space.
+  const cpu = inPlace ? be32(buf, HDR_BOOT_CPUID_PHYS) : h.bootCpuidPhys;
   setBe32(buf, HDR_MAGIC, FDT_MAGIC);
   setBe32(buf, HDR_TOTALSIZE, bufsize);
   setBe32(buf, HDR_VERSION, FDT_LAST_SUPPORTED_VERSION);
   setBe32(buf, HDR_LAST_COMP_VERSION, FDT_LAST_COMPATIBLE_VERSION);
-  setBe32(buf, HDR_BOOT_CPUID_PHYS, h.bootCpuidPhys);
+  setBe32(buf, HDR_BOOT_CPUID_PHYS, cpu);
   return buf;
+}
+
+/** fdt_open_into a fresh zeroed buffer of `bufsize` bytes. */
+function openInto(blob: Uint8Array, bufsize: number): Uint8Array {
+  checkBufsize(bufsize);
+  return openIntoBuffer(blob, allocBuffer(bufsize), false);
 }
 
 /** A blob open for in-place editing. Node offsets are structure-relative, as in libfdt. */
@@ -119,6 +132,17 @@ export class FdtRw {
   static openInto(blob: Uint8Array, bufsize: number): FdtRw {
     if (!(blob instanceof Uint8Array)) throw new FdtError('FDT_ERR_BADVALUE', -1, 'blob is not a Uint8Array');
     return new FdtRw(openInto(blob, bufsize));
+  }
+
+  /**
+   * fdt_open_into(buf, buf, buf.length): open the blob at the start of `buf` in place, giving it
+   * the whole buffer as room (what the kernel does on its FDT page before editing).
+   */
+  static openInPlace(buf: Uint8Array): FdtRw {
+    if (!(buf instanceof Uint8Array))
+      throw new FdtError('FDT_ERR_BADVALUE', -1, 'buffer is not a Uint8Array');
+    checkBufsize(buf.length);
+    return new FdtRw(openIntoBuffer(buf, buf, true));
   }
 
   /**

@@ -80,6 +80,15 @@ export class FdtSw {
     return new FdtSw(bufsize, options.noNameDedup !== true);
   }
 
+  /**
+   * The whole working buffer (live). After `finish` it holds exactly what libfdt's buffer holds:
+   * the blob, then free space that still ends with the strings table's old copy (fdt_finish
+   * moves the strings down without clearing their source).
+   */
+  get buffer(): Uint8Array {
+    return this.#buf;
+  }
+
   /** Bytes of the buffer (its size). */
   get bufsize(): number {
     return this.#buf.length;

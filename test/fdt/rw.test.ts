@@ -52,8 +52,8 @@ const abstractOp: fc.Arbitrary<AbstractOp> = fc.record({
 });
 
 /** Turn abstract ops into concrete path-based ops, running them on ours as we go. */
-function resolve(blob: Uint8Array, bufsize: number, abs: AbstractOp[]): RwOp[] {
-  const rw = FdtRw.openInto(blob, bufsize);
+function resolve(blob: Uint8Array, bufsize: number, abs: AbstractOp[], inplace: boolean): RwOp[] {
+  const rw = inplace ? FdtRw.openInPlace(blob.slice()) : FdtRw.openInto(blob, bufsize);
   const ops: RwOp[] = [];
   for (const a of abs) {
     const f = new Fdt(rw.bytes()); // also checks that every edit leaves a valid blob
@@ -133,15 +133,29 @@ test('rw edits (+ pack, open_into) are byte-identical to libfdt, whole buffer in
     { numRuns: RUNS, seed: 7 },
   );
   const cases = samples.map((s) => {
-    const blob = buildBlob(s.tree);
+    let blob = buildBlob(s.tree);
     const bufsize = blob.length + s.extra;
-    return { kind: 'rw' as const, blob: hex(blob), bufsize, ops: resolve(blob, bufsize, s.ops) };
+    // A third of the cases open in place, in a buffer whose free space holds junk (stale bytes
+    // must surface exactly where libfdt lets them).
+    const inplace = s.extra % 3 === 0;
+    if (inplace) {
+      const buf = new Uint8Array(bufsize).map((_, i) => (i * 37 + 11) & 0xff);
+      buf.set(blob);
+      blob = buf;
+    }
+    return {
+      kind: 'rw' as const,
+      blob: hex(blob),
+      bufsize,
+      ops: resolve(blob, bufsize, s.ops, inplace),
+      inplace,
+    };
   });
   const ref = libfdt(cases);
   let errors = 0;
   let done = 0;
   cases.forEach((c, i) => {
-    const ours = ourRw(Buffer.from(c.blob, 'hex'), c.bufsize, c.ops);
+    const ours = ourRw(new Uint8Array(Buffer.from(c.blob, 'hex')), c.bufsize, c.ops, c.inplace);
     errors += ours.errs!.length;
     if (process.env['FDT_STATS']) for (const [j, e] of ours.errs!) console.log('ERR', c.ops[j]![0], e);
     done += c.ops.length - ours.errs!.length;
@@ -295,4 +309,42 @@ test('rw errors: EXISTS by unit-address rule, NOTFOUND, NOSPACE leaves the blob 
     code(() => FdtRw.inPlace(new Uint8Array(10))),
     'FDT_ERR_TRUNCATED',
   );
+});
+
+test('open in place (fdt_open_into(buf, buf, size)): ordered, misordered and sw-finished pages', () => {
+  const sw = FdtSw.create(512);
+  sw.finishReservemap();
+  sw.beginNode('');
+  sw.propertyString('compatible', 'kho-v1');
+  sw.endNode();
+  sw.finish();
+  const page = sw.buffer.slice(); // with fdt_finish's stale strings copy at the end
+  const blob = buildBlob({
+    version: 17,
+    lastCompVersion: 16,
+    bootCpuidPhys: 0,
+    memreserve: [{ address: 1n, size: 2n }],
+    root: { name: '', props: [{ name: 'p', value: new Uint8Array([1]) }], children: [] },
+  });
+  // Misordered: strings moved in front of the map; free space filled with a pattern.
+  const dv = new DataView(blob.buffer);
+  const [offMem, offStruct, offStr, sizeStr] = [16, 8, 12, 32].map((o) => dv.getUint32(o));
+  const mis = new Uint8Array(400).fill(0xaa);
+  mis.set(blob.subarray(0, 40));
+  mis.set(blob.subarray(offStr, offStr! + sizeStr!), 40);
+  mis.set(blob.subarray(offMem, offStr), 48);
+  const mdv = new DataView(mis.buffer);
+  mdv.setUint32(12, 40);
+  mdv.setUint32(16, 48);
+  mdv.setUint32(8, 48 + offStruct! - offMem!);
+  mdv.setUint32(4, 48 + offStr! - offMem!);
+  const ops: RwOp[] = [['setprop', '/', 'q', '0203'], ['add_subnode', '/', 'n'], ['pack']];
+  for (const [what, buf] of [
+    ['sw page', page],
+    ['misordered', mis],
+    ['too small to repack in place', mis.slice(0, 150)],
+  ] as const) {
+    const ref = libfdt([{ kind: 'rw', blob: hex(buf), bufsize: buf.length, ops, inplace: true }])[0]!;
+    assertSameResult(ourRw(buf.slice(), buf.length, ops, true), ref, what);
+  }
 });

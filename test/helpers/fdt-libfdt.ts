@@ -24,7 +24,7 @@ export type RwOp =
 
 export type LibfdtCase =
   | { kind: 'sw'; ops: SwOp[] }
-  | { kind: 'rw'; blob: string; bufsize: number; ops: RwOp[] }
+  | { kind: 'rw'; blob: string; bufsize: number; ops: RwOp[]; inplace?: boolean }
   | { kind: 'read'; blob: string };
 
 /** libfdt's view of a node: name, [prop name, hex value] pairs, children. */
@@ -128,8 +128,13 @@ export function applyRw(rw: FdtRw, op: RwOp): void {
  * Our rw edits on the same ops, reported like the python script: the whole buffer (cut to
  * totalsize after a pack, as python's Fdt.pack truncates its bytearray) and every failure.
  */
-export function ourRw(blob: Uint8Array, bufsize: number, ops: RwOp[]): LibfdtResult {
-  const rw = FdtRw.openInto(blob, bufsize);
+export function ourRw(blob: Uint8Array, bufsize: number, ops: RwOp[], inplace = false): LibfdtResult {
+  let rw: FdtRw;
+  try {
+    rw = inplace ? FdtRw.openInPlace(blob) : FdtRw.openInto(blob, bufsize);
+  } catch (e) {
+    return { hex: hex(blob), errs: [[-1, errno(e)]] };
+  }
   let cut = -1;
   const errs: [number, number][] = [];
   for (let i = 0; i < ops.length; i++) {

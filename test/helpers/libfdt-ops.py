@@ -5,7 +5,8 @@ stdin: JSON list of cases; stdout: JSON list of results, one per case.
   {"kind": "sw", "ops": [["rsv", addr, size] | ["finrsv"] | ["begin", name] |
                          ["prop", name, hex] | ["end"]]}
       -> {"hex": finished blob} or {"err": errno, "at": op index}
-  {"kind": "rw", "blob": hex, "bufsize": n, "ops": [...]}  ops on libfdt.Fdt after resize(bufsize):
+  {"kind": "rw", "blob": hex, "bufsize": n, "ops": [...]}  ops on libfdt.Fdt after resize(bufsize)
+      (or, with "inplace": true, after fdt_open_into(blob, blob, len(blob)) on the given buffer):
       ["setprop", path, name, hex] ["appendprop", path, name, hex] ["delprop", path, name]
       ["add_subnode", path, name] ["del_node", path] ["set_name", path, name]
       ["nop_property", path, name] ["nop_node", path] ["add_mem_rsv", addr, size]
@@ -52,7 +53,15 @@ def chk(ret):
 
 def run_rw(case):
     fdt = libfdt.Fdt(bytes.fromhex(case["blob"]))
-    fdt.resize(case["bufsize"])
+    if case.get("inplace"):
+        # "blob" is the whole buffer: fdt_open_into(buf, buf, len(buf)).
+        buf = bytearray.fromhex(case["blob"])
+        err = libfdt.fdt_open_into(buf, buf, len(buf))
+        if err:
+            return {"hex": buf.hex(), "errs": [[-1, abs(err)]]}
+        fdt._fdt = buf
+    else:
+        fdt.resize(case["bufsize"])
     errs = []
     for i, op in enumerate(case["ops"]):
         buf = fdt._fdt
