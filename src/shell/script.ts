@@ -50,7 +50,7 @@ export async function runScript(
       status = 2;
       errexit = true;
     } else {
-      const r = await session.execute(parsed.list);
+      const r = await session.execute(parsed.list, { errexit: true });
       status = r.status;
       errexit = r.errexit;
     }

@@ -150,8 +150,11 @@ export class Session {
     return this.execute(parsed.list);
   }
 
-  /** Run a parsed list. */
-  async execute(list: CommandList): Promise<LineResult> {
+  /**
+   * Run a parsed list. With `errexit` (`set -e`, scripts) the first failing command stops the
+   * list; interactively every element runs and `errexit` only reports that one failed.
+   */
+  async execute(list: CommandList, opts: { errexit?: boolean } = {}): Promise<LineResult> {
     let errexit = false;
     for (const andOr of list) {
       let lastRanIsFinal = false;
@@ -166,7 +169,7 @@ export class Session {
       // `set -e`: a failure counts unless it came from a non-final part of an && / || chain.
       if (this.status !== 0 && lastRanIsFinal) {
         errexit = true;
-        break;
+        if (opts.errexit === true) break;
       }
     }
     return { status: this.status, errexit };

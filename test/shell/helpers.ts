@@ -1,6 +1,11 @@
 /** A session on a small booted machine with captured output, for the shell tests. */
 import { BufferSink } from '../../src/shell/io.ts';
-import { bootMachine, createSession, machineConfig, type MachineCliOptions } from '../../src/shell/machine-setup.ts';
+import {
+  bootMachine,
+  createSession,
+  machineConfig,
+  type MachineCliOptions,
+} from '../../src/shell/machine-setup.ts';
 import type { Session } from '../../src/shell/session.ts';
 
 export interface TestTerm {
@@ -20,8 +25,16 @@ export function term(opts: MachineCliOptions = {}, home = '/tmp'): TestTerm {
   let err = new BufferSink();
   const t: TestTerm = {
     session: createSession(machine, cfg, {
-      stdout: { write: (d) => { out.write(d); } },
-      stderr: { write: (d) => { err.write(d); } },
+      stdout: {
+        write: (d) => {
+          out.write(d);
+        },
+      },
+      stderr: {
+        write: (d) => {
+          err.write(d);
+        },
+      },
       home,
     }),
     get out() {

@@ -17,7 +17,13 @@ function real(args: string[]): { out: string; err: string; status: number } {
   return { out: r.stdout, err: r.stderr, status: r.status ?? -1 };
 }
 
-function ours(data: Uint8Array, canonical: boolean, skip: number, length: number | null, noSqueeze = false): string {
+function ours(
+  data: Uint8Array,
+  canonical: boolean,
+  skip: number,
+  length: number | null,
+  noSqueeze = false,
+): string {
   const sink = new BufferSink();
   hexdump(
     [{ size: data.length, readRange: (o, l) => data.subarray(o, o + l) }],
@@ -32,9 +38,9 @@ const blobs = fc
   .array(
     fc.oneof(
       fc.uint8Array({ minLength: 0, maxLength: 40 }),
-      fc.record({ line: fc.uint8Array({ minLength: 16, maxLength: 16 }), n: fc.integer({ min: 1, max: 5 }) }).map(
-        ({ line, n }) => Uint8Array.from({ length: 16 * n }, (_, i) => line[i % 16]!),
-      ),
+      fc
+        .record({ line: fc.uint8Array({ minLength: 16, maxLength: 16 }), n: fc.integer({ min: 1, max: 5 }) })
+        .map(({ line, n }) => Uint8Array.from({ length: 16 * n }, (_, i) => line[i % 16]!)),
       fc.integer({ min: 1, max: 80 }).map((n) => new Uint8Array(n)),
     ),
     { maxLength: 6 },
@@ -58,7 +64,11 @@ test('hexdump -C and the default format match /usr/bin/hexdump byte for byte', (
         if (length !== null) args.push('-n', String(length));
         const r = real([...args, f]);
         assert.equal(r.status, 0);
-        assert.equal(ours(data, canonical, skip, length, v), r.out, `hexdump ${args.join(' ')} (${data.length} bytes)`);
+        assert.equal(
+          ours(data, canonical, skip, length, v),
+          r.out,
+          `hexdump ${args.join(' ')} (${data.length} bytes)`,
+        );
       },
     ),
     { numRuns: RUNS },
@@ -119,7 +129,12 @@ test('the hexdump command on host files matches the real tool, errors included',
     assert.equal(r.out, want.out, args.join(' '));
     assert.equal(r.status, want.status, args.join(' '));
   }
-  for (const args of [['-C', '/nonexistent'], ['-C', '-s', '1x', a], ['-C', '-n', '-3', a], ['-C', '/etc']]) {
+  for (const args of [
+    ['-C', '/nonexistent'],
+    ['-C', '-s', '1x', a],
+    ['-C', '-n', '-3', a],
+    ['-C', '/etc'],
+  ]) {
     const r = await t.run(`hexdump ${args.join(' ')}`);
     const want = real(args);
     assert.equal(r.err, want.err, args.join(' '));
@@ -140,5 +155,8 @@ test('hexdump of /dev/mem: physical offsets, untouched memory collapses to *', a
   );
   // A large untouched range is one line, a star and the end offset (and fast).
   const z = await t.run('hexdump -C -s 0x40000000 -n 0x10000000 /dev/mem');
-  assert.equal(z.out, '40000000  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|\n*\n50000000\n');
+  assert.equal(
+    z.out,
+    '40000000  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|\n*\n50000000\n',
+  );
 });
