@@ -131,7 +131,10 @@ export class KhoRadixTree {
     this.warnFn = opts.warn ?? (() => undefined);
   }
 
-  /** A new empty tree: allocates the zeroed root page; `null` when that fails (-ENOMEM). */
+  /**
+   * A new empty tree: allocates the zeroed root page; `null` when that fails (-ENOMEM), also
+   * when the allocator hands out pfn 0 or a pfn outside memory (WARNed).
+   */
   static create(
     mem: RadixTreeMemory,
     alloc: RadixPageAllocator,
@@ -140,7 +143,10 @@ export class KhoRadixTree {
     const pfn = alloc.allocZeroedPage();
     if (pfn === null) return null;
     if (!Number.isInteger(pfn) || pfn <= 0 || pfn >= mem.maxPfn) {
-      throw new KhoRadixError('EINVAL', `page allocator returned a bad pfn ${String(pfn)}`);
+      // Page 0 cannot be a node (its address reads as "empty"); give it back.
+      if (pfn === 0) alloc.freePage(0);
+      opts.warn?.(`kho_radix: page allocator returned a bad pfn ${String(pfn)}`);
+      return null;
     }
     mem.page(pfn).fill(0);
     return new KhoRadixTree(mem, alloc, pfn * KHO_PAGE_SIZE, opts);
@@ -371,8 +377,10 @@ export class KhoRadixTree {
         if (!create) return -RADIX_ERRNO.ENOENT;
         const pfn = this.alloc.allocZeroedPage();
         if (pfn === null || !(pfn > 0 && pfn < this.mem.maxPfn) || pfn !== Math.floor(pfn)) {
-          if (pfn !== null)
+          if (pfn !== null) {
             this.warnFn(`kho_radix_add_page: page allocator returned a bad pfn ${String(pfn)}`);
+            if (pfn === 0) this.alloc.freePage(0);
+          }
           this.rollback(anchor, anchorAt, fresh);
           return -RADIX_ERRNO.ENOMEM;
         }

@@ -346,3 +346,23 @@ test('a corrupt pointer on the insert path is -EFAULT, not a crash', () => {
   assert.equal(tree.add(1, 0), -EFAULT);
   assert.equal(warnings.length, 2);
 });
+
+test('an allocator handing out pfn 0 or pfns outside memory counts as out of memory', () => {
+  const mem = new PhysicalMemory({ limit: 2 ** 30 });
+  for (const bad of [0, 2 ** 18, -1, 1.5]) {
+    const warnings: string[] = [];
+    const freed: number[] = [];
+    const alloc = { allocZeroedPage: () => bad, freePage: (p: number) => freed.push(p) };
+    assert.equal(KhoRadixTree.create(mem, alloc, { warn: (m) => warnings.push(m) }), null);
+    assert.equal(warnings.length, 1);
+    assert.deepEqual(freed, bad === 0 ? [0] : []);
+  }
+  // Mid-path: the second allocation is bad; the first page goes back, tree unchanged.
+  const { tree, alloc } = newTree();
+  const next = alloc.next;
+  let calls = 0;
+  alloc.allocZeroedPage = () => (++calls === 2 ? 0 : TestAllocator.prototype.allocZeroedPage.call(alloc));
+  assert.equal(tree.add(1, 0), -ENOMEM);
+  assert.deepEqual(alloc.freed, [0, next]);
+  assert.equal(tree.nodePages(), 1);
+});
