@@ -11,12 +11,18 @@ import { walkKhoV1MemMap } from '../abi/kho-v1-mem-map.ts';
 import { Fdt } from '../fdt/reader.ts';
 import type { PhysicalMemory } from '../hw/physical-memory.ts';
 import { walkRadixTree } from '../kho/radix-walk.ts';
+import { POW2 } from '../abi/kho-radix.ts';
 
 const PAGE = 4096;
-/** Blocks are packed as `pfn * 64 + order` (pfn < 2^40, so the key stays below 2^46). */
-const KEY_MUL = 64;
 
-/** Preserved blocks, sorted by address. */
+/** The preserved blocks of one order, ascending. */
+export interface OrderBlocks {
+  order: number;
+  /** First pfn of each block, ascending. */
+  pfns: Float64Array;
+}
+
+/** Preserved blocks, per order, each list sorted by address. */
 export interface PreservedMap {
   /** Root compatible string, or null when the FDT is unreadable. */
   compatible: string | null;
@@ -24,12 +30,8 @@ export interface PreservedMap {
   memMapPhys: number;
   /** Number of blocks. */
   count: number;
-  /** First pfn of block i (ascending). */
-  startPfn: Float64Array;
-  /** End pfn (exclusive) of block i. */
-  endPfn: Float64Array;
-  /** Order of block i. */
-  order: Uint8Array;
+  /** Blocks by order (orders that occur, ascending). */
+  orders: OrderBlocks[];
   /** Bytes preserved (sum of block sizes). */
   bytes: number;
   /** Tracker pages (radix nodes or v1 chunk and bitmap pages), ascending pfns. */
@@ -43,26 +45,52 @@ function emptyMap(problems: string[], compatible: string | null = null): Preserv
     compatible,
     memMapPhys: 0,
     count: 0,
-    startPfn: new Float64Array(0),
-    endPfn: new Float64Array(0),
-    order: new Uint8Array(0),
+    orders: [],
     bytes: 0,
     trackerPfns: [],
     problems,
   };
 }
 
-/** Growable list of packed block keys. */
-class KeyList {
-  keys = new Float64Array(1 << 12);
-  n = 0;
+/**
+ * Blocks collected per order. The walks deliver each order in ascending address order, so no
+ * sort is needed; a bucket that arrives out of order (hostile v1 map) is sorted at the end.
+ */
+class OrderBuckets {
+  private readonly pfns: (Float64Array | undefined)[] = [];
+  private readonly n: number[] = [];
+  private readonly sorted: boolean[] = [];
+  total = 0;
+
   push(pfn: number, order: number): void {
-    if (this.n === this.keys.length) {
-      const k = new Float64Array(this.keys.length * 2);
-      k.set(this.keys);
-      this.keys = k;
+    let a = this.pfns[order];
+    let n = this.n[order] ?? 0;
+    if (a === undefined) {
+      a = new Float64Array(1024);
+      this.pfns[order] = a;
+      this.sorted[order] = true;
+    } else if (n === a.length) {
+      const b = new Float64Array(a.length * 2);
+      b.set(a);
+      a = b;
+      this.pfns[order] = a;
     }
-    this.keys[this.n++] = pfn * KEY_MUL + order;
+    if (n > 0 && a[n - 1]! >= pfn) this.sorted[order] = false;
+    a[n++] = pfn;
+    this.n[order] = n;
+    this.total++;
+  }
+
+  result(): OrderBlocks[] {
+    const out: OrderBlocks[] = [];
+    for (let o = 0; o < this.pfns.length; o++) {
+      const a = this.pfns[o];
+      if (a === undefined) continue;
+      const pfns = a.subarray(0, this.n[o]);
+      if (this.sorted[o] !== true) pfns.sort();
+      out.push({ order: o, pfns });
+    }
+    return out;
   }
 }
 
@@ -101,7 +129,7 @@ export function readPreservedMap(mem: PhysicalMemory, fdtPhys: number): Preserve
     return out;
   }
 
-  const list = new KeyList();
+  const list = new OrderBuckets();
   const tracker: number[] = [];
   if (abi.memoryMap === 'radix') {
     walkRadixTree(
@@ -145,22 +173,10 @@ export function readPreservedMap(mem: PhysicalMemory, fdtPhys: number): Preserve
     }
   }
 
-  const keys = list.keys.subarray(0, list.n).sort();
-  out.count = list.n;
-  out.startPfn = new Float64Array(list.n);
-  out.endPfn = new Float64Array(list.n);
-  out.order = new Uint8Array(list.n);
+  out.orders = list.result();
+  out.count = list.total;
   let bytes = 0;
-  for (let i = 0; i < list.n; i++) {
-    const k = keys[i]!;
-    const pfn = Math.floor(k / KEY_MUL);
-    const order = k - pfn * KEY_MUL;
-    const pages = 2 ** order;
-    out.startPfn[i] = pfn;
-    out.endPfn[i] = pfn + pages;
-    out.order[i] = order;
-    bytes += pages * PAGE;
-  }
+  for (const o of out.orders) bytes += o.pfns.length * POW2[o.order + 12]!;
   out.bytes = bytes;
   out.trackerPfns = tracker.sort((a, b) => a - b);
   return out;
@@ -173,50 +189,72 @@ export interface PfnRanges {
   count: number;
 }
 
+/** A sorted stream of ranges: `[start[i], end[i])`, or `[start[i], start[i] + span)`. */
+export interface RangeStream {
+  start: ArrayLike<number>;
+  count: number;
+  end?: ArrayLike<number>;
+  span?: number;
+}
+
 /**
  * Union of sorted range streams into disjoint, non-adjacent ranges. Each input must be sorted
- * by start (ends may overlap).
+ * by start (ends may overlap). A k-way merge: few inputs, so the next one is found by a scan.
  */
-export function unionRanges(
-  inputs: readonly { start: ArrayLike<number>; end: ArrayLike<number>; count: number }[],
-): PfnRanges {
+export function unionRanges(inputs: readonly RangeStream[]): PfnRanges {
+  const k = inputs.length;
   const total = inputs.reduce((n, r) => n + r.count, 0);
   const start = new Float64Array(total);
   const end = new Float64Array(total);
+  const starts = inputs.map((r) => r.start);
+  const ends = inputs.map((r) => r.end ?? null);
+  const spans = inputs.map((r) => r.span ?? 0);
+  const counts = inputs.map((r) => r.count);
+  const pos = new Array<number>(k).fill(0);
+  const head = new Float64Array(k);
+  for (let i = 0; i < k; i++) head[i] = counts[i]! > 0 ? starts[i]![0]! : Infinity;
   let n = 0;
-  const pos = inputs.map(() => 0);
+  let curS = -1;
+  let curE = -1;
   for (;;) {
-    // Pick the input whose next range starts lowest (few inputs: a linear scan is enough).
     let best = -1;
     let bestStart = Infinity;
-    for (let i = 0; i < inputs.length; i++) {
-      const r = inputs[i]!;
-      if (pos[i]! < r.count && r.start[pos[i]!]! < bestStart) {
-        bestStart = r.start[pos[i]!]!;
+    for (let i = 0; i < k; i++) {
+      if (head[i]! < bestStart) {
+        bestStart = head[i]!;
         best = i;
       }
     }
     if (best < 0) break;
-    const e = inputs[best]!.end[pos[best]!]!;
-    pos[best]!++;
-    if (n > 0 && bestStart <= end[n - 1]!) {
-      if (e > end[n - 1]!) end[n - 1] = e;
+    const p = pos[best]!;
+    const en = ends[best];
+    const e = en === null || en === undefined ? bestStart + spans[best]! : en[p]!;
+    const q = p + 1;
+    pos[best] = q;
+    head[best] = q < counts[best]! ? starts[best]![q]! : Infinity;
+    if (curE >= 0 && bestStart <= curE) {
+      if (e > curE) curE = e;
     } else {
-      start[n] = bestStart;
-      end[n] = e;
-      n++;
+      if (curE >= 0) {
+        start[n] = curS;
+        end[n] = curE;
+        n++;
+      }
+      curS = bestStart;
+      curE = e;
     }
+  }
+  if (curE >= 0) {
+    start[n] = curS;
+    end[n] = curE;
+    n++;
   }
   return { start: start.subarray(0, n), end: end.subarray(0, n), count: n };
 }
 
 /** Ranges from a sorted pfn list (one page each). */
-export function pagesAsRanges(pfns: readonly number[]): { start: number[]; end: number[]; count: number } {
-  return { start: pfns, end: pfns.map((p) => p + 1), count: pfns.length } as {
-    start: number[];
-    end: number[];
-    count: number;
-  };
+export function pagesAsRanges(pfns: readonly number[]): RangeStream {
+  return { start: pfns, count: pfns.length, span: 1 };
 }
 
 /** Index of the first range whose end is above `pfn` (binary search). */

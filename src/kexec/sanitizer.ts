@@ -16,6 +16,7 @@
  */
 import type { PhysicalMemory } from '../hw/physical-memory.ts';
 import type { Buddy } from '../mm/buddy.ts';
+import { POW2 } from '../abi/kho-radix.ts';
 import {
   firstEndingAfter,
   overlapPages,
@@ -27,8 +28,8 @@ import {
 import type { KexecSegment } from './segments.ts';
 
 const PAGE = 4096;
-/** Above this many blocks the freed-block check samples evenly instead of checking all. */
-export const FREED_CHECK_LIMIT = 1 << 20;
+/** Up to this many blocks the freed check asks the allocator per block; above, it walks the free lists. */
+export const FREED_CHECK_LIMIT = 4096;
 
 /** Kinds of findings. */
 export type FindingKind =
@@ -73,7 +74,7 @@ function hexp(pfn: number): string {
 /** The preserved blocks as merged ranges. */
 export function preservedRanges(map: PreservedMap | null): PfnRanges {
   if (map === null) return { start: new Float64Array(0), end: new Float64Array(0), count: 0 };
-  return unionRanges([{ start: map.startPfn, end: map.endPfn, count: map.count }]);
+  return unionRanges(map.orders.map((o) => ({ start: o.pfns, count: o.pfns.length, span: POW2[o.order]! })));
 }
 
 /** Findings about the hand-over, before anything is written. */
@@ -111,32 +112,57 @@ export function findings(
   }
   let freedChecked = 0;
   if (map !== null && input.buddy !== null && map.count > 0) {
-    const buddy = input.buddy;
-    const step = map.count > FREED_CHECK_LIMIT ? map.count / FREED_CHECK_LIMIT : 1;
-    let freed = 0;
-    let first = -1;
-    for (let x = 0; x < map.count; x += step) {
-      const i = Math.floor(x);
-      const head = map.startPfn[i]!;
-      const last = map.endPfn[i]! - 1;
-      freedChecked++;
-      if (!buddy.pfnValid(head)) continue;
-      if (buddy.isFree(head) || (last !== head && buddy.pfnValid(last) && buddy.isFree(last))) {
-        freed++;
-        if (first < 0) first = head;
-      }
-    }
-    if (freed > 0) {
-      const sampled = step > 1 ? ` (in a sample of ${freedChecked} of ${map.count} blocks)` : '';
+    const r = freedPreserved(input.buddy, map, preserved);
+    freedChecked = r.checked;
+    if (r.pages > 0) {
       out.push({
         kind: 'preserved-freed',
         severity: 'error',
-        phys: first * PAGE,
-        message: `${freed} preserved block(s) were freed to the page allocator before kexec${sampled}, first at ${hexp(first)}: the successor will see whatever reuses them`,
+        phys: r.first * PAGE,
+        message: `${r.pages} preserved page(s) were freed to the page allocator before kexec, first at ${hexp(r.first)}: the successor will see whatever reuses them`,
       });
     }
   }
   return { list: out, freedChecked };
+}
+
+/**
+ * Preserved pages that sit in the buddy allocator's free lists. Few blocks: ask `isFree` for the
+ * first and last page of each. Many blocks: intersect the allocator's sorted free blocks with
+ * the merged preserved ranges (exact, linear in both).
+ */
+export function freedPreserved(
+  buddy: Buddy,
+  map: PreservedMap,
+  preserved: PfnRanges,
+): { pages: number; first: number; checked: number } {
+  let pages = 0;
+  let first = -1;
+  if (map.count <= FREED_CHECK_LIMIT) {
+    for (const o of map.orders) {
+      const span = POW2[o.order]!;
+      for (let i = 0; i < o.pfns.length; i++) {
+        const head = o.pfns[i]!;
+        const last = head + span - 1;
+        if (!buddy.pfnValid(head)) continue;
+        const freeHead = buddy.isFree(head);
+        const freeLast = last !== head && buddy.pfnValid(last) && buddy.isFree(last);
+        if (freeHead || freeLast) {
+          pages += span;
+          if (first < 0 || (freeHead ? head : last) < first) first = freeHead ? head : last;
+        }
+      }
+    }
+    return { pages, first, checked: map.count };
+  }
+  for (const b of buddy.listFreeBlocks()) {
+    const o = overlapPages(preserved, b.pfn, b.pfn + 2 ** b.order);
+    if (o.pages > 0) {
+      pages += o.pages;
+      if (first < 0 || o.first < first) first = o.first;
+    }
+  }
+  return { pages, first, checked: map.count };
 }
 
 /**

@@ -7,6 +7,8 @@ import { KexecError } from '../../src/kexec/errors.ts';
 import { kexecCrash, kexecExecute, sanitizerReports } from '../../src/kexec/execute.ts';
 import { kexecFileLoad } from '../../src/kexec/file-load.ts';
 import { kexecLegacyLoad } from '../../src/kexec/legacy-load.ts';
+import { readPreservedMap, unionRanges } from '../../src/kexec/preserved-map.ts';
+import { FREED_CHECK_LIMIT, freedPreserved, preservedRanges } from '../../src/kexec/sanitizer.ts';
 import { booted, GiB, imageOf, MiB } from './kexec-helpers.ts';
 
 const CMD = 'console=ttyS0 kho=on';
@@ -181,5 +183,37 @@ describe('sanitizer', () => {
     assert.ok(kinds.has('preserved-in-scratch'));
     assert.ok(kinds.has('segment-on-preserved'));
     assert.ok(k.dmesg.has('kho-scratch segment'));
+  });
+});
+
+describe('sanitizer internals', () => {
+  it('unionRanges merges overlapping and adjacent ranges from several sorted streams', () => {
+    const r = unionRanges([
+      { start: [0, 10, 40], count: 3, span: 4 },
+      { start: [2, 14, 100], end: [3, 20, 101], count: 3 },
+      { start: [20], count: 1, span: 1 },
+    ]);
+    assert.deepEqual([...r.start], [0, 10, 40, 100]);
+    assert.deepEqual([...r.end], [4, 21, 44, 101]);
+  });
+
+  it('freed preserved memory is found exactly with many blocks (free-list intersection)', () => {
+    const { m, k } = booted();
+    const base = k.buddy.alloc(10, GFP_KERNEL)!;
+    const base2 = k.buddy.alloc(10, GFP_KERNEL)!;
+    const base3 = k.buddy.alloc(10, GFP_KERNEL)!;
+    k.buddy.splitPage(base3, 10);
+    for (let i = 0; i < 1024; i += 1) {
+      assert.equal(k.kho.preserveFolio(base + i, 0), 0);
+      assert.equal(k.kho.preserveFolio(base2 + i, 0), 0);
+      assert.equal(k.kho.preserveFolio(base3 + i, 0), 0);
+    }
+    for (let i = 0; i < 2000; i++) k.kho.preserveFolio(k.buddy.alloc(0, GFP_KERNEL)!, 0);
+    k.buddy.freePages(base3 + 5, 0); // one freed page among > 4096 preserved blocks
+    const map = readPreservedMap(m.mem, k.kho.fdtPhys);
+    assert.ok(map.count > FREED_CHECK_LIMIT);
+    const r = freedPreserved(k.buddy, map, preservedRanges(map));
+    assert.equal(r.pages, 1);
+    assert.equal(r.first, base3 + 5);
   });
 });
