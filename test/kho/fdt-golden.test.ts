@@ -15,7 +15,7 @@ import { boot } from './kho-helpers.ts';
 
 type Op = { kind: 'add'; name: string; size: number } | { kind: 'remove'; index: number };
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
+const RUNS = Number(process.env['FUZZ_RUNS'] ?? 40);
 
 interface Run {
   ours: Uint8Array;

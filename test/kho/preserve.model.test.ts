@@ -11,7 +11,7 @@ import { decompose } from '../../src/kho/preserve.ts';
 import { outgoingSubtreeNames } from '../../src/kho/subtree.ts';
 import { boot } from './kho-helpers.ts';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
+const RUNS = Number(process.env['FUZZ_RUNS'] ?? 60);
 
 type Op =
   | { t: 'folio'; pfn: number; order: number }
