@@ -1,12 +1,14 @@
 /**
  * Finding KHO root FDTs in a memory image: the FDT lives in its own page, so only page-aligned
- * offsets are tried. The image is read in 64 KiB blocks into one reused buffer (one pass, bounded by `maxBytes`) and a
- * candidate counts when it validates and its root is compatible with `kho-v*`.
+ * offsets are tried (in the simulator's memory, only touched pages). A file image is read in
+ * 64 KiB blocks into one reused buffer (one pass, bounded by `maxBytes`). A candidate counts when
+ * it validates and its root is compatible with `kho-v*`.
  */
 import { decodeStringListProp } from '../abi/kho-fdt.ts';
 import { FdtError } from '../fdt/errors.ts';
 import { be32 } from '../fdt/header.ts';
 import { Fdt } from '../fdt/reader.ts';
+import { PhysMemImage } from './memory-image.ts';
 import type { MemoryImage } from './memory-image.ts';
 
 /** A KHO root FDT found in an image. */
@@ -62,6 +64,7 @@ export function scanForKhoFdt(
   const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024 * 1024;
   const maxCandidates = opts.maxCandidates ?? 16;
   const found: FdtCandidate[] = [];
+  if (img instanceof PhysMemImage) return scanTouched(img, maxBytes, maxCandidates);
   let scanned = 0;
   const buf = new Uint8Array(BLOCK);
   for (const r of img.ranges) {
@@ -85,6 +88,29 @@ export function scanForKhoFdt(
       }
       at += len;
     }
+  }
+  return { found, scanned };
+}
+
+/** The simulator's memory: only touched pages can hold an FDT (untouched ones read as zero). */
+function scanTouched(
+  img: PhysMemImage,
+  maxBytes: number,
+  maxCandidates: number,
+): { found: FdtCandidate[]; scanned: number } {
+  const found: FdtCandidate[] = [];
+  let scanned = 0;
+  for (const pfn of img.mem.touchedPfns()) {
+    if (scanned >= maxBytes) break;
+    const phys = pfn * PAGE;
+    if (!img.has(phys)) continue;
+    scanned += PAGE;
+    const w = img.mem.peekPage(pfn);
+    // FDT magic 0xd00dfeed stored big-endian reads as 0xedfe0dd0 in a little-endian word.
+    if (w === null || w[0] !== 0xedfe0dd0) continue;
+    const c = candidate(img, phys);
+    if (c !== null) found.push(c);
+    if (found.length >= maxCandidates) break;
   }
   return { found, scanned };
 }

@@ -12,7 +12,7 @@ export const FINDING_CODES = {
   // memory image
   'elf-header': 'error',
   'elf-segment': 'warning',
-  'elf-overlap': 'warning',
+  'elf-overlap': 'info',
   'image-empty': 'warning',
   'no-image': 'info',
   // root FDT

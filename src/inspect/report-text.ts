@@ -70,7 +70,13 @@ function subtreeLines(s: SubtreeReport, limit: number): string[] {
     for (const f of shown) out.push(`      ${hexAddr(f.phys)} order ${f.order}`);
     if (t.folios.length > shown.length) out.push(`      … ${t.folios.length - shown.length} more`);
   }
-  if (s.kind === 'fdt' && s.dts !== undefined) out.push(indent(s.dts, '    '));
+  if (s.kind === 'fdt' && s.dts !== undefined) {
+    const lines = s.dts.split('\n');
+    const max = Math.max(64, limit * 4);
+    out.push(indent(lines.slice(0, max).join('\n'), '    '));
+    if (lines.length > max)
+      out.push(`    … ${lines.length - max} more DTS lines (raise --limit, or see --json)`);
+  }
   if (s.hexdump !== undefined) out.push(indent(s.hexdump, '    '));
   return out;
 }
