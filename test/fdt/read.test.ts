@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { buildBlob } from '../../src/fdt/convert.ts';
 import { FdtError } from '../../src/fdt/errors.ts';
 import { Fdt, readTree } from '../../src/fdt/reader.ts';
+import { FdtRw } from '../../src/fdt/rw.ts';
 import type { FdtNode, FdtTree } from '../../src/fdt/tree.ts';
 import { treeArb } from '../helpers/fdt-arb.ts';
 import { hex, libfdt, type LibfdtResult } from '../helpers/fdt-libfdt.ts';
@@ -190,4 +191,38 @@ test('our blobs: libfdt reads the same tree; dtc accepts them and fdtget agrees'
   } finally {
     done();
   }
+});
+
+test('path lookups (unit-address rule, first match, repeated slashes) give the offsets libfdt gives, reader and rw alike', () => {
+  const trees = fc.sample(treeArb, { numRuns: 60, seed: 5 });
+  const cases = trees.map((t) => {
+    const blob = buildBlob(t);
+    const f = new Fdt(blob);
+    const paths: string[] = [];
+    const todo = [f.root()];
+    while (todo.length > 0) {
+      const n = todo.pop()!;
+      const p = f.getPath(n);
+      paths.push(p, p.replace(/@[^/]*/g, ''), p.replace(/\//g, '//'), `${p}/nope`);
+      todo.push(...f.children(n));
+    }
+    return { kind: 'paths' as const, blob: hex(blob), paths };
+  });
+  const ref = libfdt(cases);
+  cases.forEach((c, i) => {
+    const blob = new Uint8Array(Buffer.from(c.blob, 'hex'));
+    const f = new Fdt(blob);
+    const rw = FdtRw.openInto(blob, blob.length);
+    const want = ref[i]!.offsets!.map((o) => (o < 0 ? -1 : o));
+    assert.deepEqual(
+      c.paths.map((p) => f.pathOffset(p)),
+      want,
+      `tree ${i}`,
+    );
+    assert.deepEqual(
+      c.paths.map((p) => rw.pathOffset(p)),
+      want,
+      `tree ${i} (rw)`,
+    );
+  });
 });

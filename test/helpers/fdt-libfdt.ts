@@ -25,7 +25,8 @@ export type RwOp =
 export type LibfdtCase =
   | { kind: 'sw'; ops: SwOp[] }
   | { kind: 'rw'; blob: string; bufsize: number; ops: RwOp[]; inplace?: boolean }
-  | { kind: 'read'; blob: string };
+  | { kind: 'read'; blob: string }
+  | { kind: 'paths'; blob: string; paths: string[] };
 
 /** libfdt's view of a node: name, [prop name, hex value] pairs, children. */
 export type LibfdtNode = [string, [string, string][], LibfdtNode[]];
@@ -43,6 +44,8 @@ export interface LibfdtResult {
   cpu?: number;
   /** read: python's binding could not decode a name (not UTF-8). */
   skip?: string;
+  /** paths: fdt_path_offset results (negative errno when not found). */
+  offsets?: number[];
   /** read: libfdt itself crashed on the blob (signal number). */
   crash?: number;
 }

@@ -14,6 +14,7 @@ stdin: JSON list of cases; stdout: JSON list of results, one per case.
       -> {"hex": whole buffer after the ops, "errs": [[op index, errno], ...]} (errors do not stop)
   {"kind": "read", "blob": hex} -> {"err": errno} or {"tree": [...]} (libfdt's view of the tree),
       {"skip": why} when the binding cannot show it, {"crash": signal} when libfdt crashed
+  {"kind": "paths", "blob": hex, "paths": [...]} -> {"offsets": fdt_path_offset of each (or -errno)}
 Paths are resolved with fdt_path_offset; a lookup failure is reported like any other error.
 """
 import json
@@ -168,6 +169,11 @@ def run_read_isolated(case):
     return json.loads(out)
 
 
-RUN = {"sw": run_sw, "rw": run_rw, "read": run_read_isolated}
+def run_paths(case):
+    data = bytearray.fromhex(case["blob"])
+    return {"offsets": [libfdt.fdt_path_offset(data, p) for p in case["paths"]]}
+
+
+RUN = {"sw": run_sw, "rw": run_rw, "read": run_read_isolated, "paths": run_paths}
 cases = json.load(sys.stdin)
 json.dump([RUN[c["kind"]](c) for c in cases], sys.stdout)
