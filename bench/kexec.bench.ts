@@ -93,6 +93,7 @@ function cycle(): BenchResult {
 
   // ---- preserve
   globalThis.gc?.();
+  const c0 = process.cpuUsage();
   const tP = process.hrtime.bigint();
   let err = 0;
   for (const g of gigs) err |= k.kho.preservePages(g * 262144, 262144);
@@ -122,6 +123,7 @@ function cycle(): BenchResult {
   for (const p of huge2m) if (s.kho.restoreFolio(p * 4096) === null) lost++;
   for (let i = 0; i < small.length; i++) if (s.kho.restoreFolio(small[i]! * 4096) === null) lost++;
   const restore = secondsSince(tR);
+  const cpu = process.cpuUsage(c0);
   if (lost !== 0) throw new Error(`${lost} folios not restored`);
 
   const jump = r.timings.prepare + r.timings.copy + r.timings.sanitize;
@@ -138,6 +140,7 @@ function cycle(): BenchResult {
     successor_boot_minus_cold_boot_s: round(r.timings.boot - coldBoot),
     restore_s: round(restore),
     cycle_s: round(preserve + load + jumpAndBoot + restore),
+    cycle_cpu_s: round((cpu.user + cpu.system) / 1e6),
     total_s: round(secondsSince(t0)),
     peak_rss_mib: round(peakRssMiB(), 0),
     preserved_blocks: r.report.preservedBlocks,
