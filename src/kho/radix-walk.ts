@@ -316,6 +316,31 @@ function walkLowLeaf(
 }
 
 /**
+ * The hot loop of a walk: one callback per set bit of a leaf whose keys all have `order`.
+ * Top-level (not a per-walk closure) so V8 keeps one feedback vector and can inline `cb`.
+ */
+function walkLeafBits(
+  words: Uint32Array,
+  base: number,
+  blk: number,
+  order: number,
+  cb: RadixWalkCallback,
+): number {
+  for (let w = 0; w < 1024; w++) {
+    let x = words[w]!;
+    if (x === 0) continue;
+    const wbase = base + w * 32 * blk;
+    do {
+      const t = x & -x;
+      x ^= t;
+      const r = cb(wbase + (31 - Math.clz32(t)) * blk, order);
+      if (r !== 0) return r;
+    } while (x !== 0);
+  }
+  return 0;
+}
+
+/**
  * Walks the tree rooted at `rootPhys` (spec §4.6) reading only `mem`: `cb(phys, order)` for
  * each set bit, in strictly ascending key order (highest orders first, then ascending address).
  * Returns 0, the first non-zero `cb` result, -EINVAL for a zero root, or -EFAULT when problems
@@ -341,18 +366,7 @@ export function walkRadixTree(
     const firstIndex = prefix * KHO_BITMAP_BITS - POW2[52 - order]!;
     const base = firstIndex * blk;
     if ((firstIndex + KHO_BITMAP_BITS) * blk > PHYS_END) return leafBeyond(words, leafPhys, base, blk, order);
-    for (let w = 0; w < 1024; w++) {
-      let x = words[w]!;
-      if (x === 0) continue;
-      const wbase = base + w * 32 * blk;
-      do {
-        const t = x & -x;
-        x ^= t;
-        const r = cb(wbase + (31 - Math.clz32(t)) * blk, order);
-        if (r !== 0) return r;
-      } while (x !== 0);
-    }
-    return 0;
+    return walkLeafBits(words, base, blk, order, cb);
   };
   // Slow path for a leaf that straddles 2^52 (only from hostile memory).
   const leafBeyond = (
