@@ -102,6 +102,7 @@ export async function runRepl(
   if (pending !== '') {
     session.stderr.write('-bash: syntax error: unexpected end of file\n');
   }
-  output.write(isTty ? 'logout\n' : '');
+  // Ctrl-D on the prompt line: bash moves to a new line and says logout (a login shell).
+  output.write(isTty ? '\nlogout\n' : '');
   return session.status;
 }

@@ -140,7 +140,7 @@ test('property: the tokenizer never throws', () => {
       }),
       (s) => {
         const r = parseLine(s);
-        assert.ok(r.kind === 'ok' || r.kind === 'incomplete' || r.kind === 'error');
+        assert.ok(['ok', 'incomplete', 'error'].includes(r.kind));
       },
     ),
     { numRuns: Number(process.env.FUZZ_RUNS ?? 500) },

@@ -1,0 +1,72 @@
+/**
+ * The interactive terminal under a real TTY (tmux): prompt, a command, Tab completion (Tab sent
+ * on its own with pauses, as readline needs), Ctrl-C, cd in the prompt, Ctrl-D logs out.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const SOCK = `kho-shell-test-${process.pid}`;
+
+function tmux(...args: string[]): string {
+  const r = spawnSync('tmux', ['-L', SOCK, ...args], { encoding: 'utf8' });
+  return r.stdout;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(re: RegExp, ms = 15000): Promise<string> {
+  const end = Date.now() + ms;
+  let screen = '';
+  while (Date.now() < end) {
+    screen = tmux('capture-pane', '-p', '-t', 'k');
+    if (re.test(screen)) return screen;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${String(re)}; screen:\n${screen}`);
+}
+
+test(
+  'kho shell in a terminal: prompt, command, Tab completion, Ctrl-C, cd, Ctrl-D',
+  { timeout: 60000 },
+  async (t) => {
+    if (spawnSync('tmux', ['-V']).status !== 0) {
+      t.skip('tmux is not installed');
+      return;
+    }
+    const cmd = `${process.execPath} ${MAIN} shell --mem 2G --nodes 1; echo EXITED=$?; sleep 30`;
+    tmux('new-session', '-d', '-s', 'k', '-x', '120', '-y', '40', cmd);
+    try {
+      await waitFor(/root@kho:~#$/m);
+      tmux('send-keys', '-t', 'k', 'cat /proc/cmdline', 'Enter');
+      await waitFor(/^kho=on$/m);
+      // Tab completion of a machine path.
+      tmux('send-keys', '-t', 'k', 'ls /sys/kernel/debug/kh');
+      await sleep(300);
+      tmux('send-keys', '-t', 'k', 'Tab');
+      await sleep(300);
+      await waitFor(/ls \/sys\/kernel\/debug\/kho\/$/m);
+      tmux('send-keys', '-t', 'k', 'o', 'Tab');
+      await sleep(300);
+      tmux('send-keys', '-t', 'k', 'Enter');
+      await waitFor(/^fdt\s+scratch_len\s+scratch_phys\s+sub_fdts$/m);
+      // Ctrl-C drops the typed line.
+      tmux('send-keys', '-t', 'k', 'echo dropped');
+      await sleep(200);
+      tmux('send-keys', '-t', 'k', 'C-c');
+      await waitFor(/echo dropped\^C$/m);
+      tmux('send-keys', '-t', 'k', 'cd /sys/kernel/debug/kho', 'Enter');
+      await waitFor(/root@kho:\/sys\/kernel\/debug\/kho#$/m);
+      tmux('send-keys', '-t', 'k', 'foo', 'Enter');
+      await waitFor(/-bash: foo: command not found/);
+      tmux('send-keys', '-t', 'k', 'C-d');
+      const screen = await waitFor(/EXITED=/);
+      assert.match(screen, /^logout$/m);
+      assert.match(screen, /EXITED=127/);
+    } finally {
+      tmux('kill-server');
+    }
+  },
+);
