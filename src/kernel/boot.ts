@@ -12,6 +12,7 @@ import { khoPopulate, type KhoHandover } from '../kho/populate.ts';
 import { reserveMemKhoOut, reserveMemSetupAll } from '../kho/reserve-mem.ts';
 import type { ReserveMemRecord } from '../abi/memblock-reserve-mem.ts';
 import { Memblock } from '../mm/memblock.ts';
+import { MmError } from '../mm/mm-error.ts';
 import { KERNEL_IMAGE_BASE, KERNEL_IMAGE_SIZE, mmInit } from '../mm/mm-init.ts';
 import { Vmalloc } from '../mm/vmalloc.ts';
 import { parseKernelCmdline } from './cmdline.ts';
@@ -21,6 +22,20 @@ import type { Machine } from './machine.ts';
 import { createProcfs } from './procfs.ts';
 import type { ReleaseProfile } from './profile.ts';
 import { PseudoDir } from './pseudo-fs.ts';
+
+/**
+ * An early-boot failure the kernel would answer with a panic (e.g. scratch-only memblock out of
+ * memory in a successor whose scratch areas are too small). Carries the log up to the panic.
+ */
+export class KernelPanic extends Error {
+  readonly dmesg: Dmesg;
+
+  constructor(reason: string, dmesg: Dmesg) {
+    super(`Kernel panic - not syncing: ${reason}`);
+    this.name = 'KernelPanic';
+    this.dmesg = dmesg;
+  }
+}
 
 /** What a boot starts from. */
 export interface BootSpec {
@@ -70,28 +85,39 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
   let reserveMem: ReserveMemRecord[] = [];
   const nids = topology.nodes.filter((n) => n.bytes > 0).map((n) => n.nid);
 
-  const ctx = mmInit({
-    layout: topology,
-    mem,
-    memblock,
-    kernelImage: image,
-    log: (l) => {
-      dmesg.info(l);
-    },
-    onMemblockReady: () => {
-      // setup_arch → parse_setup_data → kho_populate, early params, then reserve_mem.
-      if (spec.handover !== null) khoPopulate(kho.ctx, spec.handover);
-      if (spec.initrd !== null && spec.initrd !== undefined && spec.initrd.size > 0) {
-        memblock.reserve(spec.initrd.base, spec.initrd.size);
-      }
-      for (const l of cmdline.dmesg) dmesg.log(l.level, l.text);
-      reserveMem = reserveMemSetupAll(kho.ctx, cmdline.reserveMem);
-    },
-    beforeFreeAll: (c) => {
-      kho.ctx.buddy = c.buddy;
-      khoMemoryInit(kho.ctx, c.buddy!, cmdline.scratch, nids);
-    },
-  });
+  let ctx: ReturnType<typeof mmInit>;
+  try {
+    ctx = mmInitFor();
+  } catch (e) {
+    if (!(e instanceof MmError)) throw e;
+    const p = new KernelPanic(e.message, dmesg);
+    dmesg.log('emerg', p.message);
+    throw p;
+  }
+  function mmInitFor(): ReturnType<typeof mmInit> {
+    return mmInit({
+      layout: topology,
+      mem,
+      memblock,
+      kernelImage: image,
+      log: (l) => {
+        dmesg.info(l);
+      },
+      onMemblockReady: () => {
+        // setup_arch → parse_setup_data → kho_populate, early params, then reserve_mem.
+        if (spec.handover !== null) khoPopulate(kho.ctx, spec.handover);
+        if (spec.initrd !== null && spec.initrd !== undefined && spec.initrd.size > 0) {
+          memblock.reserve(spec.initrd.base, spec.initrd.size);
+        }
+        for (const l of cmdline.dmesg) dmesg.log(l.level, l.text);
+        reserveMem = reserveMemSetupAll(kho.ctx, cmdline.reserveMem);
+      },
+      beforeFreeAll: (c) => {
+        kho.ctx.buddy = c.buddy;
+        khoMemoryInit(kho.ctx, c.buddy!, cmdline.scratch, nids);
+      },
+    });
+  }
   dmesg.tick(20000);
   const buddy = ctx.buddy!;
   const vmalloc = new Vmalloc(buddy, mem, {

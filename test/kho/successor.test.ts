@@ -10,6 +10,7 @@ import { GFP_KERNEL } from '../../src/mm/gfp.ts';
 import { MEMBLOCK_RSRV_NOINIT } from '../../src/mm/memblock.ts';
 import { editRootFdt } from '../../src/kho/out-fdt.ts';
 import { reserveSizeOf } from '../../src/kho/memory-init.ts';
+import { KernelPanic } from '../../src/kernel/boot.ts';
 import { boot, dec, GiB, jump, type JumpOptions } from './kho-helpers.ts';
 import type { Kernel } from '../../src/kernel/kernel.ts';
 
@@ -268,4 +269,36 @@ test('32-bit reserve size QUIRK for orders ≥ 19, reserve64 fixes it', () => {
   const k3 = jump(k64);
   assert.equal(k3.buddy.isReserved(0x100000 + 1), true);
   assert.equal(k3.buddy.isReserved(0x1fffff), true);
+});
+
+test('scratch too small for the successor early boot: kernel panic with the log', () => {
+  const k = boot({ cmdline: 'kho=on kho_scratch=8M,0,4M' });
+  assert.throws(
+    () => jump(k),
+    (e: unknown) =>
+      e instanceof KernelPanic &&
+      /^Kernel panic - not syncing: ENOMEM/.test(e.message) &&
+      e.dmesg.has('KHO: found kexec handover data.'),
+  );
+  assert.equal(k.machine.kernel, null);
+});
+
+test('ten generations keep the scratch areas and a chain of preserved pages', () => {
+  let k = boot({ mem: 2 * GiB });
+  const scratch = k.kho.scratch;
+  let prev = 0;
+  for (let g = 1; g <= 10; g++) {
+    const blob = k.kho.allocPreserve(PAGE);
+    k.machine.mem.writeU64(blob, prev);
+    k.machine.mem.writeU32(blob + 8, g);
+    assert.equal(k.kho.addSubtree('chain', blob, 12), 0);
+    k = jump(k);
+    assert.equal(k.generation, g);
+    assert.deepEqual(k.kho.scratch, scratch);
+    const r = k.kho.retrieveSubtree('chain');
+    assert.ok('size' in r);
+    assert.equal(k.kho.restoreFolio(r.phys), r.phys / PAGE);
+    assert.equal(k.machine.mem.readU32(r.phys + 8), g);
+    prev = r.phys;
+  }
 });
