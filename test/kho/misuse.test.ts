@@ -169,3 +169,20 @@ test('NUMA split: preserve splits at the node boundary, unpreserve misses those 
   // Without the node check the decomposition is one order-(t+1) block: the order-t keys stay.
   assert.ok(tree.has(start, t) && tree.has(n1, t));
 });
+
+test('a property that no longer fits: the new node is deleted again and -ENOMEM (April 2026 fix)', () => {
+  const k = boot();
+  const blob = k.kho.allocPreserve(PAGE);
+  let i = 0;
+  // Fill until fewer than 128 bytes are left.
+  while (4096 - k.kho.outFdt()!.length >= 128) assert.equal(k.kho.addSubtree(`fill${i++}`, blob, 1), 0);
+  const free = 4096 - k.kho.outFdt()!.length;
+  // A node of 8 + align4(len + 1) bytes fits, its two 20-byte properties do not.
+  const len = Math.max(1, free - 8 - 20 - 3);
+  const nodeCost = 8 + Math.ceil((len + 1) / 4) * 4;
+  assert.ok(nodeCost <= free && nodeCost + 40 > free, `free ${free}, node ${nodeCost}`);
+  const before = k.kho.outFdt();
+  assert.equal(k.kho.addSubtree('n'.repeat(len), blob, 1), -12);
+  assert.deepEqual(k.kho.outFdt(), before);
+  assert.equal(k.debugfs.lookup(`kho/out/sub_fdts/${'n'.repeat(len)}`), undefined);
+});
