@@ -24,6 +24,8 @@ export interface SoakOptions {
   nodes?: number;
   sanitize?: boolean;
   workload?: Partial<SoakWorkload>;
+  /** Edit memory after the load, just before jump `gen` (tests: prove corruption is caught). */
+  tamper?: (k: Kernel, gen: number) => void;
   /** Called after each generation (progress). */
   onGeneration?: (gen: number, total: number) => void;
 }
@@ -109,6 +111,7 @@ export function runSoak(o: SoakOptions): SoakSummary {
     const count = k.generation;
     try {
       kexecFileLoad(k, { image, cmdline: SOAK_CMDLINE });
+      o.tamper?.(k, g);
       k = kexecExecute(m).successor;
     } catch (e) {
       fail(`generation ${g}: kexec failed: ${e instanceof Error ? e.message : String(e)}`);

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { renderDemo } from '../../src/demo/render.ts';
+import { runDemo } from '../../src/demo/run.ts';
+
+interface JsonGen {
+  generation: number;
+  khoBoot: boolean;
+  kexecCount: number;
+  verdicts: { name: string; ok: boolean; detail: string }[];
+  scratch: unknown[];
+  preservedBytes: number;
+}
+
+test('kho demo --json --generations 2 exits 0 and lists every generation with its verdicts', () => {
+  const r = spawnSync(process.execPath, ['src/cli/main.ts', 'demo', '--json', '--generations', '2'], {
+    encoding: 'utf8',
+    env: { ...process.env, CI: 'true' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  const j = JSON.parse(r.stdout) as { ok: boolean; generations: JsonGen[] };
+  assert.equal(j.ok, true);
+  assert.deepEqual(
+    j.generations.map((g) => g.generation),
+    [0, 1, 2],
+  );
+  assert.equal(j.generations[0]!.verdicts.length, 0);
+  for (const g of j.generations.slice(1)) {
+    assert.equal(g.khoBoot, true);
+    assert.equal(g.kexecCount, g.generation);
+    const names = g.verdicts.map((v) => v.name);
+    for (const n of ['KHO boot', 'kexec-metadata', 'scratch', 'test_kho', 'memfd', 'reserve_mem trace']) {
+      assert.ok(names.includes(n), `${n} in generation ${g.generation}`);
+    }
+    assert.ok(g.verdicts.every((v) => v.ok));
+    assert.ok(g.preservedBytes > 8 * 1024 * 1024);
+  }
+});
+
+test('the text report: narrative, debugfs views, summary table, no colour when asked', () => {
+  const r = runDemo({ generations: 1, seed: 4 });
+  assert.equal(r.ok, true);
+  const t = renderDemo(r, { color: false });
+  assert.ok(!t.includes('\u001b['));
+  for (const needle of [
+    '# cat /sys/kernel/debug/kho/out/scratch_phys',
+    '# ls /sys/kernel/debug/kho/out/sub_fdts',
+    'compatible = "kho-v4"',
+    'KHO restore succeeded',
+    "Revived memory reservation 'trace' from KHO",
+    'hexdump -C /dev/mem -s 0x',
+    'Summary',
+    'All 1 hand-overs verified',
+  ]) {
+    assert.ok(t.includes(needle), needle);
+  }
+  assert.ok(renderDemo(r, { color: true }).includes('\u001b['));
+});
+
+test('bad options are usage errors (exit 2)', () => {
+  for (const args of [
+    ['--generations', '0'],
+    ['--generations', 'x'],
+    ['--seed', '-1'],
+  ]) {
+    const r = spawnSync(process.execPath, ['src/cli/main.ts', 'demo', ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 2, args.join(' '));
+  }
+});
