@@ -170,9 +170,16 @@ export class KhoRadixTree {
     this.cLeafPrefix = this.cP1 = this.cP2 = this.cP3 = this.cP4 = -1;
     this.cLeaf = this.cN1 = this.cN2 = this.cN3 = this.cN4 = EMPTY;
     // Freed pages may be discarded and their storage reused: forget every view.
-    if (this.lTag !== null) {
-      this.lTag.fill(-1);
-      this.lView.fill(EMPTY);
+    // Only the slots filled since the last drop are reset: cost follows use, not table size.
+    const tags = this.lTag;
+    if (tags !== null) {
+      const used = this.lUsed;
+      for (let k = 0; k < this.lUsedN; k++) {
+        const slot = used[k]!;
+        tags[slot] = -1;
+        this.lView[slot] = EMPTY;
+      }
+      this.lUsedN = 0;
     }
   }
 
@@ -180,6 +187,9 @@ export class KhoRadixTree {
   // descent (two node reads and two `mem.page()` lookups) when their leaf was seen before.
   private lTag: Float64Array | null = null;
   private lView: Uint32Array[] = [];
+  /** Slots filled since the last drop (each slot at most once). */
+  private lUsed = new Int32Array(0);
+  private lUsedN = 0;
 
   /** `mem.dropEpoch` when the caches were last known valid. */
   private epoch = -1;
@@ -200,6 +210,7 @@ export class KhoRadixTree {
     if (tags === null) {
       tags = this.lTag = new Float64Array(LEAF_CACHE_SIZE).fill(-1);
       this.lView = new Array<Uint32Array>(LEAF_CACHE_SIZE).fill(EMPTY);
+      this.lUsed = new Int32Array(LEAF_CACHE_SIZE);
     }
     const slot = ((lo >>> 15) ^ (hi << 3)) & (LEAF_CACHE_SIZE - 1);
     if (tags[slot] === lp) return this.lView[slot]!;
@@ -208,6 +219,7 @@ export class KhoRadixTree {
       this.err = r;
       return null;
     }
+    if (tags[slot] === -1) this.lUsed[this.lUsedN++] = slot;
     tags[slot] = lp;
     this.lView[slot] = this.cLeaf;
     return this.cLeaf;
