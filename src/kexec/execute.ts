@@ -9,6 +9,7 @@
 import type { Kernel } from '../kernel/kernel.ts';
 import type { Machine } from '../kernel/machine.ts';
 import { v1Finalize } from '../kho/v1-finalize.ts';
+import { KhoV1Tracker } from '../kho/v1-tracker.ts';
 import { KexecError } from './errors.ts';
 import { loadedCrashImage, loadedImage } from './file-load.ts';
 import { readPreservedMap, type PreservedMap } from './preserved-map.ts';
@@ -123,6 +124,18 @@ function jump(
   const scratch = image.kho === null ? [] : k.kho.scratch;
   const f = findings({ map, segments: image.segments, scratch, buddy: k.buddy }, preserved);
   const list = f.list;
+  const v1 = k.kho.ctx.tracker;
+  if (map !== null && v1 instanceof KhoV1Tracker) {
+    const live = v1.blocks().length;
+    if (live !== map.count) {
+      list.push({
+        kind: 'tracker',
+        severity: 'warning',
+        phys: -1,
+        message: `kho-v1: the finalized memory map holds ${map.count} block(s) but ${live} are preserved now: changes after finalize are not handed over`,
+      });
+    }
+  }
   if (image.kind === 'legacy' && k.kho.isEnabled() && k.kho.fdtPhys !== 0) {
     list.push({
       kind: 'no-handover',

@@ -1,17 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { POISON_WORD } from '../../src/hw/physical-memory.ts';
+import fc from 'fast-check';
+import { PhysicalMemory, POISON_WORD } from '../../src/hw/physical-memory.ts';
 import { GFP_KERNEL } from '../../src/mm/gfp.ts';
+import { v1Finalize } from '../../src/kho/v1-finalize.ts';
 import { readBootParams } from '../../src/kexec/boot-params.ts';
 import { KexecError } from '../../src/kexec/errors.ts';
 import { kexecCrash, kexecExecute, sanitizerReports } from '../../src/kexec/execute.ts';
 import { kexecFileLoad } from '../../src/kexec/file-load.ts';
 import { kexecLegacyLoad } from '../../src/kexec/legacy-load.ts';
 import { readPreservedMap, unionRanges } from '../../src/kexec/preserved-map.ts';
-import { FREED_CHECK_LIMIT, freedPreserved, preservedRanges } from '../../src/kexec/sanitizer.ts';
+import {
+  FREED_CHECK_LIMIT,
+  freedPreserved,
+  poisonComplement,
+  preservedRanges,
+} from '../../src/kexec/sanitizer.ts';
 import { booted, GiB, imageOf, MiB } from './kexec-helpers.ts';
 
 const CMD = 'console=ttyS0 kho=on';
+const RUNS = Number(process.env['FUZZ_RUNS'] ?? 100);
 
 /** Allocate, fill and preserve an order-`order` folio; returns its pfn. */
 function preservedFolio(k: ReturnType<typeof booted>['k'], order: number, word: number): number {
@@ -99,6 +107,17 @@ describe('kexec -e', () => {
     assert.ok(r.successor.dmesg.has('KHO: found kexec handover data.'), r.successor.dmesg.text());
     assert.equal(r.successor.kho.restoreFolio(a * 4096), a);
     assert.equal(m.mem.readU32((a + 3) * 4096), 0x5003);
+  });
+
+  it('kho-v1: preservations made after finalize are reported as not handed over', () => {
+    const { m, k } = booted({ profile: 'kho-v1' });
+    preservedFolio(k, 0, 1);
+    assert.equal(v1Finalize(k.kho.ctx), 0);
+    const late = preservedFolio(k, 0, 2);
+    kexecFileLoad(k, { image: imageOf('kho-v1'), cmdline: CMD });
+    const r = kexecExecute(m);
+    assert.ok(r.report.findings.some((f) => f.kind === 'tracker' && /after finalize/.test(f.message)));
+    assert.equal(r.successor.kho.restoreFolio(late * 4096), null);
   });
 
   it('crash kernel boot: no KHO, memory kept as the dump', () => {
@@ -215,5 +234,57 @@ describe('sanitizer internals', () => {
     const r = freedPreserved(k.buddy, map, preservedRanges(map));
     assert.equal(r.pages, 1);
     assert.equal(r.first, base3 + 5);
+  });
+});
+
+describe('poisonComplement', () => {
+  it('property: exactly the RAM pages outside keep read as poison; kept content and holes untouched', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 0, maxLength: 24 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 12 })), {
+          maxLength: 10,
+        }),
+        (touched, keepRaw) => {
+          const mem = new PhysicalMemory({ limit: 256 * 4096 });
+          const ram = [
+            { start: 4 * 4096, end: 100 * 4096 },
+            { start: 128 * 4096, end: 250 * 4096 },
+          ];
+          for (const p of touched) mem.writeU32(p * 4096 + 8, 0x1000 + p);
+          const sorted = [...keepRaw].sort((a, b) => a[0] - b[0]);
+          const keep = unionRanges([
+            {
+              start: sorted.map((x) => x[0]),
+              end: sorted.map((x) => Math.min(256, x[0] + x[1])),
+              count: sorted.length,
+            },
+          ]);
+          const isKept = (p: number) => {
+            for (let i = 0; i < keep.count; i++) if (p >= keep.start[i]! && p < keep.end[i]!) return true;
+            return false;
+          };
+          const inRam = (p: number) => ram.some((r) => p * 4096 >= r.start && p * 4096 < r.end);
+          const before = mem.touchedCount;
+          const r = poisonComplement(mem, ram, keep);
+          let poisoned = 0;
+          for (let p = 0; p < 256; p++) {
+            const wasTouched = touched.includes(p);
+            if (inRam(p) && !isKept(p)) {
+              poisoned++;
+              assert.equal(mem.isPoisoned(p), true, `pfn ${p}`);
+              assert.equal(mem.readU32(p * 4096 + 8), POISON_WORD);
+            } else {
+              assert.equal(mem.isPoisoned(p), false, `pfn ${p}`);
+              assert.equal(mem.isTouched(p), wasTouched, `pfn ${p}`);
+              assert.equal(mem.readU32(p * 4096 + 8), wasTouched ? 0x1000 + p : 0);
+            }
+          }
+          assert.equal(r.poisonedPages, poisoned);
+          assert.ok(mem.touchedCount <= before);
+        },
+      ),
+      { numRuns: RUNS },
+    );
   });
 });
