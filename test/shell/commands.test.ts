@@ -329,3 +329,22 @@ test('exit sets the status; bad arguments are bash errors', async () => {
   assert.equal(r.err, '-bash: exit: abc: numeric argument required\n');
   assert.equal(u.session.exitStatus, 2);
 });
+
+test('head and tail: lines, bytes, several files, bad counts', async () => {
+  const t = term();
+  const d = mkdtempSync(join(tmpdir(), 'kho-head-'));
+  writeFileSync(join(d, 'f'), 'a\nb\nc\n');
+  const f = join(d, 'f');
+  assert.equal((await t.run(`head -n 2 ${f}`)).out, 'a\nb\n');
+  assert.equal((await t.run(`tail -n 1 ${f}`)).out, 'c\n');
+  assert.equal((await t.run(`head -c 3 ${f}`)).out, 'a\nb');
+  for (const args of [
+    ['-n', '1', f, f],
+    ['-c', '2', f],
+  ]) {
+    const want = spawnSync('head', args, { encoding: 'utf8' });
+    assert.equal((await t.run(`head ${args.join(' ')}`)).out, want.stdout);
+  }
+  assert.equal((await t.run(`head -n x ${f}`)).err, "head: invalid number of lines: 'x'\n");
+  assert.equal((await t.run('dmesg | head -n 1')).out.split('\n').length, 2);
+});

@@ -10,7 +10,7 @@ import { BufferSink } from '../../src/shell/io.ts';
 import { term } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kho-hexdump-'));
-const RUNS = Math.max(40, Math.min(Number(process.env.FUZZ_RUNS ?? 80), 400));
+const RUNS = Math.max(40, Math.min(Number(process.env['FUZZ_RUNS'] ?? 80), 400));
 
 function real(args: string[]): { out: string; err: string; status: number } {
   const r = spawnSync('/usr/bin/hexdump', args, { encoding: 'latin1' });

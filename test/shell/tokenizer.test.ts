@@ -109,7 +109,7 @@ test('property: any single-quoted word round-trips', () => {
         assert.deepEqual(words(`echo '${s}'`), ['echo', s]);
       },
     ),
-    { numRuns: Number(process.env.FUZZ_RUNS ?? 200) },
+    { numRuns: Number(process.env['FUZZ_RUNS'] ?? 200) },
   );
 });
 
@@ -143,6 +143,6 @@ test('property: the tokenizer never throws', () => {
         assert.ok(['ok', 'incomplete', 'error'].includes(r.kind));
       },
     ),
-    { numRuns: Number(process.env.FUZZ_RUNS ?? 500) },
+    { numRuns: Number(process.env['FUZZ_RUNS'] ?? 500) },
   );
 });

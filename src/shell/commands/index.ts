@@ -10,6 +10,7 @@ import { dumpMemory } from './dump-memory.ts';
 import { echo } from './echo.ts';
 import { free } from './free.ts';
 import { grep } from './grep.ts';
+import { head, tail } from './head.ts';
 import { hexdumpCmd } from './hexdump.ts';
 import { kexec } from './kexec.ts';
 import { ls } from './ls.ts';
@@ -30,6 +31,7 @@ export const COMMANDS: readonly ShellCommand[] = [
   falseCmd,
   free,
   grep,
+  head,
   help,
   hexdumpCmd,
   kexec,
@@ -39,5 +41,6 @@ export const COMMANDS: readonly ShellCommand[] = [
   pwd,
   reboot,
   rmmod,
+  tail,
   trueCmd,
 ];
