@@ -88,9 +88,9 @@ export function removeSubtree(ctx: KhoContext, phys: number): void {
         if (v === null || v.length !== 8) continue;
         const d = decodeLe64Prop(v);
         if (d.ok && d.value === phys) {
-          const name = fdt.getName(c);
-          rw.delNode(`/${name}`);
-          found.name = name;
+          // By offset: a path lookup of `name` could match an earlier `name@unit` sibling.
+          found.name = fdt.getName(c);
+          rw.delNode(c);
           break;
         }
       }

@@ -5,6 +5,8 @@
  * Reference: python3-libfdt through test/helpers/libfdt-ops.py.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { encodeLe64Prop } from '../../src/abi/kho-fdt.ts';
@@ -117,3 +119,78 @@ for (const profile of ['kho-v1', 'kho-v2', 'kho-v3', 'kho-v4'] as const) {
     });
   });
 }
+
+/** The kernel functions written with python3-libfdt in one page (test/kho/kho-fdt-ref.py). */
+const REF = fileURLToPath(new URL('./kho-fdt-ref.py', import.meta.url));
+
+interface RefCase {
+  compat: string;
+  memmap: number;
+  blobsize: boolean;
+  dataprop: string;
+  ops: (['add', string, number, number] | ['remove', number])[];
+}
+
+function reference(cases: RefCase[]): { page: string; rets: number[] }[] {
+  const out = execFileSync('/usr/bin/python3', [REF], { input: JSON.stringify(cases), maxBuffer: 1 << 28 });
+  return JSON.parse(out.toString()) as { page: string; rets: number[] }[];
+}
+
+test('whole FDT page and return codes equal libfdt in place, up to a full page and back', () => {
+  const nameArb = fc.oneof(
+    fc.constantFrom('memblock', 'LUO', 'kho_test', 'a@1'),
+    fc.stringMatching(/^[a-z][a-z0-9_,.+-]{0,60}$/),
+    fc.tuple(fc.integer({ min: 0, max: 999 }), fc.nat(60)).map(([n, pad]) => `n${n}${'_'.repeat(pad)}`),
+  );
+  const opArb = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('add' as const), name: nameArb, size: fc.nat() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('remove' as const), index: fc.nat(200) }) },
+  );
+  const seqs = fc.sample(fc.array(opArb, { minLength: 90, maxLength: 200 }), { numRuns: RUNS, seed: 3 });
+  const cases: RefCase[] = [];
+  const ours: { page: string; rets: number[] }[] = [];
+  for (const [i, seq] of seqs.entries()) {
+    const profile = (['kho-v1', 'kho-v2', 'kho-v3', 'kho-v4'] as const)[i % 4]!;
+    const k = boot({ profile });
+    const abi = k.profile.abi;
+    const c: RefCase = {
+      compat: abi.compatible,
+      memmap: k.kho.rootPhys,
+      blobsize: abi.hasBlobSize,
+      dataprop: abi.subtreeDataProp,
+      ops: [],
+    };
+    if (abi.hasKexecMetadata)
+      c.ops.push(['add', 'kexec-metadata', k.kho.ctx.subtrees.get('kexec-metadata')!.phys, 73]);
+    const rets: number[] = abi.hasKexecMetadata ? [0] : [];
+    const blobs: number[] = [];
+    for (const op of seq) {
+      if (op.kind === 'add') {
+        const phys = 0x1000 * (blobs.length + 1) + 0x4000_0000;
+        blobs.push(phys);
+        rets.push(k.kho.addSubtree(op.name, phys, op.size));
+        c.ops.push(['add', op.name, phys, op.size]);
+      } else if (blobs.length > 0) {
+        const phys = blobs[op.index % blobs.length]!;
+        k.kho.removeSubtree(phys);
+        rets.push(0);
+        c.ops.push(['remove', phys]);
+      }
+    }
+    cases.push(c);
+    ours.push({ page: hex(k.machine.mem.read(k.kho.fdtPhys, 4096)), rets });
+  }
+  const refs = reference(cases);
+  let full = 0;
+  refs.forEach((r, i) => {
+    const bad = r.rets.findIndex((x, j) => x !== ours[i]!.rets[j]);
+    assert.equal(
+      bad,
+      -1,
+      `case ${i} return codes differ at op ${bad}: ${JSON.stringify(cases[i]!.ops.slice(0, bad + 1))}`,
+    );
+    assert.equal(ours[i]!.page, r.page, `case ${i} page bytes`);
+    if (r.rets.includes(-12)) full++;
+  });
+  assert.ok(full > 0, 'some sequences filled the page');
+});
