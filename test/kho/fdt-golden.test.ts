@@ -13,6 +13,7 @@ import { encodeLe64Prop } from '../../src/abi/kho-fdt.ts';
 import type { KhoCompatible } from '../../src/abi/versions.ts';
 import { hex, libfdt, type LibfdtCase, type RwOp } from '../helpers/fdt-libfdt.ts';
 import { buildRootFdtPage } from '../../src/kho/out-fdt.ts';
+import { buildMemblockFdtPage } from '../../src/kho/reserve-mem.ts';
 import { boot } from './kho-helpers.ts';
 
 type Op = { kind: 'add'; name: string; size: number } | { kind: 'remove'; index: number };
@@ -193,4 +194,32 @@ test('whole FDT page and return codes equal libfdt in place, up to a full page a
     if (r.rets.includes(-12)) full++;
   });
   assert.ok(full > 0, 'some sequences filled the page');
+});
+
+test('memblock sub-FDT page equals python3-libfdt FdtSw(4096), strings copy included', () => {
+  const records = [
+    { name: 'trace', start: 0x3fc0_0000, size: 4 << 20 },
+    { name: 'oops', start: 0x1_2340_0000, size: 1 << 20 },
+  ];
+  const ours = buildMemblockFdtPage(records);
+  const py = `
+import libfdt, struct, sys, json
+recs = json.loads(sys.argv[1])
+sw = libfdt.FdtSw(4096)
+sw.finish_reservemap()
+sw.begin_node("")
+sw.property_string("compatible", "memblock-v1")
+for r in recs:
+    sw.begin_node(r["name"])
+    sw.property_string("compatible", "reserve-mem-v1")
+    sw.property("start", struct.pack("<Q", r["start"]))
+    sw.property("size", struct.pack("<Q", r["size"]))
+    sw.end_node()
+sw.end_node()
+print(bytes(sw.as_fdt().as_bytearray()).hex())
+`;
+  const ref = execFileSync('/usr/bin/python3', ['-c', py, JSON.stringify(records)])
+    .toString()
+    .trim();
+  assert.equal(hex(ours), ref);
 });
