@@ -18,6 +18,9 @@ import { PROFILE_NAMES, profileByName } from '../../src/kernel/profile.ts';
 import { KhoRadixTree } from '../../src/kho/radix-tree.ts';
 import { KhoV1Tracker } from '../../src/kho/v1-tracker.ts';
 import { GFP_KERNEL } from '../../src/mm/gfp.ts';
+import { kexecExecute } from '../../src/kexec/execute.ts';
+import { kexecFileLoad } from '../../src/kexec/file-load.ts';
+import { mkImage } from '../../src/kexec/image.ts';
 import { openElfCore, writeElfCore } from '../../src/inspect/elf-core.ts';
 import { Findings } from '../../src/inspect/findings.ts';
 import { inspectHandover } from '../../src/inspect/inspect.ts';
@@ -164,5 +167,65 @@ for (const name of PROFILE_NAMES) {
       ),
       { numRuns: runs(3) },
     );
+  });
+}
+
+for (const name of ['kho-v1', 'kho-v4'] as const) {
+  test(`${name}: after a real kexec the successor's dump holds both FDTs; the newest is decoded`, () => {
+    const profile = profileByName(name, { khoDebug: true })!;
+    const m = Machine.create({ mem: 2048 * MiB, nodes: 1, seed: 3, sanitize: true });
+    const k1 = m.coldBoot({ cmdline: 'console=ttyS0 kho=on', profile });
+    modprobe(k1, defaultModuleCatalog(), 'test_kho', [`max_mem=${MiB}`]);
+    workload(k1, [{ kind: 'folio', order: 2, n: 1 }], false);
+    const oldFdt = k1.kho.fdtPhys;
+    kexecFileLoad(k1, { image: mkImage({ profile, size: MiB }), cmdline: 'console=ttyS0 kho=on' });
+    const k2 = kexecExecute(m).successor;
+    assert.ok(k2.kho.isKhoBoot());
+    modprobe(k2, defaultModuleCatalog(), 'test_kho', [`max_mem=${MiB}`]);
+    assert.ok(k2.dmesg.has('KHO restore succeeded'));
+    const { folios } = workload(
+      k2,
+      [
+        { kind: 'folio', order: 3, n: 1 },
+        { kind: 'pages', order: 2, n: 3 },
+        { kind: 'vmalloc', order: 0, n: 5 },
+      ],
+      false,
+    );
+    if (profile.abi.hasFinalize) {
+      const f = k2.debugfs.lookup('kho/out/finalize');
+      assert.ok(f !== undefined && f.kind === 'file' && f.write !== undefined);
+      f.write(new TextEncoder().encode('1'));
+    }
+    const path = join(dir, `${name}-gen2.elf`);
+    writeElfCore(m.mem, m.topology.ramRanges(), path);
+    const findings = new Findings();
+    const { image } = openElfCore(path, findings);
+    try {
+      const scratch = { entries: k2.kho.scratch, source: 'kernel' };
+      const input = { image: { image, kind: 'elf' as const, source: path }, scratch };
+      const r = inspectHandover({ ...input, findings });
+      assert.deepEqual(codes(r, 'error'), [], JSON.stringify(r.findings.slice(0, 5)));
+      if (profile.abi.hasKexecMetadata) {
+        // Two KHO FDTs in memory: the successor's own (count 2) wins over its predecessor's.
+        assert.equal(r.fdt?.phys, k2.kho.fdtPhys);
+        assert.deepEqual(r.fdt.otherCandidates, [oldFdt]);
+        const meta = r.subtrees.find((s) => s.name === 'kexec-metadata');
+        assert.equal(meta?.kexecMetadata?.kexecCount, 2);
+      } else {
+        // kho-v1 has no kexec count: point at the successor's FDT.
+        assert.ok([...r.fdt!.otherCandidates, r.fdt!.phys].includes(k2.kho.fdtPhys));
+      }
+      const r2 = inspectHandover({ ...input, fdtPhys: k2.kho.fdtPhys });
+      const listed = preservedList(r2);
+      assert.deepEqual(listed, trackerBlocks(k2));
+      for (const f of folios) assert.ok(listed.includes(`0x${(f.pfn * PAGE).toString(16)}:${f.order}`));
+      // The predecessor's FDT still decodes, but its tracker pages were freed (and poisoned by
+      // the sanitizer, so absent from the dump): findings, no crash.
+      const old = inspectHandover({ ...input, fdtPhys: oldFdt });
+      assert.equal(old.abi.compatible, name);
+    } finally {
+      image.close();
+    }
   });
 }
