@@ -84,6 +84,7 @@ export function findings(
 ): { list: SanitizerFinding[]; freedChecked: number } {
   const out: SanitizerFinding[] = [];
   const { map } = input;
+  const tracker = unionRanges([pagesAsRanges(map?.trackerPfns ?? [])]);
   if (map !== null) {
     for (const p of map.problems) out.push({ kind: 'tracker', severity: 'warning', phys: -1, message: p });
   }
@@ -95,6 +96,16 @@ export function findings(
         severity: 'error',
         phys: o.first * PAGE,
         message: `${s.role} segment [0x${s.dest.toString(16)}-0x${(s.dest + s.memsz - 1).toString(16)}] overwrites ${o.pages} preserved page(s) from ${hexp(o.first)}`,
+      });
+    }
+    // The memory map's own pages are not preserved, but the successor walks them.
+    const t = overlapPages(tracker, s.dest / PAGE, (s.dest + s.memsz) / PAGE);
+    if (t.pages > 0) {
+      out.push({
+        kind: 'segment-on-preserved',
+        severity: 'error',
+        phys: t.first * PAGE,
+        message: `${s.role} segment overwrites ${t.pages} page(s) of the preserved-memory map from ${hexp(t.first)}: the successor cannot walk it`,
       });
     }
   }

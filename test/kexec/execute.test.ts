@@ -237,6 +237,36 @@ describe('sanitizer internals', () => {
   });
 });
 
+describe('findings', () => {
+  it('a segment on a page of the memory map itself is an error', () => {
+    const map = {
+      compatible: 'kho-v4',
+      memMapPhys: 0x10_0000,
+      count: 1,
+      orders: [{ order: 0, pfns: new Float64Array([0x500]) }],
+      bytes: 4096,
+      trackerPfns: [0x100, 0x101],
+      problems: [],
+    };
+    const seg = {
+      role: 'kernel' as const,
+      buffer: new Uint8Array(0),
+      bufsz: 0,
+      dest: 0x10_1000,
+      memsz: 0x1000,
+    };
+    const f = findings({ map, segments: [seg], scratch: [], buddy: null }, preservedRanges(map));
+    assert.equal(f.list.length, 1);
+    assert.match(f.list[0]!.message, /preserved-memory map/);
+    assert.equal(f.list[0]!.phys, 0x10_1000);
+    const clear = findings(
+      { map, segments: [{ ...seg, dest: 0x20_0000 }], scratch: [], buddy: null },
+      preservedRanges(map),
+    );
+    assert.equal(clear.list.length, 0);
+  });
+});
+
 describe('poisonComplement', () => {
   it('property: exactly the RAM pages outside keep read as poison; kept content and holes untouched', () => {
     fc.assert(
