@@ -6,6 +6,8 @@
 import { KhoMemError } from '../hw/errors.ts';
 import { parseSize } from '../hw/topology.ts';
 import { Machine } from '../kernel/machine.ts';
+import { configureModules, startModules } from '../kernel/module.ts';
+import { defaultModuleCatalog } from '../kernel/modules/catalog.ts';
 import { DEFAULT_PROFILE, PROFILE_NAMES, profileByName, type ReleaseProfile } from '../kernel/profile.ts';
 import { COMMANDS } from './commands/index.ts';
 import type { Sink } from './io.ts';
@@ -80,8 +82,10 @@ export function bootMachine(cfg: MachineConfig): Machine | string {
   } catch (err) {
     return `cannot build a ${cfg.mem}-byte machine with ${cfg.nodes} nodes: ${err instanceof Error ? err.message : String(err)}`;
   }
+  // /lib/modules holds the shipped modules (test_kho, memfd); none is built in or auto-loaded.
+  configureModules(machine, { catalog: defaultModuleCatalog() });
   try {
-    machine.coldBoot({ cmdline: cfg.cmdline, profile: cfg.profile });
+    startModules(machine.coldBoot({ cmdline: cfg.cmdline, profile: cfg.profile }));
   } catch (err) {
     return `the kernel failed to boot: ${err instanceof Error ? err.message : String(err)}`;
   }

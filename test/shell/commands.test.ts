@@ -292,13 +292,13 @@ test('kexec -s hands over: the new kernel has kho/in, mounts follow it; reboot l
   assert.equal((await t.run('devmem 0x300000')).out, '0x00000000\n');
 });
 
-test('modprobe/rmmod with no module installed print kmod messages', async () => {
+test('modprobe/rmmod of unknown or unloaded modules print kmod messages', async () => {
   const t = term();
-  const r = await t.run('modprobe test_kho');
+  const r = await t.run('modprobe nosuchmod');
   assert.equal(r.status, 1);
   assert.equal(
     r.err,
-    `modprobe: FATAL: Module test_kho not found in directory /lib/modules/${t.session.kernel.release}\n`,
+    `modprobe: FATAL: Module nosuchmod not found in directory /lib/modules/${t.session.kernel.release}\n`,
   );
   assert.equal(
     (await t.run('rmmod test_kho')).err,
@@ -347,4 +347,22 @@ test('head and tail: lines, bytes, several files, bad counts', async () => {
   }
   assert.equal((await t.run(`head -n x ${f}`)).err, "head: invalid number of lines: 'x'\n");
   assert.equal((await t.run('dmesg | head -n 1')).out.split('\n').length, 2);
+});
+
+test('modules across a kexec: test_kho restores, memfd keeps its bytes', async () => {
+  const t = term({ mem: '4G' });
+  assert.equal((await t.run('modprobe test_kho max_mem=1M')).status, 0);
+  assert.equal((await t.run('modprobe memfd name=notes size=4K')).status, 0);
+  assert.equal((await t.run('echo hello > /sys/kernel/debug/memfd/notes')).status, 0);
+  assert.match((await t.run('lsmod')).out, /^test_kho +16384 +0$/m);
+  assert.equal((await t.run('ls /sys/kernel/debug/kho/out/sub_fdts')).status, 0);
+  assert.equal((await t.run('kexec -l /boot/vmlinuz --reuse-cmdline -s')).status, 0);
+  assert.equal((await t.run('kexec -e')).status, 0);
+  assert.equal((await t.run('lsmod')).out, 'Module                  Size  Used by\n');
+  assert.equal((await t.run('modprobe test_kho')).status, 0);
+  assert.equal((await t.run('dmesg | grep -c "test_kho: KHO restore succeeded"')).out, '1\n');
+  assert.equal((await t.run('modprobe memfd')).status, 0);
+  assert.equal((await t.run('head -c 6 /sys/kernel/debug/memfd/notes')).out, 'hello\n');
+  const r = await t.run('modprobe test_kho bogus=1; rmmod memfd; rmmod memfd');
+  assert.equal(r.err, 'rmmod: ERROR: Module memfd is not currently loaded\n');
 });
