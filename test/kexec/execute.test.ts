@@ -12,6 +12,7 @@ import { kexecLegacyLoad } from '../../src/kexec/legacy-load.ts';
 import { readPreservedMap, unionRanges } from '../../src/kexec/preserved-map.ts';
 import {
   FREED_CHECK_LIMIT,
+  findings,
   freedPreserved,
   poisonComplement,
   preservedRanges,
