@@ -9,6 +9,7 @@ import { walkKhoV1MemMap } from '../abi/kho-v1-mem-map.ts';
 import { KHO_PAGE_MAGIC } from '../abi/kho-page.ts';
 import type { ScratchSetting } from '../kernel/cmdline.ts';
 import type { Buddy } from '../mm/buddy.ts';
+import type { Memblock } from '../mm/memblock.ts';
 import { PHYS_ADDR_MAX } from '../mm/mm-error.ts';
 import type { KhoContext } from './context.ts';
 import { walkRadixTree } from './radix-walk.ts';
@@ -35,14 +36,63 @@ export interface MemoryInitStats {
   problems: number;
 }
 
-/** Reserve one preserved block (spec §4.7 steps 1–3). */
-function reserveBlock(ctx: KhoContext, buddy: Buddy, phys: number, order: number, st: MemoryInitStats): void {
-  const mb = ctx.memblock;
-  const size = Math.min(reserveSizeOf(order, ctx.profile.options.reserve64), PHYS_ADDR_MAX - phys);
-  if (size > 0) {
-    mb.reserve(phys, size);
-    mb.reservedMarkNoinit(phys, size);
+/** Ranges to reserve, gathered during the walk and applied merged (same result, fewer splices). */
+class PendingReservations {
+  private starts = new Float64Array(1024);
+  private ends = new Float64Array(1024);
+  private n = 0;
+
+  push(start: number, end: number): void {
+    if (this.n === this.starts.length) {
+      const s = new Float64Array(this.n * 2);
+      const e = new Float64Array(this.n * 2);
+      s.set(this.starts);
+      e.set(this.ends);
+      this.starts = s;
+      this.ends = e;
+    }
+    this.starts[this.n] = start;
+    this.ends[this.n] = end;
+    this.n++;
   }
+
+  /** memblock_reserve + memblock_reserved_mark_noinit of the union of the ranges. */
+  apply(mb: Memblock): void {
+    const idx = Array.from({ length: this.n }, (_, i) => i);
+    idx.sort((a, b) => this.starts[a]! - this.starts[b]!);
+    let cs = -1;
+    let ce = -1;
+    const flush = (): void => {
+      if (cs < 0) return;
+      mb.reserve(cs, ce - cs);
+      mb.reservedMarkNoinit(cs, ce - cs);
+    };
+    for (const i of idx) {
+      const s = this.starts[i]!;
+      const e = this.ends[i]!;
+      if (cs >= 0 && s <= ce) {
+        if (e > ce) ce = e;
+        continue;
+      }
+      flush();
+      cs = s;
+      ce = e;
+    }
+    flush();
+  }
+}
+
+/** Reserve one preserved block (spec §4.7 steps 1–3); the memblock part is batched. */
+function reserveBlock(
+  ctx: KhoContext,
+  buddy: Buddy,
+  pending: PendingReservations,
+  phys: number,
+  order: number,
+  st: MemoryInitStats,
+): void {
+  const size = Math.min(reserveSizeOf(order, ctx.profile.options.reserve64), PHYS_ADDR_MAX - phys);
+  if (size > 0) pending.push(phys, phys + size);
   st.blocks++;
   st.bytes += 2 ** (order + 12);
   const pfn = phys / PAGE_SIZE;
@@ -55,12 +105,13 @@ function reserveBlock(ctx: KhoContext, buddy: Buddy, phys: number, order: number
 function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null {
   const inc = ctx.incoming!;
   const st: MemoryInitStats = { blocks: 0, bytes: 0, problems: 0 };
+  const pending = new PendingReservations();
   if (ctx.profile.abi.memoryMap === 'radix') {
     const r = walkRadixTree(
       ctx.mem,
       inc.memMapPhys,
       (phys, order) => {
-        reserveBlock(ctx, buddy, phys, order, st);
+        reserveBlock(ctx, buddy, pending, phys, order, st);
         return 0;
       },
       {
@@ -71,6 +122,7 @@ function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null
       },
     );
     if (r === -22) return null;
+    pending.apply(ctx.memblock);
     return st;
   }
   const r = walkKhoV1MemMap(
@@ -84,7 +136,7 @@ function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null
     },
     {
       onBlock: (phys, order) => {
-        reserveBlock(ctx, buddy, phys, order, st);
+        reserveBlock(ctx, buddy, pending, phys, order, st);
       },
     },
   );
@@ -92,6 +144,7 @@ function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null
     ctx.dmesg.warn(`KHO: preserved memory map: ${r.error.message}`);
     st.problems++;
   }
+  pending.apply(ctx.memblock);
   return st;
 }
 
