@@ -399,6 +399,34 @@ describe('fuzzing', () => {
     });
   }
 
+  test('the memory map and blobs pointing at arbitrary pages of a real image', () => {
+    const pages = base.mem.touchedPfns().map((p) => p * 4096);
+    fc.assert(
+      fc.property(
+        fc.constantFrom<KhoCompatible>('kho-v1', 'kho-v2', 'kho-v3', 'kho-v4'),
+        fc.nat(pages.length - 1),
+        fc.array(fc.tuple(fc.nat(pages.length - 1), fc.nat(0x3000)), { maxLength: 4 }),
+        (version, root, blobs) => {
+          const dataProp = version === 'kho-v1' ? 'fdt' : 'preserved-data';
+          const fdt = rootFdt(
+            version,
+            [['preserved-memory-map', le(pages[root]!)]],
+            blobs.map(([p, size], i): [string, Prop[]] => [
+              `n${i}`,
+              [
+                [dataProp, le(pages[p]!)],
+                ['blob-size', le(size)],
+              ],
+            ]),
+          );
+          const r = run(base.mem, fdt, { limits: { maxBlocks: 1 << 16 } });
+          assert.equal(r.abi.compatible, version);
+        },
+      ),
+      { numRuns: runs(150) },
+    );
+  });
+
   test('arbitrary bytes as the root FDT and as memory', () => {
     const mem = new PhysicalMemory({ limit: 1 << 24 });
     fc.assert(
