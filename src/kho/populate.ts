@@ -81,25 +81,32 @@ function populate(ctx: KhoContext, h: KhoHandover): number {
     ctx.dmesg.warn(`KHO: setup: failed to memremap FDT (${hexAddr(h.fdtPhys)})`);
     return -EFAULT;
   }
-  let fdt: Fdt;
+  let hdrSize: number;
   try {
-    const hdr = readHeader(raw);
-    fdt = new Fdt(raw.subarray(0, hdr.totalsize));
+    hdrSize = readHeader(raw).totalsize;
   } catch (e) {
     const code = e instanceof FdtError ? -e.errno : -1;
     ctx.dmesg.warn(`KHO: setup: handover FDT (${hexAddr(h.fdtPhys)}) is invalid: ${code}`);
     return -EINVAL;
   }
-  const c = fdt.getprop(fdt.root(), 'compatible');
-  // fdt_node_check_compatible: 0 when listed, 1 when not, -FDT_ERR_NOTFOUND without the property.
-  const check = c === null ? -1 : stringListContains(c, compat) ? 0 : 1;
+  // fdt_check_header passed; a broken structure block shows up in the compatible check.
+  let fdt: Fdt | null = null;
+  let check: number;
+  try {
+    fdt = new Fdt(raw.subarray(0, hdrSize));
+    const c = fdt.getprop(fdt.root(), 'compatible');
+    // fdt_node_check_compatible: 0 when listed, 1 when not, -FDT_ERR_NOTFOUND without the property.
+    check = c === null ? -1 : stringListContains(c, compat) ? 0 : 1;
+  } catch (e) {
+    check = e instanceof FdtError ? -e.errno : -1;
+  }
   if (check !== 0) {
     ctx.dmesg.warn(
       `KHO: setup: handover FDT (${hexAddr(h.fdtPhys)}) is incompatible with '${compat}': ${check}`,
     );
     return -EINVAL;
   }
-  const memMap = memMapPhys(ctx, fdt);
+  const memMap = fdt === null ? 0 : memMapPhys(ctx, fdt);
   if (memMap === 0) return -ENOENT;
   const cnt = Math.floor(h.scratchLen / 16);
   const arr = mapBytes(ctx, h.scratchPhys, h.scratchLen);

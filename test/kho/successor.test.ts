@@ -302,3 +302,10 @@ test('ten generations keep the scratch areas and a chain of preserved pages', ()
     prev = r.phys;
   }
 });
+
+test('populate: valid header but a broken structure block fails the compatible check', () => {
+  const k2 = corrupt((k, fdt) => {
+    k.machine.mem.writeU32(fdt + 56, 0xdeadbeef);
+  });
+  assert.match(k2.dmesg.text(), /is incompatible with 'kho-v4': -\d+/);
+});
