@@ -124,6 +124,47 @@ function metadataCount(img: MemoryImage, blob: Uint8Array): number {
   }
 }
 
+/** Bytes of the structure block start compared to match a truncated blob (root props). */
+const PREFIX_MATCH = 96;
+
+/**
+ * debugfs `out/fdt` keeps the length the FDT had at creation (spec §6.1 quirk), so after later
+ * sub-trees the file holds a truncated FDT. With an image at hand, use the KHO FDT in memory
+ * whose structure starts with the same bytes (root compatible and memory-map pointer).
+ */
+function recoverTruncated(
+  img: MemoryImage,
+  given: { blob: Uint8Array; source: string },
+  input: InspectInput,
+  findings: Findings,
+): { blob: Uint8Array; source: string; phys: number; others: number[] } | null {
+  const err = fdtError(given.blob);
+  if (err === null || err.code !== 'FDT_ERR_TRUNCATED' || given.blob.length < 40 + 16) return null;
+  const end = Math.min(given.blob.length, 40 + PREFIX_MATCH);
+  const scanOpts = input.scanMaxBytes === undefined ? {} : { maxBytes: input.scanMaxBytes };
+  const hit = scanForKhoFdt(img, scanOpts).found.find(
+    (c) => c.blob.length >= end && c.blob.subarray(40, end).every((x, i) => x === given.blob[40 + i]),
+  );
+  if (hit === undefined) return null;
+  findings.add(
+    'fdt-invalid',
+    `${given.source} is a truncated FDT (${err.message}), as debugfs out/fdt is once sub-trees were added after boot; using the matching FDT in the image at ${hexAddr(hit.phys)}`,
+    given.source,
+    'warning',
+  );
+  return { blob: hit.blob, source: 'image', phys: hit.phys, others: [] };
+}
+
+function fdtError(blob: Uint8Array): FdtError | null {
+  try {
+    readTree(blob);
+    return null;
+  } catch (err) {
+    if (err instanceof FdtError) return err;
+    throw err;
+  }
+}
+
 /** Locate the root FDT: a given blob, an address in the image, or a scan of the image. */
 function locateFdt(
   input: InspectInput,
@@ -131,7 +172,9 @@ function locateFdt(
 ): { blob: Uint8Array; source: string; phys: number | null; others: number[] } | null {
   const img = input.image?.image ?? null;
   if (input.fdt !== undefined) {
-    return { blob: input.fdt.blob, source: input.fdt.source, phys: input.fdtPhys ?? null, others: [] };
+    const given = { blob: input.fdt.blob, source: input.fdt.source, phys: input.fdtPhys ?? null, others: [] };
+    if (img === null || input.fdtPhys !== undefined) return given;
+    return recoverTruncated(img, given, input, findings) ?? given;
   }
   if (img === null) {
     findings.add('fdt-missing', 'no root FDT and no memory image to search', '-');

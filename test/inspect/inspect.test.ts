@@ -236,3 +236,28 @@ test('text and JSON reports carry the same facts', () => {
   assert.equal(capped['preservedTruncated'], true);
   writeFileSync(join(dir, 'report.json'), JSON.stringify(j));
 });
+
+test('a truncated out/fdt (debugfs quirk) is replaced by the matching FDT in the image', () => {
+  const h = buildHandover({ version: 'kho-v4', seed: 12 });
+  const truncated = h.fdt.slice(0, 160); // header still says the full totalsize
+  const img = new PhysMemImage(h.mem);
+  const r = inspectHandover({
+    fdt: { blob: truncated, source: 'out-fdt' },
+    image: { image: img, kind: 'memory', source: 'm' },
+  });
+  assert.equal(r.fdt?.phys, h.fdtPhys);
+  assert.deepEqual(
+    r.findings.filter((f) => f.code === 'fdt-invalid').map((f) => f.severity),
+    ['warning'],
+  );
+  assert.deepEqual(preservedList(r), blockList(h.preserved));
+  // Without an image the truncated blob is an error.
+  const alone = inspectHandover({ fdt: { blob: truncated, source: 'out-fdt' } });
+  assert.deepEqual(codes(alone, 'error'), ['fdt-invalid']);
+  // A truncated blob whose root differs matches nothing in the image: still an error.
+  const mismatch = inspectHandover({
+    fdt: { blob: truncated.map((x, i) => (i >= 40 && i < 60 ? x ^ 0xff : x)), source: 'x' },
+    image: { image: img, kind: 'memory', source: 'm' },
+  });
+  assert.deepEqual(codes(mismatch, 'error'), ['fdt-invalid']);
+});
