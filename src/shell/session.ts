@@ -21,6 +21,7 @@ import {
 } from './tokenizer.ts';
 import { MACHINE_EPOCH_MS, normalizePath, Vfs, writeDeniedCode, writeErrorCode, type VNode } from './vfs.ts';
 import { bootFilesFor } from './boot-files.ts';
+import { expandGlob, globChars, hasGlob } from './glob.ts';
 
 /** How a session starts. */
 export interface SessionOptions {
@@ -193,9 +194,36 @@ export class Session {
     for (const part of w) {
       if ('text' in part) s += part.text;
       else if ('tilde' in part) s += this.home;
+      else if ('glob' in part) s += part.glob;
       else s += this.param(part.param);
     }
     return s;
+  }
+
+  /** Expand a command argument: like {@link expandWord}, plus pathname expansion. */
+  expandArg(w: Word): string[] {
+    if (!hasGlob(w)) return [this.expandWord(w)];
+    const listDir = (path: string): string[] | null => {
+      try {
+        const n = this.vfs.resolve(normalizePath('/', path));
+        return n?.type === 'dir' ? n.names() : null;
+      } catch {
+        return null;
+      }
+    };
+    const exists = (path: string): boolean => {
+      try {
+        return this.vfs.resolveNoFollow(normalizePath('/', path)) !== null;
+      } catch {
+        return false;
+      }
+    };
+    return expandGlob(
+      globChars(w, (n) => this.param(n), this.home),
+      this.cwd,
+      listDir,
+      exists,
+    );
   }
 
   private param(name: string): string {
@@ -229,7 +257,7 @@ export class Session {
     pipeIn: Uint8Array | null,
     pipeOut: BufferSink | null,
   ): Promise<number> {
-    const argv = cmd.words.map((w) => this.expandWord(w));
+    const argv = cmd.words.flatMap((w) => this.expandArg(w));
     const name = argv[0];
     const command = name === undefined ? undefined : this.commands.get(name);
     let stdin = pipeIn;

@@ -9,8 +9,15 @@
  * bash words it.
  */
 
-/** A piece of a word: literal text or a parameter to expand (`?`, `HOME`, ...). */
-export type WordPart = { readonly text: string } | { readonly param: string } | { readonly tilde: true };
+/**
+ * A piece of a word: literal text, a parameter to expand (`?`, `HOME`, ...), `~`, or an
+ * unquoted glob character (`*` or `?`) for pathname expansion.
+ */
+export type WordPart =
+  | { readonly text: string }
+  | { readonly param: string }
+  | { readonly tilde: true }
+  | { readonly glob: '*' | '?' };
 
 /** One shell word before expansion. */
 export type Word = readonly WordPart[];
@@ -205,6 +212,9 @@ function lex(src: string): LexResult {
         if (!closed) return { kind: 'incomplete', reason: '"' };
       } else if (d === '$') {
         i = readDollar(src, i + 1, parts);
+      } else if (d === '*' || d === '?') {
+        parts.push({ glob: d });
+        i++;
       } else {
         pushText(parts, d);
         i++;
@@ -228,7 +238,9 @@ function tokenText(tok: Token | undefined): string {
 
 /** The literal text of a word (parameters shown as `$NAME`), for messages. */
 export function wordText(w: Word): string {
-  return w.map((p) => ('text' in p ? p.text : 'param' in p ? `$${p.param}` : '~')).join('');
+  return w
+    .map((p) => ('text' in p ? p.text : 'param' in p ? `$${p.param}` : 'glob' in p ? p.glob : '~'))
+    .join('');
 }
 
 function syntaxError(tok: Token | undefined): ParseResult {

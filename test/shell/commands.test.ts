@@ -366,3 +366,20 @@ test('modules across a kexec: test_kho restores, memfd keeps its bytes', async (
   const r = await t.run('modprobe test_kho bogus=1; rmmod memfd; rmmod memfd');
   assert.equal(r.err, 'rmmod: ERROR: Module memfd is not currently loaded\n');
 });
+
+test('pathname expansion over machine and host paths, bash rules', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'kho-glob-'));
+  for (const n of ['b.txt', 'a.txt', '.hidden', 'c.bin']) writeFileSync(join(d, n), '');
+  const t = term({}, d);
+  assert.equal(
+    (await t.run('echo /sys/kernel/debug/kho/out/scratch_*')).out,
+    '/sys/kernel/debug/kho/out/scratch_len /sys/kernel/debug/kho/out/scratch_phys\n',
+  );
+  assert.equal((await t.run('echo *.txt')).out, 'a.txt b.txt\n');
+  assert.equal((await t.run('echo ?.bin .h*')).out, 'c.bin .hidden\n');
+  assert.equal((await t.run('echo *')).out, 'a.txt b.txt c.bin\n');
+  assert.equal((await t.run('echo /nope/* "*" x\\*')).out, '/nope/* * x*\n');
+  const want = spawnSync('bash', ['-c', `cd ${d}; echo * ?.bin .h* /nope/*`], { encoding: 'utf8' }).stdout;
+  assert.equal((await t.run('echo * ?.bin .h* /nope/*')).out, want);
+  assert.equal((await t.run('cat /proc/cmd*')).out, 'kho=on\n');
+});

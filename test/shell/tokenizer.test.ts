@@ -146,3 +146,11 @@ test('property: the tokenizer never throws', () => {
     { numRuns: Number(process.env['FUZZ_RUNS'] ?? 500) },
   );
 });
+
+test('unquoted * and ? are glob parts; quoted ones are text', () => {
+  const w = ok(`ls a*b '*' "?" \\*`)[0]![0]!.pipeline.commands[0]!.words;
+  assert.deepEqual(w[1], [{ text: 'a' }, { glob: '*' }, { text: 'b' }]);
+  assert.deepEqual(w[2], [{ text: '*' }]);
+  assert.deepEqual(w[3], [{ text: '?' }]);
+  assert.deepEqual(w[4], [{ text: '*' }]);
+});
