@@ -6,6 +6,7 @@ import { profileByName } from '../../src/kernel/profile.ts';
 import { ARCH_LOW_ADDRESS_LIMIT, MEMBLOCK_RSRV_KERN } from '../../src/mm/memblock.ts';
 import { mmInit } from '../../src/mm/mm-init.ts';
 import { globalScratchSize } from '../../src/kho/scratch.ts';
+import { Buddy } from '../../src/mm/buddy.ts';
 import { boot, dec, GiB, MiB } from './kho-helpers.ts';
 
 const R = (x: number): number => Math.ceil(x / (2 * MiB)) * 2 * MiB;
@@ -126,4 +127,23 @@ test('kho=off: no scratch, no debugfs, no FDT', () => {
   });
   assert.equal(e.kho.isEnabled(), true);
   assert.equal(dec(new Uint8Array()), '');
+});
+
+test('kho_init failure (no page for the FDT): KHO off, scratch back to the allocator, no debugfs', () => {
+  const orig = Buddy.prototype.allocFolio;
+  Buddy.prototype.allocFolio = () => null;
+  let k;
+  try {
+    k = boot();
+  } finally {
+    Buddy.prototype.allocFolio = orig;
+  }
+  assert.ok(k.dmesg.has('KHO: failed to initialize: -12'));
+  assert.equal(k.kho.isEnabled(), false);
+  assert.equal(k.debugfs.lookup('kho'), undefined);
+  assert.equal(k.buddy.meminfo().CmaTotal, 0);
+  assert.equal(k.kho.fillKimage(), null);
+  assert.equal(k.kho.preserveFolio(0x1000, 0), -22);
+  // The scratch areas are ordinary free memory now.
+  for (const a of k.kho.scratch) if (a.size > 0) assert.equal(k.buddy.isFree(a.addr / 4096), true);
 });
