@@ -130,13 +130,14 @@ test('kho=off: no scratch, no debugfs, no FDT', () => {
 });
 
 test('kho_init failure (no page for the FDT): KHO off, scratch back to the allocator, no debugfs', () => {
-  const orig = Buddy.prototype.allocFolio;
-  Buddy.prototype.allocFolio = () => null;
+  const proto = Buddy.prototype as { allocFolio: (...a: unknown[]) => number | null };
+  const orig = Object.getOwnPropertyDescriptor(proto, 'allocFolio')!;
+  proto.allocFolio = () => null;
   let k;
   try {
     k = boot();
   } finally {
-    Buddy.prototype.allocFolio = orig;
+    Object.defineProperty(proto, 'allocFolio', orig);
   }
   assert.ok(k.dmesg.has('KHO: failed to initialize: -12'));
   assert.equal(k.kho.isEnabled(), false);
