@@ -4,6 +4,7 @@
  * preserved set, the tracker pages and the sub-trees with their decoded content.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -260,4 +261,39 @@ test('a truncated out/fdt (debugfs quirk) is replaced by the matching FDT in the
     image: { image: img, kind: 'memory', source: 'm' },
   });
   assert.deepEqual(codes(mismatch, 'error'), ['fdt-invalid']);
+});
+
+test('root FDTs compiled by dtc from the fdt fixtures (kho-v1, kho-v4, kho-v9)', (t) => {
+  const compile = (name: string): Uint8Array | null => {
+    const src = new URL(`../fixtures/fdt/${name}.dts`, import.meta.url).pathname;
+    const r = spawnSync('dtc', ['-q', '-I', 'dts', '-O', 'dtb', src]);
+    return r.status === 0 ? new Uint8Array(r.stdout) : null;
+  };
+  const v1 = compile('kho-v1');
+  if (v1 === null) {
+    t.skip('dtc not installed');
+    return;
+  }
+  const r1 = inspectHandover({ fdt: { blob: v1, source: 'kho-v1.dtb' } });
+  assert.equal(r1.abi.compatible, 'kho-v1');
+  assert.deepEqual(
+    r1.subtrees.map((s) => [s.name, s.phys, s.size]),
+    [['memblock', 0x5203000, null]],
+  );
+  const r4 = inspectHandover({ fdt: { blob: compile('kho-v4')!, source: 'kho-v4.dtb' } });
+  assert.deepEqual(
+    r4.subtrees.map((s) => [s.name, s.phys, s.size, s.sizeFrom]),
+    [
+      ['kho_test', 0x5200000, 0x58, 'blob-size'],
+      ['memblock', 0x5201000, 0xf0, 'blob-size'],
+      ['kexec-metadata', 0x51ff000, 0x49, 'blob-size'],
+    ],
+  );
+  assert.deepEqual(codes(r4, 'error'), []);
+  const r9 = inspectHandover({ fdt: { blob: compile('kho-v9')!, source: 'kho-v9.dtb' } });
+  assert.deepEqual(codes(r9, 'error'), ['abi-unknown']);
+  assert.deepEqual(
+    r9.subtrees.map((s) => s.name),
+    ['thing'],
+  );
 });
