@@ -95,18 +95,22 @@ function cycle(): BenchResult {
   globalThis.gc?.();
   const c0 = process.cpuUsage();
   const tP = process.hrtime.bigint();
+  const cp0 = cpuS();
   let err = 0;
   for (const g of gigs) err |= k.kho.preservePages(g * 262144, 262144);
   for (const p of huge2m) err |= k.kho.preserveFolio(p, 9);
   for (let i = 0; i < small.length; i++) err |= k.kho.preserveFolio(small[i]!, 0);
   const preserve = secondsSince(tP);
+  const preserveCpu = cpuS() - cp0;
   if (err !== 0) throw new Error(`preserve failed: ${err}`);
 
   // ---- load
   const image = mkImage({ profile, size: 12 * 1024 * 1024 });
   const tL = process.hrtime.bigint();
+  const cl0 = cpuS();
   kexecFileLoad(k, { image, imageName: 'bzImage', cmdline: CMD });
   const load = secondsSince(tL);
+  const loadCpu = cpuS() - cl0;
 
   // ---- jump + successor boot
   const tJ = process.hrtime.bigint();
@@ -118,11 +122,13 @@ function cycle(): BenchResult {
 
   // ---- restore
   const tR = process.hrtime.bigint();
+  const cr0 = cpuS();
   let lost = 0;
   for (const g of gigs) if (s.kho.restoreFolio(g * GiB) === null) lost++;
   for (const p of huge2m) if (s.kho.restoreFolio(p * 4096) === null) lost++;
   for (let i = 0; i < small.length; i++) if (s.kho.restoreFolio(small[i]! * 4096) === null) lost++;
   const restore = secondsSince(tR);
+  const restoreCpu = cpuS() - cr0;
   const cpu = process.cpuUsage(c0);
   if (lost !== 0) throw new Error(`${lost} folios not restored`);
 
@@ -141,6 +147,12 @@ function cycle(): BenchResult {
     restore_s: round(restore),
     cycle_s: round(preserve + load + jumpAndBoot + restore),
     cycle_cpu_s: round((cpu.user + cpu.system) / 1e6),
+    cpu_preserve_s: round(preserveCpu),
+    cpu_load_s: round(loadCpu),
+    cpu_jump_s: round(r.cpuTimings.prepare + r.cpuTimings.copy + r.cpuTimings.sanitize),
+    cpu_jump_sanitize_s: round(r.cpuTimings.sanitize),
+    cpu_successor_boot_s: round(r.cpuTimings.boot),
+    cpu_restore_s: round(restoreCpu),
     total_s: round(secondsSince(t0)),
     peak_rss_mib: round(peakRssMiB(), 0),
     preserved_blocks: r.report.preservedBlocks,
@@ -149,6 +161,12 @@ function cycle(): BenchResult {
     kept_pages: r.report.keptPages,
     touched_pages_after: m.mem.touchedCount,
   };
+}
+
+/** CPU seconds (user + system) of this process so far: less disturbed by a busy machine. */
+function cpuS(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 function popcount(x: number): number {
