@@ -479,7 +479,15 @@ export class KhoRadixTree {
 
   /** Node pages of the tree (root, intermediate and leaves), counted in memory. */
   nodePages(): number {
-    return this.stats().nodePages;
+    if (this.rootPfn < 0) return 0;
+    let n = 0;
+    visitRadixLeaves(this.mem, this.rootPhys, () => 0, {
+      onNode: () => {
+        n++;
+      },
+      onProblem: () => undefined,
+    });
+    return n;
   }
 
   /** Memory the tracker itself uses: node pages × 4096 bytes. */
