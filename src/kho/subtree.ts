@@ -9,7 +9,7 @@ import { FdtError } from '../fdt/errors.ts';
 import { Fdt } from '../fdt/reader.ts';
 import { type KhoContext, warnOnce } from './context.ts';
 import { addSubFdtFile, removeSubFdtFile } from './debugfs.ts';
-import { editRootFdt, KHO_FDT_PAGE, readRootFdt } from './out-fdt.ts';
+import { editRootFdt, readRootFdt } from './out-fdt.ts';
 
 const ENOENT = 2;
 const ENOMEM = 12;
@@ -150,8 +150,11 @@ export function retrieveSubtree(ctx: KhoContext, name: string): RetrieveResult {
 /** Children of the outgoing FDT's root, newest first (for reports). */
 export function outgoingSubtreeNames(ctx: KhoContext): string[] {
   if (ctx.fdtPhys === 0) return [];
-  const fdt = new Fdt(readRootFdt(ctx.mem, ctx.fdtPhys));
-  return fdt.children(fdt.root()).map((c) => fdt.getName(c));
+  try {
+    const fdt = new Fdt(readRootFdt(ctx.mem, ctx.fdtPhys));
+    return fdt.children(fdt.root()).map((c) => fdt.getName(c));
+  } catch (e) {
+    if (e instanceof FdtError) return []; // the page was overwritten
+    throw e;
+  }
 }
-
-export { KHO_FDT_PAGE };
