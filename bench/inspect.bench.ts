@@ -19,20 +19,21 @@ import { Findings } from '../src/inspect/findings.ts';
 import { inspectHandover } from '../src/inspect/inspect.ts';
 import type { InspectInput } from '../src/inspect/inspect.ts';
 import { openRawImage, PhysMemImage } from '../src/inspect/memory-image.ts';
+import { writeReportJson } from '../src/inspect/report-json.ts';
 import type { MemoryImage } from '../src/inspect/memory-image.ts';
 
 const COUNT = 16_777_216;
-const MACHINE = 2 ** 37; // 128 GiB
+const MACHINE = 2 ** 38; // 256 GiB
 const FIRST_PFN = 0x10_0000; // 4 GiB
 const NODE_PFN = 0x100; // tracker pages from 1 MiB up
 
-function buildImage(): { mem: PhysicalMemory; fdt: Uint8Array } {
+function buildImage(stride = 1): { mem: PhysicalMemory; fdt: Uint8Array } {
   const mem = new PhysicalMemory({ limit: MACHINE });
   let next = NODE_PFN;
   const tree = KhoRadixTree.create(mem, { allocZeroedPage: () => next++, freePage: () => undefined });
   if (tree === null) throw new Error('root allocation failed');
   for (let i = 0; i < COUNT; i++) {
-    if (tree.add(FIRST_PFN + i, 0) !== 0) throw new Error('add failed');
+    if (tree.add(FIRST_PFN + i * stride, 0) !== 0) throw new Error('add failed');
   }
   const sw = FdtSw.create(4096);
   sw.finishReservemap();
@@ -43,7 +44,13 @@ function buildImage(): { mem: PhysicalMemory; fdt: Uint8Array } {
   return { mem, fdt: sw.finish() };
 }
 
-function timed(image: MemoryImage, kind: 'elf' | 'memory', fdt: Uint8Array, findings: Findings): BenchResult {
+function timed(
+  image: MemoryImage,
+  kind: 'elf' | 'memory',
+  fdt: Uint8Array,
+  findings: Findings,
+  ranges = 1,
+): BenchResult {
   globalThis.gc?.();
   const input: InspectInput = {
     fdt: { blob: fdt, source: 'bench' },
@@ -56,13 +63,22 @@ function timed(image: MemoryImage, kind: 'elf' | 'memory', fdt: Uint8Array, find
   const s = secondsSince(t0);
   if (
     r.memoryMap?.blocks !== COUNT ||
-    r.ranges.length !== 1 ||
+    r.ranges.length !== ranges ||
     r.findings.some((f) => f.severity === 'error')
   ) {
     throw new Error(`unexpected report: ${JSON.stringify(r.findings)} ${r.memoryMap?.blocks}`);
   }
+  // The JSON document (1M blocks and ranges listed by default), streamed to a byte counter.
+  const t1 = process.hrtime.bigint();
+  let jsonBytes = 0;
+  writeReportJson(r, (c) => {
+    jsonBytes += c.length;
+  });
+  const json = secondsSince(t1);
   return {
     seconds: round(s),
+    json_seconds: round(json),
+    json_mib: round(jsonBytes / 1048576, 1),
     ns_per_block: round((s * 1e9) / COUNT, 1),
     blocks: COUNT,
     tracker_pages: r.tracker.pages.length,
@@ -128,6 +144,14 @@ export const entries: BenchEntry[] = [
     run: () => {
       const { mem, fdt } = buildImage();
       return timed(new PhysMemImage(mem), 'memory', fdt, new Findings());
+    },
+  },
+  {
+    name: 'inspect.walk_16M_fragmented',
+    description: `as inspect.walk_16M but every other page preserved: ${COUNT} separate ranges; seconds`,
+    run: () => {
+      const { mem, fdt } = buildImage(2);
+      return timed(new PhysMemImage(mem), 'memory', fdt, new Findings(), COUNT);
     },
   },
   {

@@ -5,7 +5,7 @@
  * Exit codes: 0 no error finding (warnings are fine); 1 at least one error finding; 2 usage
  * errors (bad options, unreadable files, unparsable scratch input).
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { KhoScratch } from '../abi/kho-scratch.ts';
 import { isElf, openElfCore } from '../inspect/elf-core.ts';
@@ -14,7 +14,7 @@ import { inspectHandover } from '../inspect/inspect.ts';
 import type { InspectInput } from '../inspect/inspect.ts';
 import { ImageError, openRawImage } from '../inspect/memory-image.ts';
 import type { MemoryImage } from '../inspect/memory-image.ts';
-import { formatReportJson } from '../inspect/report-json.ts';
+import { writeReportJson } from '../inspect/report-json.ts';
 import { formatReportText } from '../inspect/report-text.ts';
 import { parseScratchFile, parseScratchPair, ScratchInputError } from '../inspect/scratch.ts';
 
@@ -149,7 +149,13 @@ function inspect(o: InspectOptions): void {
   if (image !== undefined) input.image = image;
   try {
     const report = inspectHandover(input);
-    process.stdout.write(o.json === true ? formatReportJson(report) : formatReportText(report, { limit }));
+    if (o.json === true) {
+      writeReportJson(report, (chunk) => {
+        writeSync(1, chunk);
+      });
+    } else {
+      process.stdout.write(formatReportText(report, { limit }));
+    }
     process.exitCode = report.findings.some((f) => f.severity === 'error') ? 1 : 0;
   } finally {
     image?.image.close();

@@ -23,8 +23,8 @@ import { readFdtAt, scanForKhoFdt } from './fdt-scan.ts';
 import { decodeRadix, decodeV1, DEFAULT_LIMITS } from './mem-map.ts';
 import type { MemMapLimits, TrackerKind, TrackerPage } from './mem-map.ts';
 import type { ImageRange, MemoryImage } from './memory-image.ts';
-import { coveredBy, firstIntersection } from './preserved-set.ts';
 import type { OrderSummary, PreservedSet } from './preserved-set.ts';
+import { RangeList } from './range-list.ts';
 import { scratchRanges } from './scratch.ts';
 import { decodeSubtrees } from './subtrees.ts';
 import type { SubtreeReport } from './subtrees.ts';
@@ -93,7 +93,7 @@ export interface InspectReport {
   /** The preserved blocks (null when the memory map was not decoded). */
   preserved: PreservedSet | null;
   /** Coalesced preserved ranges. */
-  ranges: ImageRange[];
+  ranges: RangeList;
   tracker: { pages: TrackerPage[]; counts: Record<TrackerKind, number> };
   subtrees: SubtreeReport[];
   findings: Finding[];
@@ -237,7 +237,7 @@ export function inspectHandover(input: InspectInput): InspectReport {
       input.scratch === undefined ? null : { source: input.scratch.source, entries: input.scratch.entries },
     memoryMap: null,
     preserved: null,
-    ranges: [],
+    ranges: new RangeList(),
     tracker: { pages: [], counts: { 'radix-node': 0, 'radix-leaf': 0, 'v1-chunk': 0, 'v1-bitmap': 0 } },
     subtrees: [],
     findings: [],
@@ -314,7 +314,7 @@ export function inspectHandover(input: InspectInput): InspectReport {
   };
 
   const root = memoryMapRoot(tree, version, findings);
-  let preserved: { set: PreservedSet; ranges: ImageRange[] } | null = null;
+  let preserved: { set: PreservedSet; ranges: RangeList } | null = null;
   if (root !== null && img !== null) {
     const mm =
       version.memoryMap === 'chunks'
@@ -388,9 +388,9 @@ function memoryMapRoot(tree: FdtTree, version: KhoAbiVersion, findings: Findings
 /** Overlaps, preserved memory in scratch, tracker pages in scratch or in preserved memory. */
 function checkPreserved(
   set: PreservedSet,
-  ranges: readonly ImageRange[],
+  ranges: RangeList,
   tracker: readonly TrackerPage[],
-  scratch: readonly ImageRange[] | null,
+  scratch: RangeList | null,
   findings: Findings,
 ): void {
   for (const o of set.overlaps) {
@@ -404,26 +404,28 @@ function checkPreserved(
     findings.add('overlap', `${set.overlapCount - set.overlaps.length} more overlapping block(s)`, '-');
   }
   if (scratch !== null) {
-    for (const r of ranges) {
-      const hit = firstIntersection(scratch, r.start, r.end);
+    for (let i = 0; i < ranges.length; i++) {
+      const start = ranges.start(i);
+      const end = ranges.end(i);
+      const hit = scratch.firstIntersection(start, end);
       if (hit !== null) {
         findings.add(
           'preserved-in-scratch',
-          `preserved [${hexAddr(r.start)}, ${hexAddr(r.end)}) intersects scratch [${hexAddr(hit.start)}, ${hexAddr(hit.end)}): the successor reuses scratch`,
-          hexAddr(Math.max(r.start, hit.start)),
+          `preserved [${hexAddr(start)}, ${hexAddr(end)}) intersects scratch [${hexAddr(hit.start)}, ${hexAddr(hit.end)}): the successor reuses scratch`,
+          hexAddr(Math.max(start, hit.start)),
         );
       }
     }
   }
   for (const t of tracker) {
-    if (scratch !== null && firstIntersection(scratch, t.phys, t.phys + 4096) !== null) {
+    if (scratch !== null && scratch.firstIntersection(t.phys, t.phys + 4096) !== null) {
       findings.add(
         'tracker-in-scratch',
         `${t.kind} page ${hexAddr(t.phys)} lies in scratch: the kexec'd image may overwrite it before the walk`,
         hexAddr(t.phys),
       );
     }
-    if (coveredBy(ranges, t.phys, 1)) {
+    if (ranges.covers(t.phys, 1)) {
       findings.add(
         'tracker-preserved',
         `${t.kind} page ${hexAddr(t.phys)} lies in preserved memory`,
@@ -436,14 +438,14 @@ function checkPreserved(
 function checkFdtPlacement(
   phys: number,
   size: number,
-  preserved: { ranges: readonly ImageRange[] } | null,
-  scratch: readonly ImageRange[] | null,
+  preserved: { ranges: RangeList } | null,
+  scratch: RangeList | null,
   findings: Findings,
 ): void {
-  if (scratch !== null && firstIntersection(scratch, phys, phys + size) !== null) {
+  if (scratch !== null && scratch.firstIntersection(phys, phys + size) !== null) {
     findings.add('fdt-in-scratch', `root FDT at ${hexAddr(phys)} lies in scratch`, hexAddr(phys));
   }
-  if (preserved !== null && !coveredBy(preserved.ranges, phys, size)) {
+  if (preserved !== null && !preserved.ranges.covers(phys, size)) {
     findings.add(
       'fdt-not-preserved',
       `root FDT page ${hexAddr(phys)} is not in preserved memory`,

@@ -5,6 +5,7 @@
  */
 import { POW2 } from '../abi/kho-radix.ts';
 import type { ImageRange } from './memory-image.ts';
+import { RangeList } from './range-list.ts';
 
 /** Highest order a block can have below 2^52. */
 export const MAX_BLOCK_ORDER = 40;
@@ -29,7 +30,7 @@ export class PreservedSet {
   private readonly lists: (Float64Array | undefined)[] = [];
   private readonly counts: number[] = new Array<number>(MAX_BLOCK_ORDER + 1).fill(0);
   private total = 0;
-  private ranges: ImageRange[] | null = null;
+  private ranges: RangeList | null = null;
   /** Overlaps found by {@link finish} (capped at `maxOverlaps`). */
   overlaps: BlockOverlap[] = [];
   /** All overlaps found, even past the cap. */
@@ -80,7 +81,7 @@ export class PreservedSet {
    * Sort every order, merge all orders into coalesced ranges and record overlaps. Returns the
    * ranges `[start, end)` ascending; adjacent blocks coalesce, overlapping ones too (reported).
    */
-  finish(maxOverlaps = 50): ImageRange[] {
+  finish(maxOverlaps = 50): RangeList {
     if (this.ranges !== null) return this.ranges;
     const orders: number[] = [];
     for (let o = 0; o <= MAX_BLOCK_ORDER; o++) {
@@ -100,8 +101,9 @@ export class PreservedSet {
     const pos = orders.map(() => 0);
     const lists = orders.map((o) => this.ofOrder(o));
     const sizes = orders.map((o) => POW2[12 + o]!);
-    const ranges: ImageRange[] = [];
-    let cur: ImageRange | null = null;
+    const ranges = new RangeList(1024);
+    let curStart = -1; // -1: no current range
+    let curEnd = 0;
     this.overlaps = [];
     this.overlapCount = 0;
     for (;;) {
@@ -128,25 +130,27 @@ export class PreservedSet {
       do {
         const phys = list[p]!;
         const end = phys + size;
-        if (cur === null) {
-          cur = { start: phys, end };
-        } else if (phys < cur.end) {
+        if (curStart < 0) {
+          curStart = phys;
+          curEnd = end;
+        } else if (phys < curEnd) {
           this.overlapCount++;
           if (this.overlaps.length < maxOverlaps) {
-            this.overlaps.push({ phys, order: orders[best]!, with: { start: cur.start, end: cur.end } });
+            this.overlaps.push({ phys, order: orders[best]!, with: { start: curStart, end: curEnd } });
           }
-          if (end > cur.end) cur.end = end;
-        } else if (phys === cur.end) {
-          cur.end = end;
+          if (end > curEnd) curEnd = end;
+        } else if (phys === curEnd) {
+          curEnd = end;
         } else {
-          ranges.push(cur);
-          cur = { start: phys, end };
+          ranges.push(curStart, curEnd);
+          curStart = phys;
+          curEnd = end;
         }
         p++;
       } while (p < list.length && list[p]! <= next);
       pos[best] = p;
     }
-    if (cur !== null) ranges.push(cur);
+    if (curStart >= 0) ranges.push(curStart, curEnd);
     this.ranges = ranges;
     return ranges;
   }
@@ -188,42 +192,4 @@ export class PreservedSet {
       if (!fn(bestPhys, orders[best]!)) return;
     }
   }
-}
-
-/** Index of the range containing `phys` in sorted disjoint `ranges`, or -1. */
-export function rangeIndexOf(ranges: readonly ImageRange[], phys: number): number {
-  let lo = 0;
-  let hi = ranges.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const r = ranges[mid]!;
-    if (phys < r.start) hi = mid - 1;
-    else if (phys >= r.end) lo = mid + 1;
-    else return mid;
-  }
-  return -1;
-}
-
-/** Whether `[start, start+len)` lies wholly inside one of the sorted disjoint `ranges`. */
-export function coveredBy(ranges: readonly ImageRange[], start: number, len: number): boolean {
-  const i = rangeIndexOf(ranges, start);
-  return i >= 0 && start + Math.max(len, 1) <= ranges[i]!.end;
-}
-
-/** The first range of sorted disjoint `ranges` that intersects `[start, end)`, or null. */
-export function firstIntersection(
-  ranges: readonly ImageRange[],
-  start: number,
-  end: number,
-): ImageRange | null {
-  let lo = 0;
-  let hi = ranges.length - 1;
-  // First range with end > start.
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ranges[mid]!.end <= start) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  const r = ranges[lo];
-  return r !== undefined && r.start < end ? r : null;
 }

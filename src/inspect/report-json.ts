@@ -49,16 +49,28 @@ function subtreeJson(s: SubtreeReport): Record<string, unknown> {
   return out;
 }
 
-/** The report as a JSON-ready object. */
-export function reportToJson(r: InspectReport): Record<string, unknown> {
-  const preserved: { phys: string; order: number }[] = [];
-  r.preserved?.forEachSorted((phys, order) => {
-    if (preserved.length >= r.maxList) return false;
-    preserved.push({ phys: hexAddr(phys), order });
-    return true;
-  });
+/**
+ * A long list written element by element (never one giant string): each element is one
+ * compact JSON line. `each` calls `emit` for up to `max` elements.
+ */
+export class JsonList {
+  readonly each: (emit: (v: unknown) => void) => void;
+  constructor(each: (emit: (v: unknown) => void) => void) {
+    this.each = each;
+  }
+  toArray(): unknown[] {
+    const out: unknown[] = [];
+    this.each((v) => out.push(v));
+    return out;
+  }
+}
+
+/** The report as a JSON-shaped object whose long lists are {@link JsonList}s. */
+function reportModel(r: InspectReport): Record<string, unknown> {
   const total = r.preserved?.count ?? 0;
+  const listed = Math.min(total, r.maxList);
   const count = (sev: string) => r.findings.filter((f) => f.severity === sev).length;
+  const nRanges = Math.min(r.ranges.length, r.maxList);
   return {
     schema: INSPECT_JSON_SCHEMA,
     abi: r.abi,
@@ -100,13 +112,28 @@ export function reportToJson(r: InspectReport): Record<string, unknown> {
             bytes: r.memoryMap.bytes,
             byOrder: r.memoryMap.byOrder,
           },
-    preserved,
+    preserved: new JsonList((emit) => {
+      let n = 0;
+      r.preserved?.forEachSorted((phys, order) => {
+        if (n >= listed) return false;
+        n++;
+        emit({ phys: hexAddr(phys), order });
+        return true;
+      });
+    }),
     preservedTotal: total,
-    preservedTruncated: preserved.length < total,
-    ranges: r.ranges.map(range),
+    preservedTruncated: listed < total,
+    ranges: new JsonList((emit) => {
+      for (let i = 0; i < nRanges; i++)
+        emit({ start: hexAddr(r.ranges.start(i)), end: hexAddr(r.ranges.end(i)) });
+    }),
+    rangesTotal: r.ranges.length,
+    rangesTruncated: nRanges < r.ranges.length,
     tracker: {
       counts: r.tracker.counts,
-      pages: r.tracker.pages.map((p) => ({ phys: hexAddr(p.phys), kind: p.kind, level: p.level })),
+      pages: new JsonList((emit) => {
+        for (const p of r.tracker.pages) emit({ phys: hexAddr(p.phys), kind: p.kind, level: p.level });
+      }),
     },
     subtrees: r.subtrees.map(subtreeJson),
     findings: r.findings,
@@ -114,7 +141,70 @@ export function reportToJson(r: InspectReport): Record<string, unknown> {
   };
 }
 
-/** The JSON text (2-space indent, trailing newline). */
+function materialise(v: unknown): unknown {
+  if (v instanceof JsonList) return v.toArray();
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, materialise(x)]));
+  }
+  return v;
+}
+
+/** The report as a plain JSON-ready object (lists capped at `maxList`). */
+export function reportToJson(r: InspectReport): Record<string, unknown> {
+  return materialise(reportModel(r)) as Record<string, unknown>;
+}
+
+/**
+ * Write the JSON document through `write` in chunks of about 1 MiB: 2-space indentation, one
+ * compact line per element of the long lists, so millions of blocks never make one string.
+ */
+export function writeReportJson(r: InspectReport, write: (chunk: string) => void): void {
+  let buf = '';
+  const out = (x: string): void => {
+    buf += x;
+    if (buf.length >= 1 << 20) {
+      write(buf);
+      buf = '';
+    }
+  };
+  const value = (v: unknown, pad: string): void => {
+    if (v instanceof JsonList) {
+      const st = { n: 0 };
+      out('[');
+      v.each((el) => {
+        out(`${st.n === 0 ? '' : ','}\n${pad}  ${JSON.stringify(el)}`);
+        st.n++;
+      });
+      out(st.n === 0 ? ']' : `\n${pad}]`);
+      return;
+    }
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const entries = Object.entries(v);
+      if (entries.length === 0) {
+        out('{}');
+        return;
+      }
+      out('{');
+      entries.forEach(([k, x], i) => {
+        out(`\n${pad}  ${JSON.stringify(k)}: `);
+        value(x, `${pad}  `);
+        if (i < entries.length - 1) out(',');
+      });
+      out(`\n${pad}}`);
+      return;
+    }
+    // JSON.stringify gives undefined for undefined (typed as string): write null then.
+    const text = JSON.stringify(v, null, 2) as string | undefined;
+    out((text ?? 'null').replace(/\n/g, `\n${pad}`));
+  };
+  value(reportModel(r), '');
+  out('\n');
+  write(buf);
+}
+
+/** The JSON text as one string (small reports, tests). */
 export function formatReportJson(r: InspectReport): string {
-  return `${JSON.stringify(reportToJson(r), null, 2)}\n`;
+  const parts: string[] = [];
+  writeReportJson(r, (c) => parts.push(c));
+  return parts.join('');
 }

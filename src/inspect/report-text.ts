@@ -138,7 +138,7 @@ export function formatReportText(r: InspectReport, opts: TextOptions = {}): stri
     out.push(`  total ${String(mm.blocks).padStart(12)}  ${humanBytes(mm.bytes).padStart(13)}`);
   }
   out.push('', `Preserved ranges (${r.ranges.length})`);
-  for (const x of r.ranges.slice(0, limit)) {
+  for (const x of r.ranges.toArray(limit)) {
     out.push(`  [${hexAddr(x.start)}, ${hexAddr(x.end)})  ${humanBytes(x.end - x.start)}`);
   }
   more(out, Math.min(limit, r.ranges.length), r.ranges.length, 'ranges');

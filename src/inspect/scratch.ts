@@ -9,6 +9,7 @@ import type { KhoScratch } from '../abi/kho-scratch.ts';
 import type { Findings } from './findings.ts';
 import { hexAddr } from './findings.ts';
 import type { ImageRange } from './memory-image.ts';
+import { RangeList } from './range-list.ts';
 
 /** A scratch input that cannot be parsed (a usage error for the CLI). */
 export class ScratchInputError extends Error {
@@ -105,7 +106,7 @@ function capped(e: KhoScratch[], name: string): KhoScratch[] {
  * Check the entries (zero size, unaligned, beyond 2^52, overlapping each other) and return them
  * as sorted disjoint ranges for the placement checks.
  */
-export function scratchRanges(entries: readonly KhoScratch[], findings: Findings): ImageRange[] {
+export function scratchRanges(entries: readonly KhoScratch[], findings: Findings): RangeList {
   const rs: ImageRange[] = [];
   entries.forEach((e, i) => {
     const at = `scratch[${i}]`;
@@ -141,5 +142,5 @@ export function scratchRanges(entries: readonly KhoScratch[], findings: Findings
     }
     out.push({ ...r });
   }
-  return out;
+  return RangeList.from(out);
 }

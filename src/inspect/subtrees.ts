@@ -27,9 +27,9 @@ import type { FdtNode, FdtTree } from '../fdt/tree.ts';
 import type { Findings } from './findings.ts';
 import { hexAddr } from './findings.ts';
 import { hexdumpC } from './hexdump.ts';
-import type { ImageRange, MemoryImage } from './memory-image.ts';
-import { coveredBy, firstIntersection } from './preserved-set.ts';
+import type { MemoryImage } from './memory-image.ts';
 import type { PreservedSet } from './preserved-set.ts';
+import type { RangeList } from './range-list.ts';
 
 /** What a sub-tree's blob turned out to be. */
 export type SubtreeKind = 'kexec-metadata' | 'memblock' | 'kho_test' | 'fdt' | 'binary' | 'unavailable';
@@ -72,9 +72,9 @@ export interface SubtreeContext {
   version: KhoAbiVersion;
   image: MemoryImage | null;
   /** Preserved blocks and their coalesced ranges, null when the memory map was not decoded. */
-  preserved: { set: PreservedSet; ranges: readonly ImageRange[] } | null;
+  preserved: { set: PreservedSet; ranges: RangeList } | null;
   /** Scratch areas as sorted disjoint ranges, null when unknown. */
-  scratch: readonly ImageRange[] | null;
+  scratch: RangeList | null;
   findings: Findings;
   /** Most folios listed for test_kho. */
   maxList: number;
@@ -239,7 +239,7 @@ function checkPlacement(rep: SubtreeReport, ctx: SubtreeContext, path: string): 
   const phys = rep.phys!;
   const len = rep.size ?? 1;
   if (ctx.preserved !== null) {
-    rep.preserved = coveredBy(ctx.preserved.ranges, phys, len);
+    rep.preserved = ctx.preserved.ranges.covers(phys, len);
     if (!rep.preserved) {
       ctx.findings.add(
         'subtree-not-preserved',
@@ -249,7 +249,7 @@ function checkPlacement(rep: SubtreeReport, ctx: SubtreeContext, path: string): 
     }
   }
   if (ctx.scratch !== null) {
-    const hit = firstIntersection(ctx.scratch, phys, phys + len);
+    const hit = ctx.scratch.firstIntersection(phys, phys + len);
     if (hit !== null) {
       ctx.findings.add(
         'subtree-in-scratch',
@@ -311,7 +311,7 @@ function decodeMemblock(rep: SubtreeReport, tree: FdtTree, ctx: SubtreeContext, 
   }
   if (ctx.preserved === null) return;
   for (const rec of r.value.records) {
-    if (rec.size > 0 && !coveredBy(ctx.preserved.ranges, rec.start, rec.size)) {
+    if (rec.size > 0 && !ctx.preserved.ranges.covers(rec.start, rec.size)) {
       ctx.findings.add(
         'reserve-mem-not-preserved',
         `reserve_mem '${rec.name}' [${hexAddr(rec.start)}, +${hexAddr(rec.size)}) is not wholly preserved`,
@@ -360,7 +360,7 @@ function decodeTestKho(rep: SubtreeReport, tree: FdtTree, ctx: SubtreeContext, p
   const ranges = ctx.preserved?.ranges ?? null;
   if (ranges !== null) {
     for (const c of w.value.chunks) {
-      if (!coveredBy(ranges, c, 4096)) {
+      if (!ranges.covers(c, 4096)) {
         ctx.findings.add(
           'vmalloc-not-preserved',
           `folios_info chunk page ${hexAddr(c)} is not preserved`,

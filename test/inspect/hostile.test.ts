@@ -122,7 +122,7 @@ describe('radix tree problems', () => {
     tree.add(0x1000, 3); // covers the order-0 block at 0x1000
     const r = run(mem, rootFdt('kho-v4', [['preserved-memory-map', le(tree.rootPhys)]]));
     assert.deepEqual(codes(r, 'error'), ['overlap', 'overlap']);
-    assert.deepEqual(r.ranges, [
+    assert.deepEqual(r.ranges.toArray(), [
       { start: 0x100_0000, end: 0x100_8000 },
       { start: 0x200_0000, end: 0x200_4000 },
     ]);

@@ -15,7 +15,7 @@ import { inspectHandover } from '../../src/inspect/inspect.ts';
 import type { InspectInput, InspectReport } from '../../src/inspect/inspect.ts';
 import { openRawImage, PhysMemImage } from '../../src/inspect/memory-image.ts';
 import type { MemoryImage } from '../../src/inspect/memory-image.ts';
-import { reportToJson } from '../../src/inspect/report-json.ts';
+import { formatReportJson, reportToJson } from '../../src/inspect/report-json.ts';
 import { formatReportText } from '../../src/inspect/report-text.ts';
 import { buildHandover, TEST_MEM, writeRawDump } from '../fixtures/inspect/build-handover.ts';
 import type { BuiltHandover } from '../fixtures/inspect/build-handover.ts';
@@ -61,7 +61,7 @@ function checkReport(h: BuiltHandover, r: InspectReport): void {
   }
   assert.match(r.subtrees.find((s) => s.name === 'LUO')!.dts!, /compatible = "luo-v1";/);
   // Coalesced ranges cover exactly the blocks.
-  const covered = r.ranges.reduce((s, x) => s + (x.end - x.start), 0);
+  const covered = r.ranges.bytes();
   assert.equal(covered, bytes);
 }
 
@@ -227,14 +227,20 @@ test('text and JSON reports carry the same facts', () => {
     'preservedTotal',
     'preservedTruncated',
     'ranges',
+    'rangesTotal',
+    'rangesTruncated',
     'tracker',
     'subtrees',
     'findings',
     'summary',
   ]);
+  // The streamed text parses to the same document.
+  assert.deepEqual(JSON.parse(formatReportJson(r)), j);
   const capped = reportToJson({ ...r, maxList: 3 });
   assert.equal((capped['preserved'] as unknown[]).length, 3);
   assert.equal(capped['preservedTruncated'], true);
+  assert.equal((capped['ranges'] as unknown[]).length, 3);
+  assert.equal(capped['rangesTotal'], r.ranges.length);
   writeFileSync(join(dir, 'report.json'), JSON.stringify(j));
 });
 
