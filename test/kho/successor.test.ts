@@ -309,3 +309,23 @@ test('populate: valid header but a broken structure block fails the compatible c
   });
   assert.match(k2.dmesg.text(), /is incompatible with 'kho-v4': -\d+/);
 });
+
+test('reserve_mem revival refuses a different size, alignment or name and allocates afresh', () => {
+  const k = boot({ cmdline: 'console=ttyS0 kho=on reserve_mem=4M:2M:trace' });
+  const start = k.reserveMem[0]!.start;
+  const size = jump(k, { cmdline: 'kho=on reserve_mem=8M:2M:trace' });
+  assert.ok(size.dmesg.has("KHO reserve-mem 'trace' has wrong size (0x400000 != 0x800000)"));
+  assert.notEqual(size.reserveMem[0]!.start, start);
+  // Fresh allocations on a KHO boot come from scratch (scratch-only memblock).
+  const inScratch = size.kho.scratch.some(
+    (a) => size.reserveMem[0]!.start >= a.addr && size.reserveMem[0]!.start < a.addr + a.size,
+  );
+  assert.ok(inScratch);
+  const k1 = boot({ cmdline: 'console=ttyS0 kho=on reserve_mem=4M:2M:trace' });
+  const name = jump(k1, { cmdline: 'kho=on reserve_mem=4M:2M:other' });
+  assert.ok(name.dmesg.has("FDT 'memblock' has no child 'other'"));
+  const k3 = boot({ cmdline: 'console=ttyS0 kho=on reserve_mem=4M:2M:trace' });
+  const odd = k3.reserveMem[0]!.start % 2 ** 30 !== 0;
+  const align = jump(k3, { cmdline: 'kho=on reserve_mem=4M:1G:trace' });
+  assert.equal(align.dmesg.has("KHO reserve-mem 'trace' has wrong alignment"), odd);
+});
