@@ -25,6 +25,19 @@ export interface FdtScanOptions {
   maxBytes?: number;
   /** Most candidates returned (default 16). */
   maxCandidates?: number;
+  /** Most pages with the FDT magic that are validated (default 4096): hostile images. */
+  maxAttempts?: number;
+}
+
+/** What a scan did. */
+export interface FdtScanResult {
+  found: FdtCandidate[];
+  /** Image bytes scanned. */
+  scanned: number;
+  /** Pages with the FDT magic that were validated. */
+  attempts: number;
+  /** True when `maxAttempts` stopped the scan. */
+  gaveUp: boolean;
 }
 
 /** Largest root FDT accepted from an image (the kernel's fits in one page; leave room). */
@@ -57,14 +70,17 @@ export function readFdtAt(
 }
 
 /** Scan page-aligned addresses of the image for KHO root FDTs, ascending. */
-export function scanForKhoFdt(
-  img: MemoryImage,
-  opts: FdtScanOptions = {},
-): { found: FdtCandidate[]; scanned: number } {
+export function scanForKhoFdt(img: MemoryImage, opts: FdtScanOptions = {}): FdtScanResult {
   const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024 * 1024;
-  const maxCandidates = opts.maxCandidates ?? 16;
-  const found: FdtCandidate[] = [];
-  if (img instanceof PhysMemImage) return scanTouched(img, maxBytes, maxCandidates);
+  const st: ScanState = {
+    found: [],
+    scanned: 0,
+    attempts: 0,
+    gaveUp: false,
+    maxCandidates: opts.maxCandidates ?? 16,
+    maxAttempts: opts.maxAttempts ?? 4096,
+  };
+  if (img instanceof PhysMemImage) return scanTouched(img, maxBytes, st);
   let scanned = 0;
   const buf = new Uint8Array(BLOCK);
   for (const r of img.ranges) {
@@ -81,38 +97,53 @@ export function scanForKhoFdt(
       if (block !== null) {
         for (let off = 0; off + 8 <= block.length; off += PAGE) {
           if (block[off] !== 0xd0 || be32(block, off) !== FDT_MAGIC) continue;
-          const c = candidate(img, at + off);
-          if (c !== null) found.push(c);
-          if (found.length >= maxCandidates) return { found, scanned };
+          if (!attempt(img, at + off, st)) return { ...result(st), scanned };
         }
       }
       at += len;
     }
   }
-  return { found, scanned };
+  return { ...result(st), scanned };
+}
+
+interface ScanState {
+  found: FdtCandidate[];
+  scanned: number;
+  attempts: number;
+  gaveUp: boolean;
+  maxCandidates: number;
+  maxAttempts: number;
+}
+
+function result(st: ScanState): FdtScanResult {
+  return { found: st.found, scanned: st.scanned, attempts: st.attempts, gaveUp: st.gaveUp };
+}
+
+/** Validate one magic page; false when the scan must stop (enough found, or too many tries). */
+function attempt(img: MemoryImage, phys: number, st: ScanState): boolean {
+  if (st.attempts >= st.maxAttempts) {
+    st.gaveUp = true;
+    return false;
+  }
+  st.attempts++;
+  const c = candidate(img, phys);
+  if (c !== null) st.found.push(c);
+  return st.found.length < st.maxCandidates;
 }
 
 /** The simulator's memory: only touched pages can hold an FDT (untouched ones read as zero). */
-function scanTouched(
-  img: PhysMemImage,
-  maxBytes: number,
-  maxCandidates: number,
-): { found: FdtCandidate[]; scanned: number } {
-  const found: FdtCandidate[] = [];
-  let scanned = 0;
+function scanTouched(img: PhysMemImage, maxBytes: number, st: ScanState): FdtScanResult {
   for (const pfn of img.mem.touchedPfns()) {
-    if (scanned >= maxBytes) break;
+    if (st.scanned >= maxBytes) break;
     const phys = pfn * PAGE;
     if (!img.has(phys)) continue;
-    scanned += PAGE;
+    st.scanned += PAGE;
     const w = img.mem.peekPage(pfn);
     // FDT magic 0xd00dfeed stored big-endian reads as 0xedfe0dd0 in a little-endian word.
     if (w === null || w[0] !== 0xedfe0dd0) continue;
-    const c = candidate(img, phys);
-    if (c !== null) found.push(c);
-    if (found.length >= maxCandidates) break;
+    if (!attempt(img, phys, st)) break;
   }
-  return { found, scanned };
+  return result(st);
 }
 
 function candidate(img: MemoryImage, phys: number): FdtCandidate | null {

@@ -189,9 +189,17 @@ function locateFdt(
     return { blob: r.blob, source: 'image', phys: input.fdtPhys, others: [] };
   }
   const scanOpts = input.scanMaxBytes === undefined ? {} : { maxBytes: input.scanMaxBytes };
-  const { found, scanned } = scanForKhoFdt(img, scanOpts);
+  const { found, scanned, attempts, gaveUp } = scanForKhoFdt(img, scanOpts);
+  if (gaveUp) {
+    findings.add(
+      'fdt-missing',
+      `scan stopped after ${attempts} pages with the FDT magic (hostile image?); give --fdt or --fdt-addr`,
+      '-',
+      found.length === 0 ? 'error' : 'warning',
+    );
+  }
   if (found.length === 0) {
-    findings.add('fdt-missing', `no KHO root FDT found in ${scanned} bytes of the image`, '-');
+    if (!gaveUp) findings.add('fdt-missing', `no KHO root FDT found in ${scanned} bytes of the image`, '-');
     return null;
   }
   // Several KHO FDTs (a KHO-booted kernel keeps its predecessor's): the newest has the

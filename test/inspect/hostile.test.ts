@@ -443,3 +443,16 @@ describe('fuzzing', () => {
     );
   });
 });
+
+test('an image full of FDT magic pages: the scan gives up after a bounded number of tries', () => {
+  const mem = new PhysicalMemory({ limit: 1 << 26 });
+  const page = new Uint8Array(64);
+  new DataView(page.buffer).setUint32(0, 0xd00dfeed); // magic
+  new DataView(page.buffer).setUint32(4, 1 << 20); // totalsize 1 MiB: each try reads a lot
+  for (let p = 0; p < 6000; p++) mem.write(p * 4096, page);
+  const r = inspectHandover({ image: { image: new PhysMemImage(mem), kind: 'memory', source: 'm' } });
+  const miss = r.findings.filter((f) => f.code === 'fdt-missing');
+  assert.equal(miss.length, 1);
+  assert.match(miss[0]!.message, /scan stopped after 4096 pages/);
+  assert.equal(miss[0]!.severity, 'error');
+});
