@@ -159,4 +159,9 @@ test('hexdump of /dev/mem: physical offsets, untouched memory collapses to *', a
     z.out,
     '40000000  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|\n*\n50000000\n',
   );
+  // The whole of /dev/mem: touched pages are dumped, the rest collapses; the last line is the end.
+  const all = await t.run('hexdump -C /dev/mem | tail -n 1');
+  assert.equal(all.out, `${t.session.machine.mem.limit.toString(16).padStart(8, '0')}\n`);
+  const lines = (await t.run('hexdump -C /dev/mem')).out.split('\n');
+  assert.ok(lines.includes('00100000  61 62 63 64 00 00 00 00  00 00 00 00 00 00 00 00  |abcd............|'));
 });

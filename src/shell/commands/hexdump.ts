@@ -1,5 +1,6 @@
 /** util-linux `hexdump [-Cv] [-s OFFSET] [-n LENGTH] [FILE]...` (see ../hexdump.ts). */
 import type { ShellCommand } from '../command.ts';
+import type { PhysicalMemory } from '../../hw/physical-memory.ts';
 import { FsError, strerror } from '../io.ts';
 import { hexdump as dump, parseSizeArg, type HexdumpSource } from '../hexdump.ts';
 import type { VFile } from '../vfs.ts';
@@ -13,22 +14,18 @@ function usageError(stderr: { write(s: string): void }, text: string): number {
 }
 
 /** A source over a VFS file; `/dev/mem` reports untouched pages as known zeros. */
-function fileSource(
-  f: VFile,
-  session: { machine: { mem: import('../../hw/physical-memory.ts').PhysicalMemory } },
-): HexdumpSource {
+function fileSource(f: VFile, session: { machine: { mem: PhysicalMemory } }): HexdumpSource {
   if (f.kind === 'devmem') {
     const mem = session.machine.mem;
     return {
       size: null,
       readRange: (off, len) => f.readRange(off, len),
       zeroRun: (off, max) => {
-        let n = 0;
+        // Untouched, unpoisoned pages read as zero: count from `off` to the first other page.
         let pfn = Math.floor(off / 4096);
-        // Only whole untouched, unpoisoned pages count; the first partial page is read normally.
-        if (off % 4096 !== 0) return 0;
+        let n = 0;
         while (n < max && pfn * 4096 < mem.limit && !mem.isTouched(pfn) && !mem.isPoisoned(pfn)) {
-          n += 4096;
+          n = (pfn + 1) * 4096 - off;
           pfn++;
         }
         return Math.min(n, max, mem.limit - off);
