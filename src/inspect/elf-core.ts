@@ -260,6 +260,10 @@ function readElfCore(fd: number, findings: Findings): ElfCore {
     findings.add('elf-header', `e_machine ${machine} is neither x86-64 nor aarch64`, 'elf:18', 'warning');
   }
   if (v.getUint32(20, true) !== 1) findings.add('elf-header', 'e_version is not 1', 'elf:20', 'warning');
+  const ehsize = v.getUint16(52, true);
+  if (ehsize !== ELF_HEADER_SIZE) {
+    findings.add('elf-header', `e_ehsize ${ehsize} is not ${ELF_HEADER_SIZE}`, 'elf:52', 'warning');
+  }
   const phoff = u64(v, 32);
   const shoff = u64(v, 40);
   const phentsize = v.getUint16(54, true);

@@ -202,6 +202,7 @@ test('hostile ELF headers: clean errors or findings', () => {
     ['PN_XNUM without sections', (b) => (b.writeUInt16LE(0xffff, 56), b), /PN_XNUM/],
     ['not a core', (b) => (b.writeUInt16LE(2, 16), b), ['elf-header']],
     ['odd machine', (b) => (b.writeUInt16LE(3, 18), b), ['elf-header']],
+    ['odd e_ehsize', (b) => (b.writeUInt16LE(52, 52), b), ['elf-header']],
     ['no headers', (b) => (b.writeUInt16LE(0, 56), b), ['image-empty']],
   ];
   for (const [name, mutate, want] of cases) {
