@@ -129,3 +129,15 @@ test('kho run CLI: transcript, --quiet, stdin, exit statuses, bad options', () =
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /cannot read \/nonexistent.sh: No such file or directory/);
 });
+
+test('kho shell with piped stdin: transcript, continuation prompt, exit status', () => {
+  const r = spawnSync(process.execPath, [MAIN, 'shell', '--mem', '2G', '--nodes', '1'], {
+    input: "echo 'a\nb'\ncd /proc\nfalse\n",
+    encoding: 'utf8',
+  });
+  assert.equal(r.stdout, "root@kho:~# echo 'a\n> b'\na\nb\nroot@kho:~# cd /proc\nroot@kho:/proc# false\n");
+  assert.equal(r.status, 1);
+  const bad = spawnSync(process.execPath, [MAIN, 'shell', '--mem', '3X'], { input: '', encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^kho shell: --mem: invalid size "3X"/);
+});
