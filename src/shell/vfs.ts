@@ -40,6 +40,8 @@ export interface VDir {
   readonly nlink?: number;
   /** 1 KiB blocks (default 0). */
   readonly blocks?: number;
+  /** Size for `ls -l` (default 0, as pseudo file systems report). */
+  readonly size?: number;
   /** Entry names (unsorted; `ls` sorts). */
   names(): string[];
 }
@@ -300,6 +302,7 @@ function hostNode(abs: string, st: Stats): VNode {
       gid: st.gid,
       nlink: st.nlink,
       blocks: Math.ceil((st.blocks * 512) / 1024),
+      size: st.size,
       names: () => {
         try {
           return readdirSync(abs);

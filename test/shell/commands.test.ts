@@ -383,3 +383,19 @@ test('pathname expansion over machine and host paths, bash rules', async () => {
   assert.equal((await t.run('echo * ?.bin .h* /nope/*')).out, want);
   assert.equal((await t.run('cat /proc/cmd*')).out, 'kho=on\n');
 });
+
+test('ls -l / -la of a host directory matches coreutils', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'kho-lsl-'));
+  writeFileSync(join(d, 'file'), 'x'.repeat(1234));
+  writeFileSync(join(d, '.dot'), '');
+  spawnSync('mkdir', [join(d, 'sub')]);
+  spawnSync('ln', ['-s', 'file', join(d, 'link')]);
+  const t = term();
+  for (const flags of ['-l', '-la', '-1', '-a']) {
+    const want = spawnSync('ls', [flags, d], {
+      encoding: 'utf8',
+      env: { ...process.env, LC_ALL: 'C' },
+    }).stdout;
+    assert.equal((await t.run(`ls ${flags} ${d}`)).out, want, flags);
+  }
+});

@@ -87,10 +87,7 @@ function longLines(entries: readonly Entry[], ctx: CommandContext): string[] {
   const now = ctx.session.machineNow();
   const rows = entries.map((e) => {
     const n = e.node;
-    const size =
-      n.type === 'file' && n.rdev !== undefined
-        ? null
-        : String(n.type === 'file' ? n.size : n.machine ? 0 : 4096);
+    const size = n.type === 'file' && n.rdev !== undefined ? null : String(n.size ?? 0);
     return {
       mode: modeString(n),
       nlink: String(nlinkOf(e)),
