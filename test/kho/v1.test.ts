@@ -75,24 +75,34 @@ test('finalize: read/write semantics and errors', () => {
   assert.equal(f.mode, 0o600);
   assert.equal(dec(f.read()), '0\n');
   assert.equal(
-    errnoOf(() => { f.write!(enc('0\n')); }),
+    errnoOf(() => {
+      f.write!(enc('0\n'));
+    }),
     'ENOENT',
   );
   assert.equal(
-    errnoOf(() => { f.write!(enc('yes')); }),
+    errnoOf(() => {
+      f.write!(enc('yes'));
+    }),
     'EINVAL',
   );
   assert.equal(
-    errnoOf(() => { f.write!(enc('1\n')); }),
+    errnoOf(() => {
+      f.write!(enc('1\n'));
+    }),
     'ok',
   );
   assert.equal(dec(f.read()), '1\n');
   assert.equal(
-    errnoOf(() => { f.write!(enc('1')); }),
+    errnoOf(() => {
+      f.write!(enc('1'));
+    }),
     'EEXIST',
   );
   assert.equal(
-    errnoOf(() => { f.write!(enc('0')); }),
+    errnoOf(() => {
+      f.write!(enc('0'));
+    }),
     'ok',
   );
   assert.equal(dec(f.read()), '0\n');
@@ -100,12 +110,16 @@ test('finalize: read/write semantics and errors', () => {
   // `active` (never in mainline) follows the usage document when enabled.
   const a = file(k, 'kho/out/active');
   assert.equal(
-    errnoOf(() => { a.write!(enc('1')); }),
+    errnoOf(() => {
+      a.write!(enc('1'));
+    }),
     'ok',
   );
   assert.equal(dec(f.read()), '1\n');
   assert.equal(
-    errnoOf(() => { a.write!(enc('0')); }),
+    errnoOf(() => {
+      a.write!(enc('0'));
+    }),
     'ok',
   );
   const noActive = boot({ profile: 'kho-v1', options: { v1ActiveFile: false } });
