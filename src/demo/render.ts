@@ -132,7 +132,7 @@ function renderGeneration(g: GenerationReport, last: number, o: Out): void {
 function table(r: DemoResult): string[] {
   const head = [
     'gen',
-    'boot',
+    'kind',
     'preserved',
     'blocks',
     'tracker',
@@ -140,7 +140,6 @@ function table(r: DemoResult): string[] {
     'scratch',
     'verdicts',
     'boot',
-    'modules',
     'load',
     'jump',
   ];
@@ -158,7 +157,6 @@ function table(r: DemoResult): string[] {
         ? '-'
         : `${pass}/${g.verdicts.length} ${pass === g.verdicts.length ? 'ok' : 'FAIL'}`,
       ms(g.times.boot),
-      ms(g.times.modules),
       g.segments.length === 0 ? '-' : ms(g.times.load),
       g.generation === 0 ? '-' : ms(g.times.jump),
     ];

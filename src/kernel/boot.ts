@@ -2,8 +2,8 @@
  * A kernel's boot (spec §8): command line, memblock from the machine's RAM, `kho_populate`
  * at arch setup when hand-over data came with the jump, `reserve_mem=` regions, the early
  * allocations (mm-init), `kho_memory_init` just before `memblock_free_all`, then the
- * initcalls KHO cares about: `kho_init` (fs_initcall) and the memblock hand-over
- * (late_initcall). The same path serves cold boots and KHO boots; rejected hand-over data
+ * initcalls KHO cares about: `kho_init` (fs_initcall), built-in modules (device_initcall) and
+ * the memblock hand-over (late_initcall). The same path serves cold boots and KHO boots; rejected hand-over data
  * falls back to the cold path.
  */
 import { khoMemoryInit } from '../kho/memory-init.ts';
@@ -18,6 +18,7 @@ import { Vmalloc } from '../mm/vmalloc.ts';
 import { parseKernelCmdline } from './cmdline.ts';
 import { Dmesg } from './dmesg.ts';
 import { Kernel } from './kernel.ts';
+import { INITCALL, runModuleInitcalls } from './module.ts';
 import type { Machine } from './machine.ts';
 import { createProcfs } from './procfs.ts';
 import type { ReleaseProfile } from './profile.ts';
@@ -134,14 +135,8 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
   const generation =
     kho.ctx.incoming === null ? 0 : kho.isEnabled() ? kho.incomingKexecCount : kho.readIncomingCount();
 
-  // late_initcall: memblock's reserve_mem hand-over.
-  dmesg.tick(100000);
-  reserveMemKhoOut(kho.ctx, reserveMem);
-
   const procfs = createProcfs(cmdline, topology, buddy, image);
-  dmesg.tick(200000);
-  dmesg.info('Run /init as init process');
-  return new Kernel({
+  const kernel = new Kernel({
     machine,
     profile,
     cmdline,
@@ -157,4 +152,17 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
     early: ctx.early,
     reserveMem,
   });
+
+  // device_initcall: built-in modules such as test_kho.
+  dmesg.tick(50000);
+  runModuleInitcalls(kernel, INITCALL.device);
+
+  // late_initcall: memblock's reserve_mem hand-over, then late built-in modules.
+  dmesg.tick(100000);
+  reserveMemKhoOut(kho.ctx, reserveMem);
+  runModuleInitcalls(kernel, INITCALL.late);
+
+  dmesg.tick(200000);
+  dmesg.info('Run /init as init process');
+  return kernel;
 }

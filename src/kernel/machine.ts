@@ -6,6 +6,7 @@
 import { PhysicalMemory } from '../hw/physical-memory.ts';
 import { Topology } from '../hw/topology.ts';
 import { readBootParams } from '../kexec/boot-params.ts';
+import { runModulesLoad } from './module.ts';
 import { bootKernel } from './boot.ts';
 import type { Kernel } from './kernel.ts';
 import { DEFAULT_OPTIONS, profileByRelease, type KernelOptions, type ReleaseProfile } from './profile.ts';
@@ -82,6 +83,7 @@ export class Machine {
     this.lastProfile = opts.profile;
     const k = bootKernel(this, { cmdline: opts.cmdline, profile: opts.profile, handover: null });
     this.kernel = k;
+    runModulesLoad(k); // user space: systemd-modules-load
     return k;
   }
 
@@ -138,6 +140,7 @@ export class Machine {
       notes,
     });
     this.kernel = k;
+    runModulesLoad(k); // user space: systemd-modules-load
     return k;
   }
 }

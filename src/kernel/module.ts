@@ -285,7 +285,7 @@ export function addModulesLoad(machine: Machine, name: string, args: readonly st
   cfg.modulesLoad.push({ name, args: [...args] });
 }
 
-/** What {@link startModules} did for one module. */
+/** What boot or modules-load did for one module. */
 export interface ModuleStart {
   name: string;
   builtin: boolean;
@@ -295,20 +295,31 @@ export interface ModuleStart {
   message?: string;
 }
 
+const STARTS = new WeakMap<Kernel, ModuleStart[]>();
+const USERSPACE_DONE = new WeakSet<Kernel>();
+
+function startsOf(kernel: Kernel): ModuleStart[] {
+  let s = STARTS.get(kernel);
+  if (s === undefined) {
+    s = [];
+    STARTS.set(kernel, s);
+  }
+  return s;
+}
+
 /**
- * A boot's module work, after the kernel's own initcalls: every built-in module's init in
- * initcall order (parameters from `name.param=` on the command line; a failing initcall is
- * logged and the kernel goes on), then user space's `modprobe` of each `/etc/modules-load.d`
- * entry. Call once per booted kernel (cold or successor). A machine without configured modules
- * does nothing.
+ * The built-in modules' initcalls up to `level` (see {@link INITCALL}), in initcall order, with
+ * parameters from `name.param=` on the command line. Boot calls this at each initcall level, so
+ * `test_kho` (device_initcall) runs before memblock's late_initcall hand-over, as in the kernel.
+ * A failing initcall is logged and the kernel goes on. Already-initialised modules are skipped.
  */
-export function startModules(kernel: Kernel): ModuleStart[] {
+export function runModuleInitcalls(kernel: Kernel, level: number): void {
   const cfg = MACHINES.get(kernel.machine);
-  if (cfg === undefined) return [];
-  const out: ModuleStart[] = [];
+  if (cfg === undefined) return;
   const loaded = loadedOf(kernel);
   const builtins = cfg.builtin
     .map((n, i) => ({ mod: cfg.catalog.find(n)!, i }))
+    .filter(({ mod }) => mod.initcall <= level)
     .sort((a, b) => a.mod.initcall - b.mod.initcall || a.i - b.i);
   for (const { mod } of builtins) {
     const key = canonical(mod.name);
@@ -317,16 +328,26 @@ export function startModules(kernel: Kernel): ModuleStart[] {
     const rc = runInit(kernel, mod, params);
     if (rc !== 0) kernel.dmesg.warn(`initcall ${key}_init returned ${rc}`);
     loaded.set(key, { module: mod, builtin: true, params, initResult: rc });
-    out.push({ name: key, builtin: true, result: rc });
+    startsOf(kernel).push({ name: key, builtin: true, result: rc });
   }
+}
+
+/**
+ * User space after boot: systemd-modules-load runs `modprobe` for each `/etc/modules-load.d`
+ * entry (on disk, so it survives the kexec). The machine calls this once per booted kernel.
+ */
+export function runModulesLoad(kernel: Kernel): void {
+  const cfg = MACHINES.get(kernel.machine);
+  if (cfg === undefined || USERSPACE_DONE.has(kernel)) return;
+  USERSPACE_DONE.add(kernel);
   for (const m of cfg.modulesLoad) {
     try {
       modprobe(kernel, cfg.catalog, m.name, m.args);
-      out.push({ name: canonical(m.name), builtin: false, result: 0 });
+      startsOf(kernel).push({ name: canonical(m.name), builtin: false, result: 0 });
     } catch (e) {
       if (!(e instanceof ModuleError)) throw e;
       kernel.dmesg.err(`systemd-modules-load: Failed to insert module '${m.name}': ${e.message}`);
-      out.push({
+      startsOf(kernel).push({
         name: canonical(m.name),
         builtin: false,
         result: -((ERRNO as Record<string, number | undefined>)[e.code] ?? ERRNO.EINVAL),
@@ -334,7 +355,11 @@ export function startModules(kernel: Kernel): ModuleStart[] {
       });
     }
   }
-  return out;
+}
+
+/** What boot and user space's module loading did on `kernel` (empty without configured modules). */
+export function moduleStarts(kernel: Kernel): readonly ModuleStart[] {
+  return STARTS.get(kernel) ?? [];
 }
 
 function defaults(mod: KernelModule): Map<string, string> {

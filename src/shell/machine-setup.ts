@@ -6,7 +6,7 @@
 import { KhoMemError } from '../hw/errors.ts';
 import { parseSize } from '../hw/topology.ts';
 import { Machine } from '../kernel/machine.ts';
-import { configureModules, startModules } from '../kernel/module.ts';
+import { configureModules } from '../kernel/module.ts';
 import { defaultModuleCatalog } from '../kernel/modules/catalog.ts';
 import { DEFAULT_PROFILE, PROFILE_NAMES, profileByName, type ReleaseProfile } from '../kernel/profile.ts';
 import { COMMANDS } from './commands/index.ts';
@@ -85,7 +85,7 @@ export function bootMachine(cfg: MachineConfig): Machine | string {
   // /lib/modules holds the shipped modules (test_kho, memfd); none is built in or auto-loaded.
   configureModules(machine, { catalog: defaultModuleCatalog() });
   try {
-    startModules(machine.coldBoot({ cmdline: cfg.cmdline, profile: cfg.profile }));
+    machine.coldBoot({ cmdline: cfg.cmdline, profile: cfg.profile });
   } catch (err) {
     return `the kernel failed to boot: ${err instanceof Error ? err.message : String(err)}`;
   }

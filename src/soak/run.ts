@@ -10,7 +10,7 @@ import { kexecFileLoad } from '../kexec/file-load.ts';
 import { mkImage } from '../kexec/image.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { Machine } from '../kernel/machine.ts';
-import { configureModules, ModuleCatalog, startModules } from '../kernel/module.ts';
+import { configureModules, ModuleCatalog } from '../kernel/module.ts';
 import { profileByName } from '../kernel/profile.ts';
 import { DEFAULT_WORKLOAD, soakModule, soakStats, type SoakWorkload } from './consumer.ts';
 
@@ -72,7 +72,6 @@ export function runSoak(o: SoakOptions): SoakSummary {
   });
   const image = mkImage({ profile, size: 1024 * 1024, seed });
   let k: Kernel = m.coldBoot({ cmdline: SOAK_CMDLINE, profile });
-  startModules(k);
   const scratch = k.kho.scratch.map((a) => ({ addr: a.addr, size: a.size }));
   const scratchKey = JSON.stringify(scratch);
   const sum: SoakSummary = {
@@ -117,7 +116,6 @@ export function runSoak(o: SoakOptions): SoakSummary {
       fail(`generation ${g}: kexec failed: ${e instanceof Error ? e.message : String(e)}`);
       break;
     }
-    startModules(k);
     const s = soakStats(k);
     sum.generations = g;
     if (s === null) {

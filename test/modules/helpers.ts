@@ -7,7 +7,7 @@ import { kexecFileLoad } from '../../src/kexec/file-load.ts';
 import { mkImage } from '../../src/kexec/image.ts';
 import type { Kernel } from '../../src/kernel/kernel.ts';
 import { Machine } from '../../src/kernel/machine.ts';
-import { configureModules, startModules, type ModuleStart } from '../../src/kernel/module.ts';
+import { configureModules, moduleStarts, type ModuleStart } from '../../src/kernel/module.ts';
 import { defaultModuleCatalog } from '../../src/kernel/modules/catalog.ts';
 import { profileByName } from '../../src/kernel/profile.ts';
 
@@ -36,7 +36,7 @@ export function bootMachine(o: BootOptions = {}): { k: Kernel; started: ModuleSt
     modulesLoad: o.modulesLoad ?? [],
   });
   const k = m.coldBoot({ cmdline: o.cmdline ?? CMDLINE, profile });
-  return { k, started: startModules(k) };
+  return { k, started: [...moduleStarts(k)] };
 }
 
 /** kexec -l -s + kexec -e, then the successor's modules; `tamper` runs just before the jump. */
@@ -44,5 +44,5 @@ export function kexec(k: Kernel, tamper?: (k: Kernel) => void): { k: Kernel; sta
   kexecFileLoad(k, { image, cmdline: k.cmdline.raw });
   tamper?.(k);
   const next = kexecExecute(k.machine).successor;
-  return { k: next, started: startModules(next) };
+  return { k: next, started: [...moduleStarts(next)] };
 }

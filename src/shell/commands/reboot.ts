@@ -5,17 +5,14 @@
  */
 import type { CommandContext, ShellCommand } from '../command.ts';
 import { formatStamp } from '../../kernel/dmesg.ts';
-import { startModules } from '../../kernel/module.ts';
 
 /**
- * A new kernel is up: run its module initcalls and user space's module loading (the model's
- * boot has no initcall hook for modules, docs/modules.md), print its KHO console lines and a
- * login banner, and reset the session to a new login.
+ * A new kernel is up (its boot ran the module initcalls and user space's module loading):
+ * print its KHO console lines and a login banner, and reset the session to a new login.
  */
 export function afterBoot(ctx: CommandContext): void {
   const s = ctx.session;
   const k = s.kernel;
-  startModules(k);
   const recs = k.dmesg.records;
   const lines = recs.filter((r, i) => i === 0 || /KHO|^kho/.test(r.text));
   let out = '';
