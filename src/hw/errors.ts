@@ -4,31 +4,20 @@
  * the kernel errno that the nearest kernel path would return (EFAULT for a bad address), so
  * callers can turn it into a kernel-style failure without parsing messages.
  */
-
-/** Errno numbers (Linux values) used by the hardware layer. */
-export const HW_ERRNO = {
-  EFAULT: 14,
-  EINVAL: 22,
-  ERANGE: 34,
-} as const;
+import { KernelError } from '../util/errno.ts';
 
 /** One of the errno names the hardware layer uses. */
-export type HwErrnoName = keyof typeof HW_ERRNO;
+export type HwErrnoName = 'EFAULT' | 'EINVAL' | 'ERANGE';
 
 /** A failed access to simulated physical memory or a bad machine description. */
-export class KhoMemError extends Error {
-  /** Errno name, e.g. `EFAULT` for an address outside the machine. */
-  readonly code: HwErrnoName;
-  /** Positive Linux errno (kernel functions return it negated). */
-  readonly errno: number;
+export class KhoMemError extends KernelError {
+  declare readonly code: HwErrnoName;
   /** The physical address involved, or -1 when the failure is not about an address. */
   readonly addr: number;
 
   constructor(code: HwErrnoName, addr: number, detail: string) {
-    super(`${code}: ${detail}`);
+    super(code, detail);
     this.name = 'KhoMemError';
-    this.code = code;
-    this.errno = HW_ERRNO[code];
     this.addr = addr;
   }
 }

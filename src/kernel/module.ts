@@ -10,7 +10,7 @@
  * its predecessor left through `kho_retrieve_subtree` and the KHO restore calls: nothing but
  * memory crosses. The loaded set is keyed by the `Kernel` object, which does not survive a jump.
  */
-import { ERRNO } from './errno.ts';
+import { ERRNO, strerror as errnoText } from '../util/errno.ts';
 import type { Kernel } from './kernel.ts';
 import type { Machine } from './machine.ts';
 
@@ -111,24 +111,9 @@ export function isLoaded(kernel: Kernel, name: string): boolean {
   return loadedOf(kernel).has(canonical(name));
 }
 
-const STRERROR: Record<number, string> = {
-  [ERRNO.EPERM]: 'Operation not permitted',
-  [ERRNO.ENOENT]: 'No such file or directory',
-  [ERRNO.E2BIG]: 'Argument list too long',
-  [ERRNO.ENOMEM]: 'Cannot allocate memory',
-  [ERRNO.EFAULT]: 'Bad address',
-  [ERRNO.EBUSY]: 'Device or resource busy',
-  [ERRNO.EEXIST]: 'File exists',
-  [ERRNO.EINVAL]: 'Invalid argument',
-  [ERRNO.ENOSPC]: 'No space left on device',
-  [ERRNO.ERANGE]: 'Numerical result out of range',
-  [ERRNO.EOPNOTSUPP]: 'Operation not supported',
-  [ERRNO.EADDRNOTAVAIL]: 'Cannot assign requested address',
-};
-
 /** `strerror` for a (positive or negative) errno. */
 export function strerror(errno: number): string {
-  return STRERROR[Math.abs(errno)] ?? `Unknown error ${Math.abs(errno)}`;
+  return errnoText(errno);
 }
 
 /**

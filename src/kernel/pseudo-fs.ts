@@ -4,7 +4,7 @@
  * The shell's VFS mounts these trees; the kernel adds and removes entries as its state changes
  * (e.g. `kho/out/sub_fdts/<name>`), so a directory is live, not a snapshot.
  */
-import { KernelError } from './errno.ts';
+import { KernelError } from '../util/errno.ts';
 
 /** A file: content on read, an optional write handler that throws `KernelError` to fail. */
 export interface PseudoFile {

@@ -5,7 +5,7 @@
  */
 import { decodeLe64Prop, KHO_FDT_PROP_BLOB_SIZE } from '../abi/kho-fdt.ts';
 import { Fdt } from '../fdt/reader.ts';
-import { KernelError } from '../kernel/errno.ts';
+import { KernelError } from '../util/errno.ts';
 import { PseudoDir, roFile, rwFile } from '../kernel/pseudo-fs.ts';
 import { hexAddr, type KhoContext } from './context.ts';
 import { readRootFdt, rootFdtSize } from './out-fdt.ts';

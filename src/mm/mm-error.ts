@@ -1,36 +1,20 @@
 /**
- * The typed error of the memory-management layer. It mirrors `KernelError` (src/kernel/errno.ts)
- * field for field (`code`, `errno`), but lives here because `mm/` sits below `kernel/` and must
- * not import from it. Callers can treat both alike: `err.code` is the errno name.
+ * The typed error of the memory-management layer: a `KernelError` (src/util/errno.ts) limited to
+ * the errnos mm calls fail with, so callers can catch either class.
  */
-
-/** Errno numbers (Linux values, spec §0.3) that mm calls fail with. */
-export const MM_ERRNO = {
-  ENOMEM: 12,
-  EFAULT: 14,
-  EBUSY: 16,
-  EEXIST: 17,
-  EINVAL: 22,
-  ENOSPC: 28,
-  ERANGE: 34,
-  EOPNOTSUPP: 95,
-} as const;
+import { KernelError } from '../util/errno.ts';
 
 /** One of the errno names the mm layer uses. */
-export type MmErrnoName = keyof typeof MM_ERRNO;
+export type MmErrnoName =
+  'ENOMEM' | 'EFAULT' | 'EBUSY' | 'EEXIST' | 'EINVAL' | 'ENOSPC' | 'ERANGE' | 'EOPNOTSUPP';
 
 /** A memory-management call failed the kernel way (the C function would return `-errno`). */
-export class MmError extends Error {
-  /** Errno name, e.g. `EINVAL`. */
-  readonly code: MmErrnoName;
-  /** Positive errno number. */
-  readonly errno: number;
+export class MmError extends KernelError {
+  declare readonly code: MmErrnoName;
 
   constructor(code: MmErrnoName, detail: string) {
-    super(`${code}: ${detail}`);
+    super(code, detail);
     this.name = 'MmError';
-    this.code = code;
-    this.errno = MM_ERRNO[code];
   }
 }
 

@@ -4,6 +4,8 @@
  * terminal) or collect them (for a pipe or a redirection into a file).
  */
 
+import { strerror as errnoText } from '../util/errno.ts';
+
 const enc = new TextEncoder();
 
 /** Where a command's output goes. */
@@ -61,33 +63,9 @@ export function utf8(s: string): Uint8Array {
   return enc.encode(s);
 }
 
-/** glibc `strerror` texts of the errno names the shell reports. */
-const STRERROR: Record<string, string> = {
-  EPERM: 'Operation not permitted',
-  ENOENT: 'No such file or directory',
-  EIO: 'Input/output error',
-  E2BIG: 'Argument list too long',
-  ENOEXEC: 'Exec format error',
-  EBADF: 'Bad file descriptor',
-  ENOMEM: 'Cannot allocate memory',
-  EACCES: 'Permission denied',
-  EFAULT: 'Bad address',
-  EBUSY: 'Device or resource busy',
-  EEXIST: 'File exists',
-  ENOTDIR: 'Not a directory',
-  EISDIR: 'Is a directory',
-  EINVAL: 'Invalid argument',
-  ENOSPC: 'No space left on device',
-  EROFS: 'Read-only file system',
-  ERANGE: 'Numerical result out of range',
-  EOPNOTSUPP: 'Operation not supported',
-  EADDRNOTAVAIL: 'Cannot assign requested address',
-  ENOTEMPTY: 'Directory not empty',
-};
-
 /** The `strerror()` text of an errno name (unknown names come back as `Unknown error NAME`). */
 export function strerror(code: string): string {
-  return STRERROR[code] ?? `Unknown error ${code}`;
+  return errnoText(code);
 }
 
 /** A failed file operation, carrying the errno name the message is built from. */

@@ -19,7 +19,7 @@ import {
 import type { Stats } from 'node:fs';
 import { PseudoDir, type PseudoFile, type PseudoNode } from '../kernel/pseudo-fs.ts';
 import type { Kernel } from '../kernel/kernel.ts';
-import { KernelError } from '../kernel/errno.ts';
+import { KernelError } from '../util/errno.ts';
 import { FsError, nodeErrCode } from './io.ts';
 
 /** Mount points the machine owns (everything else is the host's). */

@@ -14,7 +14,7 @@
 import { decodeLe64Prop, encodeLe64Prop, encodeStringProp, stringListContains } from '../abi/kho-fdt.ts';
 import { buildBlob } from '../fdt/convert.ts';
 import type { FdtTree } from '../fdt/tree.ts';
-import { ERRNO } from '../kernel/errno.ts';
+import { ERRNO } from '../util/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { INITCALL, type KernelModule } from '../kernel/module.ts';
 import { csumBytes, csumPages, fillPages, seed32 } from '../kernel/modules/folio-data.ts';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { walkKhoV1MemMap } from '../../src/abi/kho-v1-mem-map.ts';
 import { Fdt } from '../../src/fdt/reader.ts';
 import { FdtSw } from '../../src/fdt/sw.ts';
-import { KernelError } from '../../src/kernel/errno.ts';
+import { KernelError } from '../../src/util/errno.ts';
 import type { Kernel } from '../../src/kernel/kernel.ts';
 import type { PseudoFile } from '../../src/kernel/pseudo-fs.ts';
 import { GFP_KERNEL } from '../../src/mm/gfp.ts';

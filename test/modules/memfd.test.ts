@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KernelError } from '../../src/kernel/errno.ts';
+import { KernelError } from '../../src/util/errno.ts';
 import { modprobe, rmmod } from '../../src/kernel/module.ts';
 import { defaultModuleCatalog } from '../../src/kernel/modules/catalog.ts';
 import { memfdRead, memfdState, memfdWrite } from '../../src/kernel/modules/memfd.ts';

@@ -7,7 +7,7 @@ import { be32 } from '../../fdt/header.ts';
 import { readTree } from '../../fdt/reader.ts';
 import type { FdtTree } from '../../fdt/tree.ts';
 import type { PhysicalMemory } from '../../hw/physical-memory.ts';
-import { ERRNO } from '../errno.ts';
+import { ERRNO } from '../../util/errno.ts';
 
 /** The tree of the FDT at `phys` (at most `limit` bytes), or -EINVAL. */
 export function readFdtAt(mem: PhysicalMemory, phys: number, limit: number): FdtTree | number {

@@ -19,7 +19,7 @@ import { buildBlob } from '../../fdt/convert.ts';
 import type { FdtNode, FdtTree } from '../../fdt/tree.ts';
 import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_ZERO } from '../../mm/gfp.ts';
 import { MIGRATE_CMA } from '../../mm/pageblock.ts';
-import { ERRNO, KernelError } from '../errno.ts';
+import { ERRNO, KernelError } from '../../util/errno.ts';
 import type { Kernel } from '../kernel.ts';
 import { INITCALL, type KernelModule } from '../module.ts';
 import { PseudoDir, rwFile, textFile } from '../pseudo-fs.ts';

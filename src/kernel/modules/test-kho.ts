@@ -22,7 +22,7 @@ import {
 import { buildBlob } from '../../fdt/convert.ts';
 import { MAX_PAGE_ORDER } from '../../mm/buddy.ts';
 import { GFP_KERNEL, __GFP_NORETRY, __GFP_ZERO } from '../../mm/gfp.ts';
-import { ERRNO } from '../errno.ts';
+import { ERRNO } from '../../util/errno.ts';
 import type { Kernel } from '../kernel.ts';
 import { INITCALL, type KernelModule } from '../module.ts';
 import { csumPages, CSUM_INIT, fillPages, seed32 } from './folio-data.ts';

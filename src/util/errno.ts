@@ -1,0 +1,77 @@
+/**
+ * Linux errno values and glibc's `strerror` texts (spec §0.3), shared by every layer, and the
+ * base error class each layer's typed error extends. Kernel functions return `-errno`; the
+ * model's calls either return those numbers or throw an `ErrnoError` carrying the name.
+ */
+
+/** errno name → [number, strerror text], Linux x86-64 values. */
+const TABLE = {
+  EPERM: [1, 'Operation not permitted'],
+  ENOENT: [2, 'No such file or directory'],
+  EIO: [5, 'Input/output error'],
+  E2BIG: [7, 'Argument list too long'],
+  ENOEXEC: [8, 'Exec format error'],
+  EBADF: [9, 'Bad file descriptor'],
+  ENOMEM: [12, 'Cannot allocate memory'],
+  EACCES: [13, 'Permission denied'],
+  EFAULT: [14, 'Bad address'],
+  EBUSY: [16, 'Device or resource busy'],
+  EEXIST: [17, 'File exists'],
+  ENOTDIR: [20, 'Not a directory'],
+  EISDIR: [21, 'Is a directory'],
+  EINVAL: [22, 'Invalid argument'],
+  ENOSPC: [28, 'No space left on device'],
+  EROFS: [30, 'Read-only file system'],
+  ERANGE: [34, 'Numerical result out of range'],
+  ENOTEMPTY: [39, 'Directory not empty'],
+  EOPNOTSUPP: [95, 'Operation not supported'],
+  EADDRNOTAVAIL: [99, 'Cannot assign requested address'],
+} as const;
+
+/** An errno name the model knows. */
+export type ErrnoName = keyof typeof TABLE;
+
+/** errno numbers by name, e.g. `ERRNO.EINVAL === 22`. */
+export const ERRNO = Object.fromEntries(Object.entries(TABLE).map(([k, v]) => [k, v[0]])) as {
+  readonly [K in ErrnoName]: (typeof TABLE)[K][0];
+};
+
+const NAME_BY_NUMBER = new Map<number, ErrnoName>(
+  (Object.keys(TABLE) as ErrnoName[]).map((name) => [TABLE[name][0], name]),
+);
+
+/** The name of a (positive or negative) errno number, or `E<n>` for one the model does not know. */
+export function errnoName(n: number): string {
+  return NAME_BY_NUMBER.get(Math.abs(n)) ?? `E${Math.abs(n)}`;
+}
+
+/** glibc's `strerror()` text for an errno name or a (positive or negative) number. */
+export function strerror(code: string | number): string {
+  const name = typeof code === 'number' ? NAME_BY_NUMBER.get(Math.abs(code)) : code;
+  const entry = name === undefined ? undefined : (TABLE as Record<string, readonly [number, string]>)[name];
+  if (entry !== undefined) return entry[1];
+  return `Unknown error ${typeof code === 'number' ? Math.abs(code) : code}`;
+}
+
+/** An operation failed with an errno: its name and number, and a message for people. */
+export class ErrnoError extends Error {
+  /** Errno name, e.g. `EINVAL`. */
+  readonly code: ErrnoName;
+  /** Positive errno number (the C function returns it negated). */
+  readonly errno: number;
+
+  constructor(code: ErrnoName, message: string) {
+    super(message);
+    this.name = 'ErrnoError';
+    this.code = code;
+    this.errno = TABLE[code][0];
+  }
+}
+
+/** A kernel call failed with an errno, as the C function would have returned `-errno`. */
+export class KernelError extends ErrnoError {
+  constructor(code: ErrnoName, detail?: string) {
+    super(code, detail === undefined ? code : `${code}: ${detail}`);
+    this.name = 'KernelError';
+  }
+}
