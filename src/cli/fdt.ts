@@ -11,7 +11,7 @@ import { buildBlob } from '../fdt/convert.ts';
 import { toDts } from '../fdt/dts.ts';
 import { FdtError } from '../fdt/errors.ts';
 import { formatTreeJson, FdtJsonError, parseTreeJson, treeToJson } from '../fdt/json.ts';
-import { asComment, khoNotes } from '../fdt/kho-annotate.ts';
+import { asComment, khoNotes } from '../abi/kho-annotate.ts';
 import { checkFdt, readTree } from '../fdt/reader.ts';
 
 /** A user-facing failure: one line on stderr and an exit code. */

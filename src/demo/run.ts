@@ -11,7 +11,7 @@
  * from its own memory.
  */
 import { toDts } from '../fdt/dts.ts';
-import { asComment, khoNotes } from '../fdt/kho-annotate.ts';
+import { asComment, khoNotes } from '../abi/kho-annotate.ts';
 import { readTree } from '../fdt/reader.ts';
 import { hexdumpC } from '../inspect/hexdump.ts';
 import { readPreservedMap } from '../kexec/preserved-map.ts';

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { toDts } from '../../src/fdt/dts.ts';
-import { asComment, khoDocument, khoNotes } from '../../src/fdt/kho-annotate.ts';
+import { asComment, khoDocument, khoNotes } from '../../src/abi/kho-annotate.ts';
 import { readTree } from '../../src/fdt/reader.ts';
 import type { FdtNode, FdtTree } from '../../src/fdt/tree.ts';
 import { dtcCompile } from '../fixtures/fdt/dtc.ts';

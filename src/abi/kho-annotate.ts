@@ -7,12 +7,12 @@
  * sub-tree, the test_kho sub-tree) and returns a short note per property it understands
  * (spec §5.1, §9.1, §9.2, §10.1, §11.1). It only reads; the DTS text itself is untouched.
  */
-import { KEXEC_METADATA_SIZE, KHO_KEXEC_METADATA_NAME } from '../abi/kexec-metadata.ts';
-import { KHO_VMALLOC_ALLOC, KHO_VMALLOC_HUGE_VMAP } from '../abi/kho-vmalloc.ts';
-import { MEMBLOCK_KHO_NODE_COMPATIBLE } from '../abi/memblock-reserve-mem.ts';
-import { KHO_TEST_COMPAT, KHO_TEST_DATA_NODE, KHO_TEST_MAGIC } from '../abi/test-kho.ts';
-import { KHO_ABI_VERSIONS, khoAbiVersion, type KhoAbiVersion } from '../abi/versions.ts';
-import type { FdtProperty, FdtTree } from './tree.ts';
+import { KEXEC_METADATA_SIZE, KHO_KEXEC_METADATA_NAME } from './kexec-metadata.ts';
+import { KHO_VMALLOC_ALLOC, KHO_VMALLOC_HUGE_VMAP } from './kho-vmalloc.ts';
+import { MEMBLOCK_KHO_NODE_COMPATIBLE } from './memblock-reserve-mem.ts';
+import { KHO_TEST_COMPAT, KHO_TEST_DATA_NODE, KHO_TEST_MAGIC } from './test-kho.ts';
+import { KHO_ABI_VERSIONS, khoAbiVersion, type KhoAbiVersion } from './versions.ts';
+import type { FdtProperty, FdtTree } from '../fdt/tree.ts';
 
 /** What distinguishes a version, for the note on the root `compatible` (spec §0.2). */
 function abiFacts(v: KhoAbiVersion): string {
