@@ -3,6 +3,7 @@
  * `Kernel` is built by the boot code (boot.ts) and never survives a kexec: the successor is a
  * new object that learns about its predecessor only from memory.
  */
+import type { KexecImage } from '../kexec/segments.ts';
 import type { Kho } from '../kho/kho.ts';
 import type { Buddy } from '../mm/buddy.ts';
 import type { Memblock } from '../mm/memblock.ts';
@@ -56,10 +57,10 @@ export class Kernel {
   readonly early: readonly EarlyAllocation[];
   /** `reserve_mem=` regions (`reserved_mem_table`). */
   readonly reserveMem: readonly ReserveMemRecord[];
-  /** The loaded kexec image (owned by src/kexec; opaque here). */
-  kexecImage: unknown = null;
-  /** Loaded crash image (src/kexec). */
-  crashImage: unknown = null;
+  /** The loaded kexec image (`kexec -l`; src/kexec fills it). */
+  kexecImage: KexecImage | null = null;
+  /** The loaded crash image (`kexec -p`). */
+  crashImage: KexecImage | null = null;
 
   constructor(p: KernelParts) {
     this.machine = p.machine;

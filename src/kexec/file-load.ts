@@ -39,12 +39,12 @@ export interface LoadResult {
 
 /** The image loaded on `kernel` (kexec -e target), or null. */
 export function loadedImage(kernel: Kernel): KexecImage | null {
-  return (kernel.kexecImage as KexecImage | null) ?? null;
+  return kernel.kexecImage;
 }
 
 /** The crash image loaded on `kernel`, or null. */
 export function loadedCrashImage(kernel: Kernel): KexecImage | null {
-  return (kernel.crashImage as KexecImage | null) ?? null;
+  return kernel.crashImage;
 }
 
 /** System RAM as inclusive resources (what `kexec_walk_resources` visits). */
