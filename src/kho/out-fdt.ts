@@ -5,8 +5,7 @@
  * `fdt_open_into(fdt, fdt, PAGE_SIZE)` and re-packed after every edit (`fdt_pack`).
  */
 import { encodeLe64Prop, KHO_FDT_PROP_COMPATIBLE, KHO_FDT_PROP_MEMORY_MAP } from '../abi/kho-fdt.ts';
-import { HDR_SIZE_DT_STRINGS, HDR_TOTALSIZE } from '../fdt/constants.ts';
-import { be32 } from '../fdt/header.ts';
+import { HDR_TOTALSIZE } from '../fdt/constants.ts';
 import { FdtRw } from '../fdt/rw.ts';
 import { FdtSw } from '../fdt/sw.ts';
 import type { PhysicalMemory } from '../hw/physical-memory.ts';
@@ -25,14 +24,10 @@ export function buildRootFdtPage(compatible: string, memMap: number): Uint8Array
   sw.propertyString(KHO_FDT_PROP_COMPATIBLE, compatible);
   sw.property(KHO_FDT_PROP_MEMORY_MAP, encodeLe64Prop(memMap));
   sw.endNode();
-  const blob = sw.finish();
-  const page = new Uint8Array(KHO_FDT_PAGE);
-  // fdt_finish memmoves the strings from the buffer's end to after the structure; the source
-  // bytes are not cleared, so the page still ends with a copy of the strings block.
-  const strSize = be32(blob, HDR_SIZE_DT_STRINGS);
-  page.set(blob.subarray(blob.length - strSize), KHO_FDT_PAGE - strSize);
-  page.set(blob);
-  return page;
+  sw.finish();
+  // The whole working page, as fdt_finish leaves it (its memmove keeps an old copy of the
+  // strings at the page end).
+  return sw.buffer;
 }
 
 /** Write the initial FDT into its page. */
@@ -46,12 +41,7 @@ export function createRootFdt(mem: PhysicalMemory, phys: number, compatible: str
  * `edit` returns. The page must hold a valid, libfdt-ordered blob.
  */
 export function editRootFdt<T>(mem: PhysicalMemory, phys: number, edit: (rw: FdtRw) => T): T {
-  const page = mem.read(phys, KHO_FDT_PAGE);
-  // fdt_open_into(fdt, fdt, PAGE_SIZE) on an ordered v17 blob: memmove onto itself, then the
-  // header's totalsize becomes the buffer size.
-  const v = new DataView(page.buffer, page.byteOffset, page.byteLength);
-  v.setUint32(HDR_TOTALSIZE, KHO_FDT_PAGE, false);
-  const rw = FdtRw.inPlace(page);
+  const rw = FdtRw.openInPlace(mem.read(phys, KHO_FDT_PAGE)); // fdt_open_into(fdt, fdt, PAGE_SIZE)
   try {
     return edit(rw);
   } finally {
