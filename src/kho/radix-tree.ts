@@ -73,6 +73,8 @@ const INV32 = 1 / 0x1_0000_0000;
 const EMPTY = new Uint32Array(0);
 /** Entries of the direct-mapped leaf cache (a power of two; 16384 leaves = 2 TiB of pages). */
 const LEAF_CACHE_SIZE = 16384;
+/** The leaf cache of a tree that has not filled one yet: all misses, shared, never written. */
+const NO_TAGS = new Float64Array(LEAF_CACHE_SIZE).fill(-1);
 
 function popcount32(x: number): number {
   x -= (x >>> 1) & 0x55555555;
@@ -172,7 +174,7 @@ export class KhoRadixTree {
     // Freed pages may be discarded and their storage reused: forget every view.
     // Only the slots filled since the last drop are reset: cost follows use, not table size.
     const tags = this.lTag;
-    if (tags !== null) {
+    if (tags !== NO_TAGS) {
       const used = this.lUsed;
       for (let k = 0; k < this.lUsedN; k++) {
         const slot = used[k]!;
@@ -185,7 +187,7 @@ export class KhoRadixTree {
 
   // Direct-mapped cache key prefix (key >> 15) → leaf page view: random inserts skip the
   // descent (two node reads and two `mem.page()` lookups) when their leaf was seen before.
-  private lTag: Float64Array | null = null;
+  private lTag: Float64Array = NO_TAGS;
   private lView: Uint32Array[] = [];
   /** Slots filled since the last drop (each slot at most once). */
   private lUsed = new Int32Array(0);
@@ -207,7 +209,7 @@ export class KhoRadixTree {
   private leafOf(hi: number, lo: number, lp: number, create: boolean): Uint32Array | null {
     this.checkEpoch();
     let tags = this.lTag;
-    if (tags === null) {
+    if (tags === NO_TAGS) {
       tags = this.lTag = new Float64Array(LEAF_CACHE_SIZE).fill(-1);
       this.lView = new Array<Uint32Array>(LEAF_CACHE_SIZE).fill(EMPTY);
       this.lUsed = new Int32Array(LEAF_CACHE_SIZE);
@@ -262,31 +264,41 @@ export class KhoRadixTree {
    * node pointer on the path). Adding twice is idempotent.
    */
   add(pfn: number, order: number): number {
-    if (this.rootPfn < 0) return this.noRoot('add_page');
-    let hi: number;
-    let lo: number;
+    // Fast path, kept small so it inlines into callers: an order-0 block whose leaf is cached.
+    // Without a root the caches are empty, so that case always takes the slow path.
     if (order === 0 && pfn >= 0 && pfn < MAX_PFN && pfn === Math.floor(pfn)) {
-      lo = pfn >>> 0; // the common case, inline: key = 2^52 | pfn
-      hi = ((pfn - lo) * INV32) | 0x10_0000;
-    } else {
-      if (!this.keyOf(pfn, order)) return this.badBlock('add_page', pfn, order);
-      hi = this.kHi;
-      lo = this.kLo;
+      const lo = pfn >>> 0; // key = 2^52 | pfn
+      const hi = ((pfn - lo) * INV32) | 0x10_0000;
+      const lp = hi * 131072 + (lo >>> 15);
+      if (this.mem.dropEpoch === this.epoch) {
+        let leaf: Uint32Array;
+        if (lp === this.cLeafPrefix) leaf = this.cLeaf;
+        else {
+          const slot = ((lo >>> 15) ^ (hi << 3)) & (LEAF_CACHE_SIZE - 1);
+          if (this.lTag[slot] !== lp) return this.addSlow(pfn, order);
+          leaf = this.lView[slot]!;
+        }
+        const b = lo & 0x7fff;
+        leaf[b >>> 5]! |= 1 << (b & 31);
+        return 0;
+      }
     }
+    return this.addSlow(pfn, order);
+  }
+
+  /** {@link add} for everything but a cached order-0 leaf. */
+  private addSlow(pfn: number, order: number): number {
+    if (this.rootPfn < 0) return this.noRoot('add_page');
+    if (!this.keyOf(pfn, order)) return this.badBlock('add_page', pfn, order);
+    const hi = this.kHi;
+    const lo = this.kLo;
     const lp = hi * 131072 + (lo >>> 15);
     let leaf: Uint32Array;
-    const fresh = this.mem.dropEpoch === this.epoch;
-    if (lp === this.cLeafPrefix && fresh) leaf = this.cLeaf;
+    if (lp === this.cLeafPrefix && this.mem.dropEpoch === this.epoch) leaf = this.cLeaf;
     else {
-      // The leaf cache probe, inline (the random-insert hot path).
-      const tags = this.lTag;
-      const slot = ((lo >>> 15) ^ (hi << 3)) & (LEAF_CACHE_SIZE - 1);
-      if (fresh && tags !== null && tags[slot] === lp) leaf = this.lView[slot]!;
-      else {
-        const l = this.leafOf(hi, lo, lp, true);
-        if (l === null) return this.err;
-        leaf = l;
-      }
+      const l = this.leafOf(hi, lo, lp, true);
+      if (l === null) return this.err;
+      leaf = l;
     }
     const b = lo & 0x7fff;
     leaf[b >>> 5]! |= 1 << (b & 31);
