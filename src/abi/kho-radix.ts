@@ -12,6 +12,7 @@
  * integer operations; the helpers here do the same. Pure functions over numbers and bytes:
  * nothing here knows about machines.
  */
+import { KernelError } from '../util/errno.ts';
 
 /** Page size the ABI is defined for (the tracker's layout depends on it). */
 export const KHO_PAGE_SHIFT = 12;
@@ -58,20 +59,13 @@ export const INV_POW2: Float64Array = (() => {
 
 const TWO32 = 0x1_0000_0000;
 
-/** Errno numbers (Linux values) this ABI's errors carry. */
-export const KHO_RADIX_ERRNO = { EINVAL: 22, ERANGE: 34 } as const;
-
 /** Bad input to a radix ABI helper (never a raw TypeError/RangeError). */
-export class KhoRadixError extends Error {
-  /** Errno name. */
-  readonly code: keyof typeof KHO_RADIX_ERRNO;
-  /** Positive Linux errno. */
-  readonly errno: number;
-  constructor(code: keyof typeof KHO_RADIX_ERRNO, detail: string) {
-    super(`${code}: ${detail}`);
+export class KhoRadixError extends KernelError {
+  declare readonly code: 'EINVAL' | 'ERANGE';
+
+  constructor(code: 'EINVAL' | 'ERANGE', detail: string) {
+    super(code, detail);
     this.name = 'KhoRadixError';
-    this.code = code;
-    this.errno = KHO_RADIX_ERRNO[code];
   }
 }
 

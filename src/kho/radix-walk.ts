@@ -13,9 +13,10 @@
  */
 import { KHO_BITMAP_BITS, POW2 } from '../abi/kho-radix.ts';
 import type { PhysicalMemory } from '../hw/physical-memory.ts';
+import { ERRNO } from '../util/errno.ts';
 
-/** Errno numbers (Linux values, spec §0.3) returned (negated) by the tracker. Local on purpose. */
-export const RADIX_ERRNO = { ENOENT: 2, ENOMEM: 12, EFAULT: 14, EINVAL: 22 } as const;
+/** Errno numbers returned (negated) by the tracker: the shared table (src/util/errno.ts). */
+export const RADIX_ERRNO = ERRNO;
 
 /** What the tracker needs of physical memory (a {@link PhysicalMemory} or a stand-in). */
 export type RadixMemory = Pick<PhysicalMemory, 'page' | 'peekPage' | 'isPoisoned' | 'maxPfn'>;
