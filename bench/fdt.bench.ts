@@ -5,7 +5,7 @@
 import { buildBlob } from '../src/fdt/convert.ts';
 import { Fdt, readTree } from '../src/fdt/reader.ts';
 import { FdtRw } from '../src/fdt/rw.ts';
-import type { FdtNode, FdtTree } from '../src/fdt/tree.ts';
+import { fdtTree, type FdtNode, type FdtTree } from '../src/fdt/tree.ts';
 import { round, secondsSince, type BenchEntry } from './harness.ts';
 
 /** A deterministic, devicetree-like tree of about `bytes` bytes (buses, devices, typical props). */
@@ -134,20 +134,16 @@ export const entries: BenchEntry[] = [
     description:
       'KHO-style edits: open_into 4096, add a sub-tree node with two u64 props, pack, 40 times; µs per add+pack',
     run: () => {
-      const base = buildBlob({
-        version: 17,
-        lastCompVersion: 16,
-        bootCpuidPhys: 0,
-        memreserve: [],
-        root: {
+      const base = buildBlob(
+        fdtTree({
           name: '',
           props: [
             { name: 'compatible', value: new TextEncoder().encode('kho-v1\0') },
             { name: 'preserved-memory-map', value: new Uint8Array(8) },
           ],
           children: [],
-        },
-      });
+        }),
+      );
       const v = new Uint8Array(8);
       const s = timeIt(() => {
         const rw = FdtRw.openInto(base, 4096);

@@ -29,3 +29,19 @@ export function round(x: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
+
+/** mulberry32: a small seeded PRNG of u32 values, so every bench input can be replayed. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** A full GC when node runs with --expose-gc (bench/run.ts does), else nothing. */
+export function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}

@@ -3,25 +3,13 @@
  * access inside touched pages, page() lookups, and what a touched page costs in JS heap.
  * Inputs come from a seeded PRNG and are generated outside the timed regions.
  */
-import type { BenchEntry } from './harness.ts';
-import { round, secondsSince } from './harness.ts';
+import { gc, mulberry32 as rng, round, secondsSince, type BenchEntry } from './harness.ts';
 import { PAGE_SIZE, PhysicalMemory } from '../src/hw/physical-memory.ts';
 
 const SEED = 0x6b686f; // "kho"
 const SPACE = 2 ** 40; // 1 TiB
 const PAGES = 200_000; // 781 MiB touched
 const OPS = 4_000_000;
-
-/** mulberry32: a small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** Distinct pfns spread over the 1 TiB space (2^28 pfns): 2^28 / PAGES strata, one pick each. */
 function scatteredPfns(n: number): Float64Array {
@@ -49,10 +37,6 @@ function addressesIn(pfns: Float64Array, n: number, unaligned: boolean): Float64
     out[i] = pfn * PAGE_SIZE + off;
   }
   return out;
-}
-
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
 }
 
 export const entries: BenchEntry[] = [

@@ -12,8 +12,14 @@
  * successor boot (including KHO memory init: walk + reserve of every block), restore (every
  * folio). Peak RSS covers the whole run.
  */
-import type { BenchEntry, BenchResult } from './harness.ts';
-import { peakRssMiB, round, secondsSince } from './harness.ts';
+import {
+  mulberry32 as rng,
+  peakRssMiB,
+  round,
+  secondsSince,
+  type BenchEntry,
+  type BenchResult,
+} from './harness.ts';
 import { Machine } from '../src/kernel/machine.ts';
 import { profileByName } from '../src/kernel/profile.ts';
 import { GFP_KERNEL } from '../src/mm/gfp.ts';
@@ -25,17 +31,6 @@ const TiB = 2 ** 40;
 const GiB = 2 ** 30;
 const SEED = 0x6b686f;
 const CMD = 'console=ttyS0 kho=on';
-
-/** mulberry32. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 function cycle(): BenchResult {
   const t0 = process.hrtime.bigint();

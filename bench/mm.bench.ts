@@ -3,8 +3,7 @@
  * buddy allocator's order-0 alloc+free on a fragmented machine, and memblock allocation.
  * Inputs come from a seeded PRNG generated outside the timed regions.
  */
-import type { BenchEntry } from './harness.ts';
-import { round, secondsSince } from './harness.ts';
+import { gc, mulberry32 as rng, round, secondsSince, type BenchEntry } from './harness.ts';
 import { PhysicalMemory } from '../src/hw/physical-memory.ts';
 import { Topology } from '../src/hw/topology.ts';
 import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL } from '../src/mm/gfp.ts';
@@ -15,21 +14,6 @@ const SEED = 0x6b686f;
 const GiB = 2 ** 30;
 const TiB = 2 ** 40;
 const MiB = 2 ** 20;
-
-/** mulberry32: a small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
 
 export const entries: BenchEntry[] = [
   {

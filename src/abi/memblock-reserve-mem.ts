@@ -4,7 +4,7 @@
  * per reservation, named by the reservation, with `compatible = "reserve-mem-v1"`, `start` and
  * `size` (8 bytes each, raw little-endian `phys_addr_t`), written in that order.
  */
-import type { FdtNode, FdtTree } from '../fdt/tree.ts';
+import { fdtTree, type FdtNode, type FdtTree } from '../fdt/tree.ts';
 import { AbiError, decodeWith } from './errors.ts';
 import type { AbiResult } from './errors.ts';
 import { decodeLe64Prop, encodeLe64Prop, encodeStringProp, stringListContains } from './kho-fdt.ts';
@@ -41,17 +41,11 @@ export function buildMemblockTree(records: readonly ReserveMemRecord[]): FdtTree
     ],
     children: [],
   }));
-  return {
-    version: 17,
-    lastCompVersion: 16,
-    bootCpuidPhys: 0,
-    memreserve: [],
-    root: {
-      name: '',
-      props: [{ name: 'compatible', value: encodeStringProp(MEMBLOCK_KHO_NODE_COMPATIBLE) }],
-      children,
-    },
-  };
+  return fdtTree({
+    name: '',
+    props: [{ name: 'compatible', value: encodeStringProp(MEMBLOCK_KHO_NODE_COMPATIBLE) }],
+    children,
+  });
 }
 
 function prop(node: FdtNode, name: string): Uint8Array | null {

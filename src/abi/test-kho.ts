@@ -9,7 +9,7 @@
  * `folios_info` describes a preserved vmalloc array of u64 entries `phys | order` (order in the
  * low 12 bits).
  */
-import type { FdtNode, FdtTree } from '../fdt/tree.ts';
+import { fdtTree, type FdtNode, type FdtTree } from '../fdt/tree.ts';
 import { checkRange, getU32, viewOf } from './bytes.ts';
 import { AbiError, decodeWith } from './errors.ts';
 import type { AbiResult } from './errors.ts';
@@ -58,20 +58,14 @@ export function buildTestKhoTree(s: KhoTestState, magic = KHO_TEST_MAGIC): FdtTr
     ],
     children: [],
   };
-  return {
-    version: 17,
-    lastCompVersion: 16,
-    bootCpuidPhys: 0,
-    memreserve: [],
-    root: {
-      name: '',
-      props: [
-        { name: 'compatible', value: encodeStringProp(KHO_TEST_COMPAT) },
-        { name: 'magic', value: u32(magic, 'magic') },
-      ],
-      children: [data],
-    },
-  };
+  return fdtTree({
+    name: '',
+    props: [
+      { name: 'compatible', value: encodeStringProp(KHO_TEST_COMPAT) },
+      { name: 'magic', value: u32(magic, 'magic') },
+    ],
+    children: [data],
+  });
 }
 
 function prop(node: FdtNode, name: string): Uint8Array | null {

@@ -33,3 +33,8 @@ export interface FdtTree {
   memreserve: FdtReserveEntry[];
   root: FdtNode;
 }
+
+/** A version-17 tree with `root` (and optional memory reservations), as writers produce it. */
+export function fdtTree(root: FdtNode, memreserve: FdtReserveEntry[] = []): FdtTree {
+  return { version: 17, lastCompVersion: 16, bootCpuidPhys: 0, memreserve, root };
+}

@@ -13,7 +13,7 @@
  */
 import { decodeLe64Prop, encodeLe64Prop, encodeStringProp, stringListContains } from '../abi/kho-fdt.ts';
 import { buildBlob } from '../fdt/convert.ts';
-import type { FdtTree } from '../fdt/tree.ts';
+import { fdtTree, type FdtTree } from '../fdt/tree.ts';
 import { ERRNO } from '../util/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { INITCALL, type KernelModule } from '../kernel/module.ts';
@@ -399,22 +399,16 @@ export function soakGeneration(k: Kernel, seed: number, w: SoakWorkload): SoakGe
   }
   s.handedSubtrees = extra;
 
-  const tree: FdtTree = {
-    version: 17,
-    lastCompVersion: 16,
-    bootCpuidPhys: 0,
-    memreserve: [],
-    root: {
-      name: '',
-      props: [
-        { name: 'compatible', value: encodeStringProp(SOAK_COMPAT) },
-        { name: 'table', value: encodeLe64Prop(table) },
-        { name: 'count', value: u32(n) },
-        { name: 'extra', value: new TextEncoder().encode(extra.map((e) => `${e}\0`).join('')) },
-      ],
-      children: [],
-    },
-  };
+  const tree: FdtTree = fdtTree({
+    name: '',
+    props: [
+      { name: 'compatible', value: encodeStringProp(SOAK_COMPAT) },
+      { name: 'table', value: encodeLe64Prop(table) },
+      { name: 'count', value: u32(n) },
+      { name: 'extra', value: new TextEncoder().encode(extra.map((e) => `${e}\0`).join('')) },
+    ],
+    children: [],
+  });
   const blob = buildBlob(tree);
   const fdt = k.kho.allocPreserve(PAGE);
   if (fdt < 0) {

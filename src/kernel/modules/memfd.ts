@@ -16,7 +16,7 @@ import { decodeKhoVmalloc, encodeKhoVmalloc, KHO_VMALLOC_DESC_SIZE } from '../..
 import { decodeLe64Prop, encodeLe64Prop, encodeStringProp, stringListContains } from '../../abi/kho-fdt.ts';
 import { decodeFolioInfo, encodeFolioInfo } from '../../abi/test-kho.ts';
 import { buildBlob } from '../../fdt/convert.ts';
-import type { FdtNode, FdtTree } from '../../fdt/tree.ts';
+import { fdtTree, type FdtNode, type FdtTree } from '../../fdt/tree.ts';
 import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_ZERO } from '../../mm/gfp.ts';
 import { MIGRATE_CMA } from '../../mm/pageblock.ts';
 import { ERRNO, KernelError } from '../../util/errno.ts';
@@ -228,17 +228,11 @@ function writeIndex(k: Kernel, st: MemfdState): number {
       children: [],
     });
   }
-  const tree: FdtTree = {
-    version: 17,
-    lastCompVersion: 16,
-    bootCpuidPhys: 0,
-    memreserve: [],
-    root: {
-      name: '',
-      props: [{ name: 'compatible', value: encodeStringProp(MEMFD_COMPAT) }],
-      children: nodes,
-    },
-  };
+  const tree: FdtTree = fdtTree({
+    name: '',
+    props: [{ name: 'compatible', value: encodeStringProp(MEMFD_COMPAT) }],
+    children: nodes,
+  });
   const blob = buildBlob(tree);
   const fdt = k.kho.allocPreserve(blob.length);
   if (fdt < 0) return undo(fdt);
