@@ -89,7 +89,17 @@ function parseImage(opts: FileLoadOptions, kernel: Kernel): KernelImage {
  * previously loaded image in place on failure, as the kernel does.
  */
 export function kexecFileLoad(kernel: Kernel, opts: FileLoadOptions): LoadResult {
-  const image = parseImage(opts, kernel);
+  return loadKexecImage(kernel, opts, false);
+}
+
+/**
+ * Both loaders: probe the image, find the crash region for `-p`, place the segments (the file
+ * loader with KHO: scratch array first, everything in scratch; otherwise System RAM or the
+ * crash region), run the bzImage loader, check the segments and store the image.
+ */
+export function loadKexecImage(kernel: Kernel, opts: FileLoadOptions, legacy: boolean): LoadResult {
+  // The legacy loader's probe runs in kexec-tools (user space): a failed probe logs nothing.
+  const image = legacy ? parseKernelImage(opts.image, opts.imageName ?? 'kernel') : parseImage(opts, kernel);
   const crash = opts.crash === true;
   const warnings: string[] = [];
   const ip = profileOfImage(image, kernel.profile);
@@ -106,9 +116,9 @@ export function kexecFileLoad(kernel: Kernel, opts: FileLoadOptions): LoadResult
     }
   }
 
-  // kho_fill_kimage: null when KHO is off, not initialised, or for a crash image.
-  const info = kernel.kho.fillKimage({ crash });
-  const scratchAreas = kernel.kho.isEnabled() && !crash ? kernel.kho.scratch : null;
+  // kho_fill_kimage: only the file loader; null when KHO is off, not initialised, or for a crash image.
+  const info = legacy ? null : kernel.kho.fillKimage({ crash });
+  const scratchAreas = !legacy && kernel.kho.isEnabled() && !crash ? kernel.kho.scratch : null;
   const ram = crash ? [{ start: crashRegion!.start, end: crashRegion!.end - 1 }] : systemRam(kernel);
   const place: Placer =
     scratchAreas !== null
@@ -140,13 +150,18 @@ export function kexecFileLoad(kernel: Kernel, opts: FileLoadOptions): LoadResult
     e820,
     kho,
     crash,
-    legacy: false,
+    legacy,
   });
   const bad = checkSegments(segs.segments, kernel.machine.mem.limit, crashRegion);
   if (bad !== null) throw new KexecError('EINVAL', `segment check failed: ${bad}`);
 
+  if (legacy && !crash && kernel.kho.isEnabled() && kernel.kho.fdtPhys !== 0) {
+    warnings.push(
+      'kexec_load (legacy, without -s) carries no KHO data: the next kernel cold-boots and preserved memory is lost; use kexec -s',
+    );
+  }
   const result: KexecImage = {
-    kind: crash ? 'crash' : 'file',
+    kind: crash ? 'crash' : legacy ? 'legacy' : 'file',
     segments: segs.segments,
     entry: loaded.entry,
     kernelEntry: loaded.kernelEntry,
