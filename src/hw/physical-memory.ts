@@ -79,6 +79,17 @@ export class PhysicalMemory {
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
   private count = 0;
+
+  /**
+   * Called with the pfn when a read returns poison (the page still holds nothing but the lazy
+   * poison pattern): the sanitizer's page-access tracking of reads of never-preserved memory.
+   * Only the poison path pays for it.
+   */
+  onPoisonRead: ((pfn: number) => void) | null = null;
+
+  private poisonRead(pfn: number): void {
+    if (this.onPoisonRead !== null) this.onPoisonRead(pfn);
+  }
   /** Cached `page()` views, per slot (created on demand). */
   private readonly views: (Uint32Array | undefined)[] = [];
 
@@ -289,7 +300,11 @@ export class PhysicalMemory {
     if (!(addr >= 0 && addr < this.limit) || addr !== Math.floor(addr)) throw this.bad(addr, 1);
     const off = addr & PAGE_MASK;
     const pfn = (addr - off) * INV_PAGE;
-    if (!this.find(pfn)) return this.inPoisonList(pfn) ? POISON_BYTE : 0;
+    if (!this.find(pfn)) {
+      if (!this.inPoisonList(pfn)) return 0;
+      this.poisonRead(pfn);
+      return POISON_BYTE;
+    }
     return (this.cSlab[this.cBase + (off >>> 2)]! >>> ((off & 3) << 3)) & 0xff;
   }
 
@@ -326,7 +341,11 @@ export class PhysicalMemory {
     const off = addr & PAGE_MASK;
     if (off > PAGE_SIZE - 4) return this.readU32Slow(addr);
     const pfn = (addr - off) * INV_PAGE;
-    if (!this.find(pfn)) return this.inPoisonList(pfn) ? POISON_WORD : 0;
+    if (!this.find(pfn)) {
+      if (!this.inPoisonList(pfn)) return 0;
+      this.poisonRead(pfn);
+      return POISON_WORD;
+    }
     const i = this.cBase + (off >>> 2);
     const sh = (off & 3) << 3;
     if (sh === 0) return this.cSlab[i]!;
@@ -423,6 +442,7 @@ export class PhysicalMemory {
         const { bytes, off: base } = this.cachedBytes();
         out.set(bytes.subarray(base + off, base + off + n), done);
       } else if (this.inPoisonList(pfn)) {
+        this.poisonRead(pfn);
         out.fill(POISON_BYTE, done, done + n);
       }
       done += n;
@@ -566,6 +586,7 @@ export class PhysicalMemory {
       const ps = parts[k]!;
       const pe = parts[k + 1]!;
       if (cur < ps) this.fill(d + (cur - s), ps - cur, 0);
+      this.poisonRead(Math.floor(ps * INV_PAGE));
       this.fill(d + (ps - s), pe - ps, POISON_BYTE);
       cur = pe;
     }
@@ -577,7 +598,9 @@ export class PhysicalMemory {
     const soff = s & PAGE_MASK;
     const spfn = (s - soff) * INV_PAGE;
     if (!this.find(spfn)) {
-      this.fill(d, n, this.inPoisonList(spfn) ? POISON_BYTE : 0);
+      const poisoned = this.inPoisonList(spfn);
+      if (poisoned) this.poisonRead(spfn);
+      this.fill(d, n, poisoned ? POISON_BYTE : 0);
       return;
     }
     const srcBytes = this.slabBytes[this.cSlot >>> 8]!;

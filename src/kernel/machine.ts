@@ -78,7 +78,8 @@ export class Machine {
   coldBoot(opts: { cmdline: string; profile: ReleaseProfile }): Kernel {
     this.kernel = null;
     for (const pfn of this.mem.touchedPfns()) this.mem.discard(pfn);
-    for (const r of this.mem.poisonedRanges()) this.mem.unpoison(r.start * 4096, (r.end - r.start) * 4096);
+    for (const r of this.mem.poisonedRanges()) this.mem.unpoison(r.start, r.end - r.start); // byte ranges
+    this.mem.onPoisonRead = null; // no stale memory after power-on: nothing to track
     this.buildOptions = { ...opts.profile.options };
     this.lastProfile = opts.profile;
     const k = bootKernel(this, { cmdline: opts.cmdline, profile: opts.profile, handover: null });

@@ -18,6 +18,7 @@ import {
   keepRanges,
   poisonComplement,
   preservedRanges,
+  trackUnpreservedReads,
   type SanitizerFinding,
   type SanitizerReport,
 } from './sanitizer.ts';
@@ -160,6 +161,7 @@ function jump(
     poisonedPages: 0,
     keptPages: 0,
     freedChecked: f.freedChecked,
+    unpreservedReads: 0,
   };
   logFindings(k, list, 'kexec: ');
   k.dmesg.info(crash ? 'Starting crashdump kernel...' : 'kexec_core: Starting new kernel');
@@ -180,10 +182,14 @@ function jump(
   const t3 = now();
   const c3 = cpuNow();
 
-  // The old kernel is gone: only memory and the boot-params address go on.
+  // The old kernel is gone: only memory and the boot-params address go on. With the sanitizer
+  // on, reads of the poisoned (unpreserved) memory become findings from here on.
   k.kexecImage = null;
   machine.kernel = null;
+  machine.mem.onPoisonRead = null;
+  const tracking = sanitize ? trackUnpreservedReads(machine.mem, report, () => machine.kernel) : null;
   const successor = machine.bootSuccessor(image.bootParamsPhys);
+  tracking?.flush(successor);
   const t4 = now();
   const c4 = cpuNow();
   if (list.length > 0) logFindings(successor, list, 'kexec sanitizer (previous kernel): ');

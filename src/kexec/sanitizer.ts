@@ -33,7 +33,12 @@ export const FREED_CHECK_LIMIT = 4096;
 
 /** Kinds of findings. */
 export type FindingKind =
-  'segment-on-preserved' | 'preserved-in-scratch' | 'preserved-freed' | 'tracker' | 'no-handover';
+  | 'segment-on-preserved'
+  | 'preserved-in-scratch'
+  | 'preserved-freed'
+  | 'tracker'
+  | 'no-handover'
+  | 'unpreserved-read';
 
 /** One finding of the sanitizer. */
 export interface SanitizerFinding {
@@ -57,6 +62,47 @@ export interface SanitizerReport {
   keptPages: number;
   /** Blocks checked for having been freed (all, or a sample). */
   freedChecked: number;
+  /**
+   * Page reads in the successor that returned poison, i.e. memory the predecessor did not
+   * preserve (page-access tracking; counted until the next jump or cold boot).
+   */
+  unpreservedReads: number;
+}
+
+/** Distinct pages reported one by one as `unpreserved-read` findings; further reads are counted. */
+export const UNPRESERVED_READ_REPORT_LIMIT = 64;
+
+/**
+ * Page-access tracking after a sanitized jump: a read that returns poison reads a page the
+ * predecessor did not preserve, whose content is stale (on real hardware it would silently be
+ * whatever the old kernel left). Each distinct page (up to the limit) becomes an error finding
+ * in `report` and a dmesg line in the running kernel; lines raised during the successor's early
+ * boot, before its log exists, are kept until `flush` is called with it.
+ */
+export function trackUnpreservedReads(
+  mem: PhysicalMemory,
+  report: SanitizerReport,
+  currentKernel: () => { dmesg: { err(text: string): void } } | null,
+): { flush(kernel: { dmesg: { err(text: string): void } }): void } {
+  const seen = new Set<number>();
+  const pending: string[] = [];
+  mem.onPoisonRead = (pfn) => {
+    report.unpreservedReads++;
+    if (seen.size >= UNPRESERVED_READ_REPORT_LIMIT || seen.has(pfn)) return;
+    seen.add(pfn);
+    const phys = pfn * PAGE;
+    const message = `read of unpreserved memory at 0x${phys.toString(16)}: the page was not preserved by the previous kernel and holds stale (poisoned) data`;
+    report.findings.push({ kind: 'unpreserved-read', severity: 'error', phys, message });
+    const line = `kexec sanitizer: ${message}`;
+    const k = currentKernel();
+    if (k === null) pending.push(line);
+    else k.dmesg.err(line);
+  };
+  return {
+    flush(kernel) {
+      for (const line of pending.splice(0)) kernel.dmesg.err(line);
+    },
+  };
 }
 
 /** Inputs of the findings pass. */
