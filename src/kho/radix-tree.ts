@@ -183,6 +183,9 @@ export class KhoRadixTree {
       }
       this.lUsedN = 0;
     }
+    const low = this.lowLeaf;
+    for (const i of this.lowUsed) low[i] = EMPTY;
+    this.lowUsed.length = 0;
   }
 
   // Direct-mapped cache key prefix (key >> 15) → leaf page view: random inserts skip the
@@ -264,29 +267,29 @@ export class KhoRadixTree {
    * node pointer on the path). Adding twice is idempotent.
    */
   add(pfn: number, order: number): number {
-    // Fast path, kept small so it inlines into callers: an order-0 block whose leaf is cached.
-    // Without a root the caches are empty, so that case always takes the slow path.
-    if (order === 0 && pfn >= 0 && pfn < MAX_PFN && pfn === Math.floor(pfn)) {
-      const lo = pfn >>> 0; // key = 2^52 | pfn
-      const hi = ((pfn - lo) * INV32) | 0x10_0000;
-      const lp = hi * 131072 + (lo >>> 15);
-      if (this.mem.dropEpoch === this.epoch) {
-        let leaf: Uint32Array;
-        if (lp === this.cLeafPrefix) leaf = this.cLeaf;
-        else {
-          const slot = ((lo >>> 15) ^ (hi << 3)) & (LEAF_CACHE_SIZE - 1);
-          if (this.lTag[slot] !== lp) return this.addSlow(pfn, order);
-          leaf = this.lView[slot]!;
+    // Fast path, kept small so it inlines into callers and few instructions stand between two
+    // adds' leaf-word misses: an order-0 block below pfn 2^32 (key = 2^52 | pfn, so the leaf is
+    // fixed by pfn >>> 15 alone) whose leaf is in the direct-mapped table. `lo === pfn` is the
+    // whole integer and range check. Without a root the table stays empty: slow path.
+    if (order === 0) {
+      const lo = pfn >>> 0;
+      if (lo === pfn && this.mem.dropEpoch === this.epoch) {
+        const i = lo >>> 15;
+        const low = this.lowLeaf;
+        if (i < low.length) {
+          const leaf = low[i]!;
+          if (leaf.length !== 0) {
+            const b = lo & 0x7fff;
+            leaf[b >>> 5]! |= 1 << (b & 31);
+            return 0;
+          }
         }
-        const b = lo & 0x7fff;
-        leaf[b >>> 5]! |= 1 << (b & 31);
-        return 0;
       }
     }
     return this.addSlow(pfn, order);
   }
 
-  /** {@link add} for everything but a cached order-0 leaf. */
+  /** {@link add} for everything but an order-0 block below pfn 2^32 with a cached leaf. */
   private addSlow(pfn: number, order: number): number {
     if (this.rootPfn < 0) return this.noRoot('add_page');
     if (!this.keyOf(pfn, order)) return this.badBlock('add_page', pfn, order);
@@ -294,7 +297,16 @@ export class KhoRadixTree {
     const lo = this.kLo;
     const lp = hi * 131072 + (lo >>> 15);
     let leaf: Uint32Array;
-    if (lp === this.cLeafPrefix && this.mem.dropEpoch === this.epoch) leaf = this.cLeaf;
+    if (hi === 0x10_0000) {
+      // Order 0 below pfn 2^32: find the leaf and enter it in the fast path's table.
+      this.checkEpoch();
+      if (lp !== this.cLeafPrefix) {
+        const r = this.descend(hi, lo, lp, true);
+        if (r !== 0) return r;
+      }
+      leaf = this.cLeaf;
+      this.cacheLow(lo >>> 15, leaf);
+    } else if (lp === this.cLeafPrefix && this.mem.dropEpoch === this.epoch) leaf = this.cLeaf;
     else {
       const l = this.leafOf(hi, lo, lp, true);
       if (l === null) return this.err;
@@ -303,6 +315,24 @@ export class KhoRadixTree {
     const b = lo & 0x7fff;
     leaf[b >>> 5]! |= 1 << (b & 31);
     return 0;
+  }
+
+  // Direct-mapped table of the leaves of order-0 keys below pfn 2^32, indexed by pfn >>> 15
+  // (no tag needed); EMPTY = not cached. Grows to the highest index used (at most 2^17).
+  private lowLeaf: Uint32Array[] = [];
+  /** Indices of {@link lowLeaf} filled since the last drop. */
+  private lowUsed: number[] = [];
+
+  /** Enters a leaf in {@link lowLeaf}, growing the table by doubling. */
+  private cacheLow(i: number, leaf: Uint32Array): void {
+    const low = this.lowLeaf;
+    if (i >= low.length) {
+      let n = low.length === 0 ? 64 : low.length * 2;
+      while (n <= i) n *= 2;
+      while (low.length < n) low.push(EMPTY);
+    }
+    if (low[i] === EMPTY) this.lowUsed.push(i);
+    low[i] = leaf;
   }
 
   /**

@@ -319,6 +319,13 @@ function walkLowLeaf(
 /**
  * The hot loop of a walk: one callback per set bit of a leaf whose keys all have `order`.
  * Top-level (not a per-walk closure) so V8 keeps one feedback vector and can inline `cb`.
+ *
+ * Shaped for V8 (each point measured with Node 24): words are scanned in 64-bit pairs (the ABI's
+ * own word size), taking the lowest bit of the low half while it has bits, else of the high
+ * half, without a branch, so the unpredictable "word exhausted" loop exit happens once per
+ * 64 bits instead of once per 32; `| 0` keeps the words int32 (a Uint32Array value above
+ * 2^31 would otherwise turn the loop's variables into doubles); the parameters are converted
+ * once (`* 1`, `| 0`) because TurboFan re-checks a parameter's type at every use inside a loop.
  */
 function walkLeafBits(
   words: Uint32Array,
@@ -327,16 +334,23 @@ function walkLeafBits(
   order: number,
   cb: RadixWalkCallback,
 ): number {
-  for (let w = 0; w < 1024; w++) {
-    let x = words[w]!;
-    if (x === 0) continue;
-    const wbase = base + w * 32 * blk;
+  const b0 = base * 1;
+  const bk = blk * 1;
+  const ord = order | 0;
+  for (let w = 0; w < 1024; w += 2) {
+    let lo = words[w]! | 0;
+    let hi = words[w + 1]! | 0;
+    if ((lo | hi) === 0) continue;
+    const wbase = b0 + w * 32 * bk;
     do {
-      const t = x & -x;
-      x ^= t;
-      const r = cb(wbase + (31 - Math.clz32(t)) * blk, order);
+      const mlo = (lo | -lo) >> 31; // -1 while the low half has bits, else 0
+      const z = (lo & mlo) | (hi & ~mlo);
+      const t = z & -z;
+      lo ^= t & mlo;
+      hi ^= t & ~mlo;
+      const r = cb(wbase + (31 - Math.clz32(t) + (32 & ~mlo)) * bk, ord);
       if (r !== 0) return r;
-    } while (x !== 0);
+    } while ((lo | hi) !== 0);
   }
   return 0;
 }
