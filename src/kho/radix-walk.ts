@@ -344,11 +344,12 @@ function walkLeafBits(
     const wbase = b0 + w * 32 * bk;
     do {
       const mlo = (lo | -lo) >> 31; // -1 while the low half has bits, else 0
-      const z = (lo & mlo) | (hi & ~mlo);
+      const nlo = ~mlo;
+      const z = lo | (hi & nlo); // the half whose lowest bit is next
       const t = z & -z;
-      lo ^= t & mlo;
-      hi ^= t & ~mlo;
-      const r = cb(wbase + (31 - Math.clz32(t) + (32 & ~mlo)) * bk, ord);
+      lo &= lo - 1; // stays 0 once empty
+      hi ^= t & nlo;
+      const r = cb(wbase + (31 - Math.clz32(t) + (32 & nlo)) * bk, ord);
       if (r !== 0) return r;
     } while ((lo | hi) !== 0);
   }
