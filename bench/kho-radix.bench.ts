@@ -3,6 +3,7 @@
  * consecutive pages of a 1 TiB machine, and a full walk of the random tree. Inputs come from a
  * seeded PRNG and are generated outside the timed region.
  */
+import { loadavg } from 'node:os';
 import type { BenchEntry, BenchResult } from './harness.ts';
 import { round, secondsSince } from './harness.ts';
 import { PhysicalMemory } from '../src/hw/physical-memory.ts';
@@ -13,6 +14,11 @@ const MACHINE = 2 ** 40; // 1 TiB
 const SEED = 0x6b686f; // "kho"
 /** Node pages come from a bump allocator above the tracked range. */
 const NODE_BASE_PFN = 2 ** 28;
+
+/** 1-minute load average when an entry finishes: context for its figures on a shared machine. */
+function load1(): number {
+  return round(loadavg()[0]!, 2);
+}
 
 /** CPU seconds (user + system) since `c0`: less disturbed than wall time on a shared machine. */
 function cpuSince(c0: NodeJS.CpuUsage): number {
@@ -86,6 +92,7 @@ function insertEntry(name: string, pfns: () => Float64Array, what: string): Benc
         cpu_seconds: round(cpu),
         ns_per_add: round((s * 1e9) / COUNT, 1),
         ...treeFigures(tree),
+        load_avg_1m: load1(),
       };
     },
   };
@@ -130,6 +137,7 @@ export const entries: BenchEntry[] = [
         ns_per_block: round((s * 1e9) / count, 2),
         walked: count,
         ...figures,
+        load_avg_1m: load1(),
       };
     },
   },
