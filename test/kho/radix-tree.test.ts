@@ -367,3 +367,23 @@ test('an allocator handing out pfn 0 or pfns outside memory counts as out of mem
   assert.deepEqual(alloc.freed, [0, next]);
   assert.equal(tree.nodePages(), 1);
 });
+
+test('order-0 blocks on both sides of pfn 2^32 (direct leaf table vs tag cache) land on the right keys', () => {
+  const { tree } = newTree();
+  const pfns = [0x1_0000_0000 - 1, 0x1_0000_0000, 0x1_0000_0001, 0x2_0000_0005, 0x7fff, 0x8000, 1];
+  for (const p of pfns) assert.equal(tree.add(p, 0), 0);
+  for (const p of pfns) assert.equal(tree.add(p, 0), 0); // second add: cached leaf, idempotent
+  const want = [...pfns].sort((a, b) => a - b).map((p) => [p * 4096, 0]);
+  assert.deepEqual(walkAll(tree), want);
+  // Each block's bit is where the ABI says (key = 2^52 | pfn), read back through a fresh walk of memory.
+  for (const p of pfns) assert.ok(tree.has(p, 0), `pfn 0x${p.toString(16)}`);
+  assert.equal(tree.del(0x1_0000_0000, 0), 0);
+  assert.equal(tree.del(0x7fff, 0), 0);
+  assert.deepEqual(
+    walkAll(tree),
+    want.filter(([phys]) => phys !== 0x1_0000_0000 * 4096 && phys !== 0x7fff * 4096),
+  );
+  // Bad pfns never reach a table: -EINVAL, tree unchanged.
+  for (const bad of [-1, 0.5, Number.NaN, 2 ** 40]) assert.equal(tree.add(bad, 0), EINVAL * -1);
+  assert.equal(walkAll(tree).length, pfns.length - 2);
+});
