@@ -107,15 +107,7 @@ export class PreservedSet {
     this.overlaps = [];
     this.overlapCount = 0;
     for (;;) {
-      let best = -1;
-      let bestPhys = Infinity;
-      for (let k = 0; k < lists.length; k++) {
-        const p = pos[k]!;
-        if (p < lists[k]!.length && lists[k]![p]! < bestPhys) {
-          bestPhys = lists[k]![p]!;
-          best = k;
-        }
-      }
+      const best = minHead(lists, pos);
       if (best < 0) break;
       // Take the whole run of this order that starts before any other list's next block.
       const list = lists[best]!;
@@ -178,18 +170,25 @@ export class PreservedSet {
     const pos = orders.map(() => 0);
     const lists = orders.map((o) => this.ofOrder(o));
     for (;;) {
-      let best = -1;
-      let bestPhys = Infinity;
-      for (let k = 0; k < lists.length; k++) {
-        const p = pos[k]!;
-        if (p < lists[k]!.length && lists[k]![p]! < bestPhys) {
-          bestPhys = lists[k]![p]!;
-          best = k;
-        }
-      }
+      const best = minHead(lists, pos);
       if (best < 0) return;
+      const phys = lists[best]![pos[best]!]!;
       pos[best]!++;
-      if (!fn(bestPhys, orders[best]!)) return;
+      if (!fn(phys, orders[best]!)) return;
     }
   }
+}
+
+/** k-way merge step: the list whose next entry (at `pos[k]`) is the smallest, or -1 when all are done. */
+function minHead(lists: readonly ArrayLike<number>[], pos: readonly number[]): number {
+  let best = -1;
+  let bestPhys = Infinity;
+  for (let k = 0; k < lists.length; k++) {
+    const p = pos[k]!;
+    if (p < lists[k]!.length && lists[k]![p]! < bestPhys) {
+      bestPhys = lists[k]![p]!;
+      best = k;
+    }
+  }
+  return best;
 }
