@@ -3,6 +3,7 @@
  * nodes and properties are addressed by their offset inside the structure block (the same
  * numbers libfdt returns), lookups follow libfdt's rules (unit-address matching, aliases).
  */
+import { resolvePath } from './path.ts';
 import { FDT_NOP, FDT_PROP, FDT_RESERVE_ENTRY_SIZE } from './constants.ts';
 import { FdtError } from './errors.ts';
 import { be32, type FdtHeader } from './header.ts';
@@ -162,30 +163,17 @@ export class Fdt {
    */
   pathOffset(path: string): number {
     mustBeString(path, 'path');
-    let offset = this.root();
-    let rest = path;
-    if (!path.startsWith('/')) {
-      const slash = path.indexOf('/');
-      const alias = slash < 0 ? path : path.slice(0, slash);
-      const aliases = this.subnode(this.root(), 'aliases');
-      const target = aliases < 0 ? null : this.getString(aliases, alias);
-      if (target === null || !target.startsWith('/')) {
-        throw new FdtError(
-          'FDT_ERR_BADPATH',
-          -1,
-          `path ${JSON.stringify(path)} is not absolute and not an alias`,
-        );
-      }
-      offset = this.pathOffset(target);
-      if (offset < 0) return -1;
-      rest = slash < 0 ? '' : path.slice(slash);
-    }
-    for (const part of rest.split('/')) {
-      if (part === '') continue;
-      offset = this.subnode(offset, part);
-      if (offset < 0) return -1;
-    }
-    return offset;
+    return resolvePath(
+      {
+        root: () => this.root(),
+        child: (offset, name) => this.subnode(offset, name),
+        alias: (name) => {
+          const aliases = this.subnode(this.root(), 'aliases');
+          return aliases < 0 ? null : this.getString(aliases, name);
+        },
+      },
+      path,
+    );
   }
 
   #propName(nameoff: number): string {

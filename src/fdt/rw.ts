@@ -11,6 +11,7 @@
  * strings block unless its bytes + NUL already occur there (possibly as the tail of another name).
  * Strings are never removed.
  */
+import { resolvePath } from './path.ts';
 import { allocBuffer, checkU64, findString, nameBytes, setBe32, setBe64 } from './bytes.ts';
 import {
   FDT_BEGIN_NODE,
@@ -365,31 +366,18 @@ export class FdtRw {
   /** libfdt's fdt_path_offset (aliases included); -1 when a component is missing. */
   pathOffset(path: string): number {
     if (typeof path !== 'string') throw new FdtError('FDT_ERR_BADPATH', -1, 'path is not a string');
-    let offset = this.root();
-    let rest = path;
-    if (!path.startsWith('/')) {
-      const slash = path.indexOf('/');
-      const aliases = this.#subnode(offset, nameBytes('aliases', 'node name'));
-      const v = aliases < 0 ? null : this.getprop(aliases, slash < 0 ? path : path.slice(0, slash));
-      const target =
-        v !== null && v.length > 0 && v[v.length - 1] === 0 ? decodeText(v, 0, v.length - 1) : null;
-      if (target === null || !target.startsWith('/')) {
-        throw new FdtError(
-          'FDT_ERR_BADPATH',
-          -1,
-          `path ${JSON.stringify(path)} is not absolute and not an alias`,
-        );
-      }
-      offset = this.pathOffset(target);
-      if (offset < 0) return -1;
-      rest = slash < 0 ? '' : path.slice(slash);
-    }
-    for (const part of rest.split('/')) {
-      if (part === '') continue;
-      offset = this.#subnode(offset, nameBytes(part, 'node name'));
-      if (offset < 0) return -1;
-    }
-    return offset;
+    return resolvePath(
+      {
+        root: () => this.root(),
+        child: (offset, name) => this.#subnode(offset, nameBytes(name, 'node name')),
+        alias: (name) => {
+          const aliases = this.#subnode(this.root(), nameBytes('aliases', 'node name'));
+          const v = aliases < 0 ? null : this.getprop(aliases, name);
+          return v !== null && v.length > 0 && v[v.length - 1] === 0 ? decodeText(v, 0, v.length - 1) : null;
+        },
+      },
+      path,
+    );
   }
 
   /** Like pathOffset, but FDT_ERR_NOTFOUND when absent. */
