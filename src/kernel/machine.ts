@@ -4,6 +4,7 @@
  * kexec jump from nothing but memory and the `boot_params` address (DESIGN.md, "the one rule").
  */
 import { PhysicalMemory } from '../hw/physical-memory.ts';
+import { InterruptFlag } from '../util/interrupt.ts';
 import { Topology } from '../hw/topology.ts';
 import { readBootParams } from '../kexec/boot-params.ts';
 import { runModulesLoad } from './module.ts';
@@ -21,6 +22,8 @@ export interface MachineOptions {
   seed?: number;
   /** Poison unpreserved memory at kexec (src/kexec reads it). */
   sanitize?: boolean;
+  /** The interrupt flag its front end raises on Ctrl-C (default: a new one). */
+  interrupt?: InterruptFlag;
 }
 
 /** How far the successor looks for its own `Linux version` banner in its image. */
@@ -46,6 +49,8 @@ export class Machine {
   readonly mem: PhysicalMemory;
   readonly seed: number;
   readonly sanitize: boolean;
+  /** Pending interrupt (Ctrl-C): long kernel-side work polls it as `signal_pending()`. */
+  readonly interrupt: InterruptFlag;
   /** The running kernel (null before power-on and during a jump). */
   kernel: Kernel | null = null;
   /**
@@ -56,8 +61,9 @@ export class Machine {
   /** The profile of the kernel that ran last (used when an image's release is unknown). */
   private lastProfile: ReleaseProfile | null = null;
 
-  private constructor(topology: Topology, seed: number, sanitize: boolean) {
+  private constructor(topology: Topology, seed: number, sanitize: boolean, interrupt: InterruptFlag) {
     this.topology = topology;
+    this.interrupt = interrupt;
     this.mem = new PhysicalMemory({ limit: Math.max(topology.end, 4096) });
     this.seed = seed;
     this.sanitize = sanitize;
@@ -66,7 +72,7 @@ export class Machine {
   /** A machine with `mem` bytes over `nodes` NUMA nodes (x86-64 layout with holes). */
   static create(opts: MachineOptions): Machine {
     const topo = Topology.preset({ mem: opts.mem, nodes: opts.nodes });
-    return new Machine(topo, opts.seed ?? 1, opts.sanitize ?? false);
+    return new Machine(topo, opts.seed ?? 1, opts.sanitize ?? false, opts.interrupt ?? new InterruptFlag());
   }
 
   /** A deterministic random stream for `stream` (same seed and name → same numbers). */
