@@ -95,3 +95,90 @@ export function readPhys(
   }
   return b;
 }
+
+/** `strnlen(b + off, max)`: bytes before the first NUL, at most `max` (and the bytes present). */
+export function strnlen(b: Uint8Array, off: number, max: number): number {
+  const end = Math.min(b.length, off + max);
+  for (let i = off; i < end; i++) if (b[i] === 0) return i - off;
+  return Math.max(0, end - off);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** The text of a fixed-size `char[max]` field: bytes up to the first NUL, decoded as UTF-8. */
+export function getCString(
+  b: Uint8Array,
+  off: number,
+  max: number,
+  structure: string,
+  field: string,
+): string {
+  need(b, off, max, `${structure}.${field}`);
+  return utf8.decode(b.subarray(off, off + strnlen(b, off, max)));
+}
+
+/** The bytes of a string or byte argument (strings as UTF-8). */
+export function cStringBytes(s: string | Uint8Array): Uint8Array {
+  return typeof s === 'string' ? new TextEncoder().encode(s) : s;
+}
+
+/**
+ * Write a `char[max]` field: the bytes, NUL-padded. `max` bytes exactly (no NUL) are allowed, as
+ * a C caller can fill the whole array; more are BAD_VALUE.
+ */
+export function putCString(
+  b: Uint8Array,
+  off: number,
+  s: string | Uint8Array,
+  max: number,
+  structure: string,
+  field: string,
+): void {
+  const bytes = cStringBytes(s);
+  if (bytes.length > max) {
+    throw new AbiError(
+      'BAD_VALUE',
+      structure,
+      off,
+      `${field} is ${bytes.length} bytes, the field holds ${max}`,
+    );
+  }
+  need(b, off, max, `${structure}.${field}`);
+  b.fill(0, off, off + max);
+  b.set(bytes, off);
+}
+
+/** Read any u64 LE field as a BigInt (tokens, opaque handles: every value is valid). */
+export function getU64Big(b: Uint8Array, off: number, structure: string, field: string): bigint {
+  need(b, off, 8, `${structure}.${field}`);
+  return viewOf(b).getBigUint64(off, true);
+}
+
+/** Write a u64 LE field from a BigInt or a safe integer (BAD_VALUE outside [0, 2^64)). */
+export function putU64Big(
+  v: DataView,
+  off: number,
+  x: bigint | number,
+  structure: string,
+  field: string,
+): void {
+  const big = typeof x === 'bigint' ? x : Number.isSafeInteger(x) ? BigInt(x) : -1n;
+  if (big < 0n || big > 0xffff_ffff_ffff_ffffn) {
+    throw new AbiError('BAD_VALUE', structure, off, `${field} = ${x} is not a u64`);
+  }
+  v.setBigUint64(off, big, true);
+}
+
+/** Read an s32 LE field. */
+export function getS32(b: Uint8Array, off: number, structure: string, field: string): number {
+  need(b, off, 4, `${structure}.${field}`);
+  return viewOf(b).getInt32(off, true);
+}
+
+/** Write an s32 LE field. */
+export function putS32(v: DataView, off: number, x: number, structure: string, field: string): void {
+  if (!Number.isInteger(x) || x < -0x8000_0000 || x > 0x7fff_ffff) {
+    throw new AbiError('BAD_VALUE', structure, off, `${field} = ${x} is not an s32`);
+  }
+  v.setInt32(off, x, true);
+}

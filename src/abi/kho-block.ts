@@ -1,6 +1,6 @@
 /**
- * KHO serialization blocks (kernel/liveupdate/kho_block.c, include/linux/kho/abi/block.h,
- * spec §9.4): a linked list of preserved pages, each starting with
+ * KHO serialization blocks (kernel/liveupdate/kho_block.c, include/linux/kho/abi/block.h):
+ * a linked list of preserved pages, each starting with
  * `struct kho_block_header_ser { u64 next; u64 count; }` (packed, 16 bytes, LE) followed by
  * `count` fixed-size entries.
  */
@@ -107,4 +107,40 @@ export function walkKhoBlocks(
     }
     return out;
   });
+}
+
+/** A block chain laid out by {@link buildKhoBlockChain}. */
+export interface KhoBlockChain {
+  /** Physical address of the first block, 0 when there are no entries. */
+  head: number;
+  /** The blocks in chain order: address and page bytes. */
+  blocks: { phys: number; bytes: Uint8Array }[];
+}
+
+/**
+ * Lay `entries` out as a chain as the writer leaves it: blocks filled front to back, each one
+ * full except the last, linked by `next`. `allocPage` gives each block's address in chain order.
+ */
+export function buildKhoBlockChain(
+  entrySize: number,
+  entries: readonly Uint8Array[],
+  allocPage: () => number,
+): KhoBlockChain {
+  const cap = khoBlockCapacity(entrySize);
+  const groups: Uint8Array[][] = [];
+  for (let i = 0; i < entries.length; i += cap) groups.push(entries.slice(i, i + cap));
+  if (groups.length > KHO_BLOCK_MAX_BLOCKS) {
+    throw new AbiError(
+      'TOO_LONG',
+      'kho_block',
+      -1,
+      `${groups.length} blocks, at most ${KHO_BLOCK_MAX_BLOCKS}`,
+    );
+  }
+  const addrs = groups.map(() => allocPage());
+  const blocks = groups.map((g, i) => ({
+    phys: addrs[i]!,
+    bytes: encodeKhoBlock(addrs[i + 1] ?? 0, entrySize, g),
+  }));
+  return { head: addrs[0] ?? 0, blocks };
 }
