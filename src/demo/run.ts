@@ -42,8 +42,8 @@ export interface DemoOptions {
 
 /** Default machine and command line. */
 export const DEMO_MACHINE = { mem: 16 * GiB, nodes: 2 } as const;
-/** Scratch: 256 MiB lowmem, 1 GiB global, 512 MiB per node; a 4 MiB reserve_mem region. */
-export const DEMO_CMDLINE = 'console=ttyS0 kho=on kho_scratch=256M,1G,512M reserve_mem=4M:4096:trace';
+/** Scratch as the kernel's usage document sizes it (16 MiB lowmem, 512 MiB global, 256 MiB per node); a 4 MiB reserve_mem region. */
+export const DEMO_CMDLINE = 'console=ttyS0 kho=on kho_scratch=16M,512M,256M reserve_mem=4M:4096:trace';
 /** memfd file the demo's user space loads. */
 export const DEMO_MEMFD = { name: 'demo', size: '3M' } as const;
 

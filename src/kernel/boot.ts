@@ -23,20 +23,10 @@ import type { Machine } from './machine.ts';
 import { createProcfs } from './procfs.ts';
 import type { ReleaseProfile } from './profile.ts';
 import { PseudoDir } from './pseudo-fs.ts';
+import { panic } from './panic.ts';
+import { swiotlbPrintInfo } from '../mm/swiotlb.ts';
 
-/**
- * An early-boot failure the kernel would answer with a panic (e.g. scratch-only memblock out of
- * memory in a successor whose scratch areas are too small). Carries the log up to the panic.
- */
-export class KernelPanic extends Error {
-  readonly dmesg: Dmesg;
-
-  constructor(reason: string, dmesg: Dmesg) {
-    super(`Kernel panic - not syncing: ${reason}`);
-    this.name = 'KernelPanic';
-    this.dmesg = dmesg;
-  }
-}
+export { KernelPanic } from './panic.ts';
 
 /** What a boot starts from. */
 export interface BootSpec {
@@ -58,6 +48,9 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
   const mem = machine.mem;
   const topology = machine.topology;
   const dmesg = new Dmesg();
+  dmesg.onPanic = (p) => {
+    machine.handlePanic(p);
+  };
   dmesg.info(
     `Linux version ${profile.release} (kho@sim) (gcc (GCC) 14.2.0, GNU ld 2.43) #1 SMP PREEMPT_DYNAMIC`,
   );
@@ -90,10 +83,9 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
   try {
     ctx = mmInitFor();
   } catch (e) {
+    // Early allocations panic through `panic` below; any other mm failure is one too.
     if (!(e instanceof MmError)) throw e;
-    const p = new KernelPanic(e.message, dmesg);
-    dmesg.log('emerg', p.message);
-    throw p;
+    panic(dmesg, e.message);
   }
   function mmInitFor(): ReturnType<typeof mmInit> {
     return mmInit({
@@ -101,8 +93,12 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
       mem,
       memblock,
       kernelImage: image,
-      log: (l) => {
-        dmesg.info(l);
+      log: (l, level) => {
+        dmesg.log(level ?? 'info', l);
+      },
+      panic: (reason) => panic(dmesg, reason),
+      onParseArgs: () => {
+        dmesg.panicTimeout = cmdline.panicTimeout;
       },
       onMemblockReady: () => {
         // setup_arch → parse_setup_data → kho_populate, early params, then reserve_mem.
@@ -129,9 +125,14 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
   kho.ctx.vmalloc = vmalloc;
   dmesg.info(`Memory: ${buddy.meminfo().MemFree}K/${Math.floor(topology.totalRam / 1024)}K available`);
 
-  // fs_initcall(kho_init)
+  // fs_initcall(kho_init), then rootfs_initcall(pci_iommu_init) reports the swiotlb.
   dmesg.tick(50000);
   kho.init(profile.release);
+  if (ctx.swiotlb !== undefined) {
+    swiotlbPrintInfo(ctx.swiotlb, (l, level) => {
+      dmesg.log(level, l);
+    });
+  }
   const generation =
     kho.ctx.incoming === null ? 0 : kho.isEnabled() ? kho.incomingKexecCount : kho.readIncomingCount();
 

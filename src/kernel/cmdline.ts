@@ -10,7 +10,7 @@ import { parameq, splitCmdline, splitInitArgs } from './cmdline-args.ts';
 import type { CmdlineParam } from './cmdline-args.ts';
 import { defaultKhoParamState, khoParseEnable, khoParseScratchSize } from './params-kho.ts';
 import type { ParamLog, ParamResult } from './params-kho.ts';
-import { kstrtobool } from './params-kstrtox.ts';
+import { kstrtobool, kstrtoint } from './params-kstrtox.ts';
 import { reserveMemSetup } from './params-reserve-mem.ts';
 import type { ReserveMemParam } from './params-reserve-mem.ts';
 
@@ -105,6 +105,8 @@ export class KernelCmdline {
   readonly reserveMem: readonly ReserveMemParam[];
   /** `liveupdate=` (false unless the kernel has LUO and the line enables it). */
   readonly liveupdate: boolean;
+  /** `panic=N` (kernel/panic.c `panic_timeout`, a core_param int): seconds; 0 = stay halted. */
+  readonly panicTimeout: number;
   /** Parameters the kernel did not recognise (passed to user space), without module parameters. */
   readonly unknown: readonly CmdlineParam[];
   /** init's arguments after argv[0]: unknown bare parameters, then the words after `--`. */
@@ -122,6 +124,7 @@ export class KernelCmdline {
     scratch: ScratchSetting;
     reserveMem: ReserveMemParam[];
     liveupdate: boolean;
+    panicTimeout: number;
     unknown: CmdlineParam[];
     initArgv: string[];
     initEnvp: string[];
@@ -134,6 +137,7 @@ export class KernelCmdline {
     this.scratch = fields.scratch;
     this.reserveMem = fields.reserveMem;
     this.liveupdate = fields.liveupdate;
+    this.panicTimeout = fields.panicTimeout;
     this.unknown = fields.unknown;
     this.initArgv = fields.initArgv;
     this.initEnvp = fields.initEnvp;
@@ -204,11 +208,20 @@ export function parseKernelCmdline(text: string, opts: CmdlineOptions = {}): Ker
   const unknown: CmdlineParam[] = [];
   const argv: string[] = [];
   const envp = [...INITIAL_ENVP];
+  let panicTimeout = 0;
   for (const p of split.params) {
     const early =
       (khoBuilt && (parameq(p.name, 'kho') || parameq(p.name, 'kho_scratch'))) ||
       (luoBuilt && parameq(p.name, 'liveupdate'));
     if (early) continue;
+    if (parameq(p.name, 'panic')) {
+      // core_param(panic, panic_timeout, int): param_set_int → kstrtoint(val, 0); parse_args
+      // reports a bad value (kernel/params.c) and keeps the old one.
+      const v = p.value === null ? null : kstrtoint(p.value, 0);
+      if (v?.ok === true) panicTimeout = v.value;
+      else log('err', `Booting kernel: \`${p.value ?? ''}' invalid for parameter \`${p.name}'`);
+      continue;
+    }
     if (p.value !== null && parameq(p.name, 'reserve_mem')) {
       const { request } = reserveMemSetup(p.value, reserveMem, log);
       if (request !== null) reserveMem.push(request);
@@ -255,6 +268,7 @@ export function parseKernelCmdline(text: string, opts: CmdlineOptions = {}): Ker
     scratch,
     reserveMem,
     liveupdate,
+    panicTimeout,
     unknown,
     initArgv: [...argv, ...initArgs],
     initEnvp: envp,

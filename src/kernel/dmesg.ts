@@ -1,7 +1,11 @@
 /**
- * The kernel log ring. Timestamps come from a simulated clock so every run prints the same log
- * (the kernel's `[%5lu.%06lu] ` prefix); messages carry a log level for filtering.
+ * The kernel log ring and the kernel's model clock. Timestamps come from the clock, which boot
+ * phases and commands advance deterministically, so every run prints the same log (the
+ * kernel's `[%5lu.%06lu] ` prefix); messages carry a log level for filtering. The log is also
+ * the console a panic is printed on: `panicTimeout` and `onPanic` belong to kernel/panic.c
+ * (src/kernel/panic.ts).
  */
+import type { KernelPanic } from './panic.ts';
 
 /** printk levels, as in include/linux/kern_levels.h. */
 export const LOGLEVEL = {
@@ -30,10 +34,19 @@ export interface LogRecord {
 export class Dmesg {
   readonly records: LogRecord[] = [];
   private clockUsec = 0;
+  /** `panic_timeout` (`panic=N` once the command line is parsed; CONFIG_PANIC_TIMEOUT is 0). */
+  panicTimeout = 0;
+  /** What the machine does once a panic is logged (halt or restart); null: nothing. */
+  onPanic: ((p: KernelPanic) => void) | null = null;
 
-  /** Advance the simulated clock (boot steps cost time so the log reads like a real one). */
+  /** Advance the model clock (boot steps and commands cost time so the log reads like a real one). */
   tick(usec: number): void {
     this.clockUsec += usec;
+  }
+
+  /** Model time since boot, in microseconds. */
+  get nowUsec(): number {
+    return this.clockUsec;
   }
 
   /** Log one line (a multi-line text becomes several records, as printk does). */

@@ -12,6 +12,7 @@ import type { Vmalloc } from '../mm/vmalloc.ts';
 import type { ReserveMemRecord } from '../abi/memblock-reserve-mem.ts';
 import type { KernelCmdline } from './cmdline.ts';
 import type { Dmesg } from './dmesg.ts';
+import { panic } from './panic.ts';
 import type { Machine } from './machine.ts';
 import type { ReleaseProfile } from './profile.ts';
 import type { PseudoDir } from './pseudo-fs.ts';
@@ -77,6 +78,14 @@ export class Kernel {
     this.kernelImage = p.kernelImage;
     this.early = p.early;
     this.reserveMem = p.reserveMem;
+  }
+
+  /**
+   * `panic(reason)` (kernel/panic.c): logs the panic, then the machine halts or, with `panic=N`,
+   * restarts cold; never returns (the thrown `KernelPanic` must not be caught by kernel code).
+   */
+  panic(reason: string): never {
+    return panic(this.dmesg, reason);
   }
 
   /** `uname -r`. */

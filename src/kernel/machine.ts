@@ -10,6 +10,7 @@ import { readBootParams } from '../kexec/boot-params.ts';
 import { runModulesLoad } from './module.ts';
 import { bootKernel } from './boot.ts';
 import type { Kernel } from './kernel.ts';
+import { KernelPanic, panicTail } from './panic.ts';
 import { DEFAULT_OPTIONS, profileByRelease, type KernelOptions, type ReleaseProfile } from './profile.ts';
 import { seededRng } from './rng.ts';
 
@@ -51,8 +52,16 @@ export class Machine {
   readonly sanitize: boolean;
   /** Pending interrupt (Ctrl-C): long kernel-side work polls it as `signal_pending()`. */
   readonly interrupt: InterruptFlag;
-  /** The running kernel (null before power-on and during a jump). */
+  /** The running kernel (null before power-on, during a jump and once halted). */
   kernel: Kernel | null = null;
+  /** The panic that halted the machine (null while a kernel runs or after a restart). */
+  halted: KernelPanic | null = null;
+  /** The panic that made the last restart (`panic=N`), null otherwise. */
+  lastPanic: KernelPanic | null = null;
+  /** What power-on boots (the last cold boot's command line and profile). */
+  private powerOn: { cmdline: string; profile: ReleaseProfile } | null = null;
+  /** True while a restart after a panic boots: a second panic there halts (no boot loop). */
+  private restarting = false;
   /**
    * Build options of the kernels this machine runs (CONFIG_* and model quirk switches): a
    * kexec'd image does not carry them, so successors inherit the last cold boot's.
@@ -83,15 +92,29 @@ export class Machine {
   /** Power on: memory is cleared, then `profile` boots with `cmdline`. */
   coldBoot(opts: { cmdline: string; profile: ReleaseProfile }): Kernel {
     this.kernel = null;
+    this.halted = null;
+    this.powerOn = { cmdline: opts.cmdline, profile: opts.profile };
     for (const pfn of this.mem.touchedPfns()) this.mem.discard(pfn);
     for (const r of this.mem.poisonedRanges()) this.mem.unpoison(r.start, r.end - r.start); // byte ranges
     this.mem.onPoisonRead = null; // no stale memory after power-on: nothing to track
     this.buildOptions = { ...opts.profile.options };
     this.lastProfile = opts.profile;
-    const k = bootKernel(this, { cmdline: opts.cmdline, profile: opts.profile, handover: null });
-    this.kernel = k;
-    runModulesLoad(k); // user space: systemd-modules-load
-    return k;
+    return this.start(() =>
+      bootKernel(this, { cmdline: opts.cmdline, profile: opts.profile, handover: null }),
+    );
+  }
+
+  /** Boot, then user space loads modules; a panic on the way halts or restarts the machine. */
+  private start(boot: () => Kernel): Kernel {
+    try {
+      const k = boot();
+      this.kernel = k;
+      runModulesLoad(k); // user space: systemd-modules-load
+      return k;
+    } catch (e) {
+      if (e instanceof KernelPanic) this.handlePanic(e);
+      throw e;
+    }
   }
 
   /**
@@ -102,6 +125,7 @@ export class Machine {
    */
   bootSuccessor(bootParamsPhys: number): Kernel {
     this.kernel = null;
+    this.halted = null;
     const bp = readBootParams(this.mem, bootParamsPhys);
     const notes = bp.problems.map((p) => `boot_params: ${p}`);
     const current = this.lastProfile;
@@ -130,24 +154,51 @@ export class Machine {
     this.lastProfile = profile;
     const image =
       bp.kernel.phys !== 0 ? { base: bp.kernel.phys, size: Math.max(bp.kernel.size, 4096) } : undefined;
-    const k = bootKernel(this, {
-      cmdline: bp.cmdline,
-      profile,
-      handover:
-        bp.kho === null
-          ? null
-          : {
-              fdtPhys: bp.kho.fdtPhys,
-              fdtLen: bp.kho.fdtSize,
-              scratchPhys: bp.kho.scratchPhys,
-              scratchLen: bp.kho.scratchSize,
-            },
-      kernelImage: image,
-      initrd: bp.initrd === null ? null : { base: bp.initrd.phys, size: bp.initrd.size },
-      notes,
-    });
-    this.kernel = k;
-    runModulesLoad(k); // user space: systemd-modules-load
-    return k;
+    return this.start(() =>
+      bootKernel(this, {
+        cmdline: bp.cmdline,
+        profile,
+        handover:
+          bp.kho === null
+            ? null
+            : {
+                fdtPhys: bp.kho.fdtPhys,
+                fdtLen: bp.kho.fdtSize,
+                scratchPhys: bp.kho.scratchPhys,
+                scratchLen: bp.kho.scratchSize,
+              },
+        kernelImage: image,
+        initrd: bp.initrd === null ? null : { base: bp.initrd.phys, size: bp.initrd.size },
+        notes,
+      }),
+    );
+  }
+
+  /**
+   * A kernel on this machine panicked (kernel/panic.c: panic(), called through the kernel log's
+   * `onPanic`): the panic lines are logged, the kernel stops, and with `panic=N` (N ≠ 0) the
+   * machine restarts cold (`emergency_restart()`: power-on boots the last cold boot's kernel and
+   * command line). A restart that panics again halts: the model does not loop as a real
+   * machine would. Idempotent; also takes a `KernelPanic` thrown without `panic()`.
+   */
+  handlePanic(p: KernelPanic): void {
+    if (this.halted === p || this.lastPanic === p) return;
+    panicTail(p);
+    this.kernel = null;
+    this.halted = p;
+    if (p.timeout === 0 || this.powerOn === null) return;
+    if (this.restarting) {
+      p.dmesg.log('emerg', 'kho model: the restarted kernel panicked too; the machine stays halted');
+      return;
+    }
+    this.restarting = true;
+    try {
+      this.coldBoot(this.powerOn);
+      this.lastPanic = p;
+    } catch (e) {
+      if (!(e instanceof KernelPanic)) throw e;
+    } finally {
+      this.restarting = false;
+    }
   }
 }

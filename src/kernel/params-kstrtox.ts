@@ -99,6 +99,20 @@ export function kstrtouint(s: string, base = 10): KstrtoxResult<number> {
   return { ok: true, value: Number(r.value) };
 }
 
+/**
+ * `kstrtoint(s, base)`: `kstrtoll` (a leading `-` negates the unsigned parse that follows it,
+ * which may not start with `+`) plus ERANGE outside the 32-bit signed range.
+ */
+export function kstrtoint(s: string, base = 10): KstrtoxResult<number> {
+  const neg = s.charCodeAt(0) === 0x2d;
+  if (neg && s.charCodeAt(1) === 0x2b) return { ok: false, error: 'EINVAL' };
+  const r = kstrtoull(neg ? s.slice(1) : s, base);
+  if (!r.ok) return r;
+  const v = neg ? -r.value : r.value;
+  if (v < -0x8000_0000n || v > 0x7fff_ffffn) return { ok: false, error: 'ERANGE' };
+  return { ok: true, value: Number(v) };
+}
+
 /** Options of {@link kstrtobool}. */
 export interface KstrtoboolOptions {
   /**

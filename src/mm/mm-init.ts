@@ -21,8 +21,9 @@ import {
   NUMA_NO_NODE,
   SMP_CACHE_BYTES,
 } from './memblock.ts';
-import { MmError, show } from './mm-error.ts';
+import { MmError } from './mm-error.ts';
 import { PageMeta } from './page-meta.ts';
+import { swiotlbInit, type SwiotlbPool } from './swiotlb.ts';
 import type { PhysicalMemory } from '../hw/physical-memory.ts';
 
 const KiB = 1024;
@@ -52,8 +53,6 @@ export const PCPU_UNIT_SIZE = 256 * KiB;
 export const PCPU_ATOM_SIZE = 2 * MiB;
 /** Default swiotlb bounce buffer (`IO_TLB_DEFAULT_SIZE`). */
 export const SWIOTLB_SIZE = 64 * MiB;
-/** swiotlb slot array: 32768 slots × 24 bytes. */
-export const SWIOTLB_SLOTS_SIZE = 32768 * 24;
 /** Default kernel image placement (`CONFIG_PHYSICAL_START`) and a typical `_end - _text`. */
 export const KERNEL_IMAGE_BASE = 16 * MiB;
 export const KERNEL_IMAGE_SIZE = 32 * MiB;
@@ -86,6 +85,8 @@ export interface MmContext {
   readonly early: EarlyAllocation[];
   /** Pages handed to the buddy allocator by `memblock_free_all()`. */
   freedPages: number;
+  /** The early swiotlb pool, when the machine has one. */
+  swiotlb?: SwiotlbPool;
 }
 
 /** Options of {@link mmInit}. */
@@ -103,10 +104,17 @@ export interface MmInitOptions {
   swiotlb?: boolean;
   /** Arch early setup point (kho_populate). */
   onMemblockReady?: (ctx: MmContext) => void;
+  /** start_kernel's parse_args() point, after the per-CPU areas (where `panic=` takes effect). */
+  onParseArgs?: () => void;
   /** kho_memory_init point, just before memblock_free_all. */
   beforeFreeAll?: (ctx: MmContext) => void;
-  log?: (line: string) => void;
+  log?: MmLog;
+  /** The kernel's `panic()`; never returns (default: throw `MmError` ENOMEM with the reason). */
+  panic?: (reason: string) => never;
 }
+
+/** A log line and its printk level (default info). */
+export type MmLog = (line: string, level?: 'info' | 'warn' | 'err') => void;
 
 function roundUp(x: number, a: number): number {
   return Math.ceil(x / a) * a;
@@ -165,13 +173,28 @@ export function largeSystemHashBytes(kernelPages: number, allPages: number, scal
 
 /**
  * Bring memory management up: memblock from the layout, the early x86-64 reservations, the
- * zones, the `beforeFreeAll` hook, then `memblock_free_all()`. Throws ENOMEM (the kernel's
- * early panic) when an early allocation fails, e.g. KHO scratch too small in scratch-only mode.
+ * zones, the `beforeFreeAll` hook, then `memblock_free_all()`. Each early allocation fails the
+ * way the kernel's does (a KHO successor allocates only inside the scratch areas): page tables,
+ * node data, section roots, hash tables and per-CPU areas panic through `opts.panic`; the
+ * trampoline is skipped; a node whose usage map or memory map cannot be backed loses the
+ * memory that has no `struct page`; swiotlb shrinks or goes without (swiotlb.ts).
  */
 export function mmInit(opts: MmInitOptions): MmContext {
-  const log = opts.log ?? (() => undefined);
+  const log: MmLog = opts.log ?? (() => undefined);
+  const panic =
+    opts.panic ??
+    ((reason: string): never => {
+      throw new MmError('ENOMEM', reason);
+    });
   const mem = opts.mem ?? null;
-  const mb = opts.memblock ?? new Memblock({ mem, log });
+  const mb =
+    opts.memblock ??
+    new Memblock({
+      mem,
+      log: (l) => {
+        log(l);
+      },
+    });
   const meta = opts.meta ?? new PageMeta();
   const ctx: MmContext = { memblock: mb, meta, mem, buddy: null, early: [], freedPages: 0 };
   const ram = opts.layout.ramRanges();
@@ -182,11 +205,12 @@ export function mmInit(opts: MmInitOptions): MmContext {
     ctx.early.push({ name, base, size, nid: NUMA_NO_NODE, kern: false });
   };
   const took = (name: string, base: number, size: number, nid: number): number => {
-    if (base === 0 && size !== 0) {
-      throw new MmError('ENOMEM', `Failed to allocate ${show(size)} bytes for ${name} (nid ${nid})`);
-    }
-    ctx.early.push({ name, base, size, nid, kern: true });
+    if (base !== 0 || size === 0) ctx.early.push({ name, base, size, nid, kern: true });
     return base;
+  };
+  const orPanic = (name: string, base: number, size: number, nid: number, reason: string): number => {
+    if (base === 0 && size !== 0) panic(reason);
+    return took(name, base, size, nid);
   };
 
   // early_reserve_memory(): the kernel image; e820__memblock_setup(): RAM, [0, 1 MiB) scratch.
@@ -196,19 +220,26 @@ export function mmInit(opts: MmInitOptions): MmContext {
   mb.markKhoScratch(0, MiB);
   opts.onMemblockReady?.(ctx);
 
-  // reserve_real_mode(): trampoline below 1 MiB, then the whole first MiB.
-  took(
+  // reserve_real_mode(): trampoline below 1 MiB (none: an info line, no panic), then the first MiB.
+  const tramp = took(
     'real mode trampoline',
     mb.physAllocRange(REAL_MODE_SIZE, PAGE_SIZE, 0, MiB),
     REAL_MODE_SIZE,
     NUMA_NO_NODE,
   );
+  if (tramp === 0) log('No sub-1M memory is available for the trampoline');
   reserve('first 1 MiB', 0, MiB);
   mb.clearKhoScratch(0, MiB);
 
-  // init_mem_mapping(): direct-map page tables.
+  // init_mem_mapping() → alloc_low_pages(): direct-map page tables.
   const pt = directMapTableBytes(ram);
-  took('direct map page tables', mb.physAlloc(pt, PAGE_SIZE), pt, NUMA_NO_NODE);
+  orPanic(
+    'direct map page tables',
+    mb.physAlloc(pt, PAGE_SIZE),
+    pt,
+    NUMA_NO_NODE,
+    'alloc_low_pages: can not alloc memory',
+  );
 
   // Nodes and their sections.
   const nodes = new Map<number, { sections: Set<number>; pages: number }>();
@@ -223,38 +254,72 @@ export function mmInit(opts: MmInitOptions): MmContext {
   }
   const nids = [...nodes.keys()].sort((a, b) => a - b);
 
-  // initmem_init() → alloc_node_data().
+  // initmem_init() → alloc_node_data() (mm/numa.c): node-local, then any node, else panic.
   for (const nid of nids)
-    took('node_data', mb.physAllocTryNid(NODE_DATA_SIZE, SMP_CACHE_BYTES, nid), NODE_DATA_SIZE, nid);
+    orPanic(
+      'node_data',
+      mb.physAllocTryNid(NODE_DATA_SIZE, SMP_CACHE_BYTES, nid),
+      NODE_DATA_SIZE,
+      nid,
+      `Cannot allocate ${NODE_DATA_SIZE} bytes for node ${nid} data`,
+    );
 
-  // sparse_init(): section roots, usage maps, then the memmap in one exact-node buffer per node.
-  took('mem_section roots', mb.alloc(SECTION_ROOTS_SIZE, SMP_CACHE_BYTES), SECTION_ROOTS_SIZE, NUMA_NO_NODE);
+  // sparse_init(): section roots, usage maps, then the memmap per node (sparse.ts).
+  orPanic(
+    'mem_section roots',
+    mb.alloc(SECTION_ROOTS_SIZE, SMP_CACHE_BYTES),
+    SECTION_ROOTS_SIZE,
+    NUMA_NO_NODE,
+    `memblocks_present: Failed to allocate ${SECTION_ROOTS_SIZE} bytes align=0x${SMP_CACHE_BYTES.toString(16)}`,
+  );
+  const unbacked: { start: number; end: number }[] = [];
   for (const nid of nids) {
     const n = nodes.get(nid)!;
     const roots = new Set([...n.sections].map((s) => Math.floor(s / SECTIONS_PER_ROOT)));
     for (let i = 0; i < roots.size; i++)
-      took('mem_section', mb.allocNode(PAGE_SIZE, SMP_CACHE_BYTES, nid), PAGE_SIZE, nid);
-    const usage = n.sections.size * SECTION_USAGE_SIZE;
-    took('section usage', mb.allocNode(usage, SMP_CACHE_BYTES, nid), usage, nid);
-    const memmap = n.sections.size * SECTION_MAP_SIZE;
-    took(
-      'memmap',
-      mb.allocExactNidRaw(memmap, SECTION_MAP_SIZE, MAX_DMA_PHYS, MEMBLOCK_ALLOC_ACCESSIBLE, nid),
-      memmap,
-      nid,
-    );
-    // vmemmap page tables: a PMD table per GiB of memmap, a PUD table per 512 GiB.
-    const vpt = (Math.ceil(memmap / GiB) + Math.ceil(memmap / (512 * GiB))) * PAGE_SIZE;
-    took(
-      'vmemmap page tables',
-      mb.allocTryNid(vpt, PAGE_SIZE, MAX_DMA_PHYS, MEMBLOCK_ALLOC_ACCESSIBLE, nid, { raw: true }),
-      vpt,
-      nid,
-    );
+      orPanic(
+        'mem_section',
+        mb.allocNode(PAGE_SIZE, SMP_CACHE_BYTES, nid),
+        PAGE_SIZE,
+        nid,
+        `sparse_index_alloc: Failed to allocate ${PAGE_SIZE} bytes nid=${nid}`,
+      );
+    const sections = [...n.sections].sort((a, b) => a - b);
+    const backed = sparseInitNid(mb, nid, sections, took, log);
+    for (const s of sections.slice(backed))
+      unbacked.push({ start: s * SECTION_SIZE, end: (s + 1) * SECTION_SIZE });
+  }
+  // Sections without a memory map are not present: their memory never reaches the allocator.
+  for (const u of unbacked) {
+    for (const r of ram) {
+      const a = Math.max(u.start, r.start);
+      const b = Math.min(u.end, r.end);
+      if (a < b) mb.markFlags('memory', a, b - a, MEMBLOCK_NOMAP);
+    }
   }
 
-  // vfs_caches_init_early(): on a single-node machine (hashdist off) the dentry and inode
-  // hash tables come from memblock.
+  // setup_per_cpu_areas(): one embedded first-chunk group per node, atom aligned; when that
+  // fails the page allocator of the first chunk is tried, then the kernel panics.
+  const cpus = opts.cpusPerNode ?? 8;
+  const upa = PCPU_ATOM_SIZE / PCPU_UNIT_SIZE;
+  let embedFailed = false;
+  for (const nid of nids) {
+    const sz = roundUp(cpus, upa) * PCPU_UNIT_SIZE;
+    let p = embedFailed
+      ? 0
+      : mb.allocTryNid(sz, PCPU_ATOM_SIZE, MAX_DMA_PHYS, MEMBLOCK_ALLOC_ACCESSIBLE, nid);
+    if (p === 0 && !embedFailed) {
+      embedFailed = true;
+      log('percpu: embed allocator failed (-12), falling back to page size', 'warn');
+    }
+    if (p === 0) p = mb.allocTryNid(sz, PAGE_SIZE, MAX_DMA_PHYS, MEMBLOCK_ALLOC_ACCESSIBLE, nid);
+    orPanic('percpu', p, sz, nid, 'cannot initialize percpu area (err=-12)');
+  }
+  // start_kernel(): parse_args("Booting kernel") runs here (`panic=` takes effect).
+  opts.onParseArgs?.();
+
+  // vfs_caches_init_early() (after parse_args in start_kernel): on a single-node machine (hashdist off) the dentry and inode
+  // hash tables come from memblock; alloc_large_system_hash() halves a table that does not fit.
   const allPages = [...nodes.values()].reduce((a, n) => a + n.pages, 0);
   if (nids.length === 1) {
     const kernelPages = allPages - Math.ceil(allPages / 64);
@@ -262,17 +327,16 @@ export function mmInit(opts: MmInitOptions): MmContext {
       ['Dentry cache', 13],
       ['Inode-cache', 14],
     ] as const) {
-      const sz = largeSystemHashBytes(kernelPages, allPages, scale);
-      took(`${name} hash table`, mb.alloc(sz, SMP_CACHE_BYTES), sz, NUMA_NO_NODE);
+      let sz = largeSystemHashBytes(kernelPages, allPages, scale);
+      let p = mb.alloc(sz, SMP_CACHE_BYTES);
+      while (p === 0 && sz > PAGE_SIZE) {
+        sz /= 2;
+        p = mb.alloc(sz, SMP_CACHE_BYTES);
+      }
+      orPanic(`${name} hash table`, p, sz, NUMA_NO_NODE, `Failed to allocate ${name} hash table`);
+      const order = Math.log2(sz) - 12;
+      log(`${name} hash table entries: ${sz / 8} (order: ${order}, ${sz} bytes, linear)`);
     }
-  }
-
-  // setup_per_cpu_areas(): one embedded first-chunk group per node, atom aligned.
-  const cpus = opts.cpusPerNode ?? 8;
-  const upa = PCPU_ATOM_SIZE / PCPU_UNIT_SIZE;
-  for (const nid of nids) {
-    const sz = roundUp(cpus, upa) * PCPU_UNIT_SIZE;
-    took('percpu', mb.allocTryNid(sz, PCPU_ATOM_SIZE, MAX_DMA_PHYS, MEMBLOCK_ALLOC_ACCESSIBLE, nid), sz, nid);
   }
 
   // free_area_init(): zones (one per node) over memblock's view of RAM.
@@ -286,17 +350,84 @@ export function mmInit(opts: MmInitOptions): MmContext {
     if (last !== undefined && last.endPfn === s && last.nid === m.nid) last.endPfn = e;
     else ranges.push({ startPfn: s, endPfn: e, nid: m.nid });
   }
-  ctx.buddy = new Buddy(ranges, { mem, meta, log });
+  ctx.buddy = new Buddy(ranges, {
+    mem,
+    meta,
+    log: (l) => {
+      log(l);
+    },
+  });
 
   // mm_core_init(): arch_mm_preinit() (swiotlb), kho_memory_init(), memblock_free_all().
   const highRam = ram.some((r) => r.end > 4 * GiB);
   if (opts.swiotlb ?? highRam) {
-    took('swiotlb buffer', mb.allocLow(SWIOTLB_SIZE, PAGE_SIZE), SWIOTLB_SIZE, NUMA_NO_NODE);
-    took('swiotlb slots', mb.alloc(SWIOTLB_SLOTS_SIZE, PAGE_SIZE), SWIOTLB_SLOTS_SIZE, NUMA_NO_NODE);
+    const pool = swiotlbInit(mb, cpus * nids.length, log);
+    for (const a of pool.allocations) took(a.name, a.base, a.size, NUMA_NO_NODE);
+    ctx.swiotlb = pool;
   }
   opts.beforeFreeAll?.(ctx);
   ctx.freedPages = mb.freeAll(ctx.buddy);
   return ctx;
+}
+
+/**
+ * sparse_init_nid() (mm/sparse.c): the usage maps, then the node's memory map, first as one
+ * exact-node buffer (sparse_buffer_init), else section by section from any node
+ * (vmemmap_alloc_block falls back to memblock_alloc_try_nid_raw). Returns how many of the
+ * node's sections got a memory map; the kernel marks the rest not present and says so.
+ */
+function sparseInitNid(
+  mb: Memblock,
+  nid: number,
+  sections: readonly number[],
+  took: (name: string, base: number, size: number, nid: number) => number,
+  log: MmLog,
+): number {
+  const usage = sections.length * SECTION_USAGE_SIZE;
+  if (took('section usage', mb.allocNode(usage, SMP_CACHE_BYTES, nid), usage, nid) === 0) {
+    log(`sparse_init_nid: node[${nid}] usemap allocation failed`, 'err');
+    return 0;
+  }
+  const memmap = sections.length * SECTION_MAP_SIZE;
+  const buf = mb.allocExactNidRaw(memmap, SECTION_MAP_SIZE, MAX_DMA_PHYS, MEMBLOCK_ALLOC_ACCESSIBLE, nid);
+  let backed = sections.length;
+  if (buf !== 0) took('memmap', buf, memmap, nid);
+  else {
+    for (let i = 0; i < sections.length; i++) {
+      const p = mb.allocTryNid(
+        SECTION_MAP_SIZE,
+        SECTION_MAP_SIZE,
+        MAX_DMA_PHYS,
+        MEMBLOCK_ALLOC_ACCESSIBLE,
+        nid,
+        {
+          raw: true,
+        },
+      );
+      if (p === 0) {
+        backed = i;
+        break;
+      }
+      took('memmap', p, SECTION_MAP_SIZE, nid);
+    }
+  }
+  // vmemmap page tables: a PMD table per GiB of memmap, a PUD table per 512 GiB.
+  const mapped = backed * SECTION_MAP_SIZE;
+  const vpt = (Math.ceil(mapped / GiB) + Math.ceil(mapped / (512 * GiB))) * PAGE_SIZE;
+  if (
+    mapped > 0 &&
+    took(
+      'vmemmap page tables',
+      mb.allocTryNid(vpt, PAGE_SIZE, MAX_DMA_PHYS, MEMBLOCK_ALLOC_ACCESSIBLE, nid, { raw: true }),
+      vpt,
+      nid,
+    ) === 0
+  )
+    backed = 0;
+  if (backed < sections.length) {
+    log(`sparse_init_nid: node[${nid}] memory map backing failed. Some memory will not be available.`, 'err');
+  }
+  return backed;
 }
 
 /** Memory K(limit, nid) would count right now, per category (for docs and reports). */

@@ -22,6 +22,7 @@ import {
 import { MACHINE_EPOCH_MS, normalizePath, Vfs, writeDeniedCode, writeErrorCode, type VNode } from './vfs.ts';
 import { bootFilesFor } from './boot-files.ts';
 import { expandGlob, globChars, hasGlob } from './glob.ts';
+import { haltedRefusal, MachineHaltedError, reportCommandFailure } from './console-panic.ts';
 
 /** How a session starts. */
 export interface SessionOptions {
@@ -85,7 +86,7 @@ export class Session {
   /** The running kernel. */
   get kernel(): Kernel {
     const k = this.machine.kernel;
-    if (k === null) throw new Error('the machine has no running kernel');
+    if (k === null) throw new MachineHaltedError();
     return k;
   }
 
@@ -327,11 +328,9 @@ export class Session {
     const ctx: CommandContext = { session: this, stdin, stdout, stderr };
     let status: number;
     try {
-      status = await command.run(argv.slice(1), ctx);
+      status = haltedRefusal(ctx, name, command) ?? (await command.run(argv.slice(1), ctx));
     } catch (err) {
-      // A bug or an unexpected kernel error must not kill the terminal: report it like a crash.
-      stderr.write(`${name}: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
-      status = 1;
+      status = reportCommandFailure(ctx, name, err);
     }
     const wst = await this.commit(commits, name, command.builtin === true, stderr);
     return wst !== 0 && status === 0 ? wst : status;

@@ -54,8 +54,8 @@ export interface SoakSummary {
   secondsPerGeneration: number;
 }
 
-/** Default soak command line (lowmem scratch large enough for a successor's swiotlb). */
-export const SOAK_CMDLINE = 'console=ttyS0 kho=on kho_scratch=128M,256M,128M';
+/** Default soak command line: KHO with the default scratch sizing (200% of early allocations). */
+export const SOAK_CMDLINE = 'console=ttyS0 kho=on';
 
 /** Run the soak. */
 export function runSoak(o: SoakOptions): SoakSummary {

@@ -120,19 +120,69 @@ describe('mm init', () => {
     }
   });
 
-  it('panics (ENOMEM) when scratch is too small for an exact-node allocation', () => {
+  it('scratch too small: the memory map falls back to any node, then the per-CPU areas panic', () => {
     const topo = Topology.preset({ mem: 16 * GiB, nodes: 2 });
+    const lines: string[] = [];
     assert.throws(
       () =>
         mmInit({
           layout: topo,
+          log: (l, level) => lines.push(`${level ?? 'info'}: ${l}`),
           onMemblockReady: (c) => {
             c.memblock.markKhoScratch(0x3000_0000, 256 * MiB);
             c.memblock.setKhoScratchOnly();
           },
         }),
-      (e: unknown) => e instanceof MmError && e.code === 'ENOMEM' && /memmap/.test(e.message),
+      (e: unknown) =>
+        e instanceof MmError &&
+        e.code === 'ENOMEM' &&
+        e.message === 'ENOMEM: cannot initialize percpu area (err=-12)',
     );
+    // Node 0's memory map fits section by section in the lowmem area; node 1's does not.
+    assert.ok(!lines.some((l) => l.includes('node[0] memory map backing failed')), lines.join('\n'));
+    assert.ok(
+      lines.includes(
+        'err: sparse_init_nid: node[1] memory map backing failed. Some memory will not be available.',
+      ),
+      lines.join('\n'),
+    );
+    assert.ok(lines.includes('warn: percpu: embed allocator failed (-12), falling back to page size'));
+  });
+
+  it('swiotlb halves its buffer until it fits the scratch, then goes without (kernel/dma/swiotlb.c)', () => {
+    const topo = Topology.preset({ mem: 16 * GiB, nodes: 2 });
+    const run = (lowMiB: number): { lines: string[]; ctx: MmContext } => {
+      const lines: string[] = [];
+      const ctx = mmInit({
+        layout: topo,
+        log: (l, level) => lines.push(`${level ?? 'info'}: ${l}`),
+        onMemblockReady: (c) => {
+          c.memblock.markKhoScratch(0x3000_0000, lowMiB * MiB); // lowmem
+          c.memblock.markKhoScratch(0x1_0000_0000, 512 * MiB); // above 4 GiB
+          c.memblock.markKhoScratch(0x2_8000_0000, 512 * MiB); // node 1
+          c.memblock.setKhoScratchOnly();
+        },
+      });
+      return { lines: lines.filter((l) => /IO TLB/.test(l)), ctx };
+    };
+    const fail = (n: number): string =>
+      `warn: software IO TLB: swiotlb_memblock_alloc: Failed to allocate ${n} bytes tlb structure`;
+    const small = run(16);
+    assert.deepEqual(small.lines, [
+      'info: software IO TLB: area num 16.',
+      fail(64 * MiB),
+      fail(32 * MiB),
+      'info: software IO TLB: SWIOTLB bounce buffer size adjusted 32768 -> 8192 slabs',
+    ]);
+    assert.equal(small.ctx.swiotlb!.nslabs, 8192);
+    assert.ok(small.ctx.swiotlb!.start >= 0x3000_0000 && small.ctx.swiotlb!.start < 0x3100_0000);
+    const none = run(0);
+    assert.deepEqual(none.lines, [
+      'info: software IO TLB: area num 16.',
+      ...[64, 32, 16, 8, 4, 2, 1].map((m) => fail(m * MiB)),
+    ]);
+    assert.equal(none.ctx.swiotlb!.nslabs, 0);
+    assert.equal(run(128).lines.length, 1);
   });
 
   it('uses a given memblock and its reservations', () => {
