@@ -1,19 +1,36 @@
 /**
  * Sparse simulated physical memory: a little-endian (x86-64) byte space of up to 2^52 bytes in
- * 4 KiB pages, where only pages that were written cost memory.
+ * 4 KiB pages, where memory costs what it holds.
  *
- * Every page is in one of three states:
+ * Every page is in one of these states:
  * - untouched: reads as zero, costs nothing;
- * - poisoned: untouched but inside a poisoned range, reads as {@link POISON_BYTE}, costs nothing
- *   (only an entry in a sorted interval list);
+ * - described: untouched, but covered by a content description (lazy poison reading as
+ *   {@link POISON_BYTE}, a repeated pattern, a seeded random stream) in an interval map; its
+ *   bytes are generated on every read and cost nothing per page (src/hw/content.ts);
  * - touched: backed by a 4 KiB slot carved from a 1 MiB `Uint32Array` slab.
  *
- * Writing to an untouched page materialises it filled with zeros, to a poisoned page filled with
- * the poison pattern. A touched page wins over the poison list (the list may still cover it).
- * Pages are indexed by a two-level Map (pfn high bits, pfn low 20 bits), because one V8 Map tops
- * out at 2^24 entries. Freed slots are reused. See docs/hw.md.
+ * Writing to a page that is not touched materialises it with its current content. A touched
+ * page wins over a description that still covers it. Pages are indexed by a two-level Map (pfn
+ * high bits, pfn low 20 bits), because one V8 Map tops out at 2^24 entries. Freed slots are
+ * reused. See docs/hw.md.
  */
+import { CSUM_MOD, csumAdd, csumOfResidue, residueShl8 } from '../util/csum.ts';
+import {
+  bytesResidue,
+  CONTENT_POISON,
+  descBytes,
+  descPage,
+  descResidue,
+  descWord,
+  patternContent,
+  POISON_CONTENT,
+  randomContent,
+  StreamCache,
+  wordsResidue,
+  type ContentDesc,
+} from './content.ts';
 import { KhoMemError, showAddr } from './errors.ts';
+import { ExtentMap } from './extent-map.ts';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
@@ -56,12 +73,35 @@ export interface PhysicalMemoryOptions {
   limit?: number;
 }
 
+/** What a run of pages holds (see {@link PhysicalMemory.contentRuns}). */
+export type ContentKind = 'zero' | 'data' | 'poison' | 'pattern' | 'random';
+
+/** A run of pfns `[start, end)` of one {@link ContentKind}. */
+export interface ContentRun {
+  start: number;
+  end: number;
+  kind: ContentKind;
+}
+
+const KIND_NAMES: readonly ContentKind[] = ['poison', 'pattern', 'random'];
+
+/** A copy's source, cut into runs of one kind (see `PhysicalMemory.segments`). */
+interface CopySegment {
+  a: number;
+  b: number;
+  desc: ContentDesc | null;
+  touched: boolean;
+  bytes: Uint8Array | null;
+}
+
 /** Counters describing what the memory costs. */
 export interface PhysicalMemoryStats {
   touchedPages: number;
   slabs: number;
   freeSlots: number;
   poisonedRanges: number;
+  /** Intervals of described pages (poison, patterns, random streams). */
+  describedRanges: number;
   /** Bytes held in slabs (1 MiB each). */
   slabBytes: number;
 }
@@ -93,9 +133,13 @@ export class PhysicalMemory {
   /** Cached `page()` views, per slot (created on demand). */
   private readonly views: (Uint32Array | undefined)[] = [];
 
-  /** Poisoned pfn ranges `[pStart[i], pEnd[i])`, sorted, disjoint, not adjacent. */
-  private pStart: number[] = [];
-  private pEnd: number[] = [];
+  /**
+   * Described untouched pages: pfn intervals to their content (lazy poison, patterns, seeded
+   * random streams). A touched page wins over a description that still covers it.
+   */
+  private readonly ext = new ExtentMap<ContentDesc>((a, b) => a.sameAs(b));
+  /** The last generated stream page (single-word reads of random content stay cheap). */
+  private readonly sc = new StreamCache();
 
   // Last lookup (hits and misses): the hot paths touch the same page many times in a row.
   private cPfn = -1;
@@ -212,7 +256,8 @@ export class PhysicalMemory {
     this.count++;
     const slab = this.slabs[slot >>> 8]!;
     const base = (slot & (SLAB_PAGES - 1)) << 10;
-    if (this.inPoisonList(pfn)) slab.fill(POISON_WORD, base, base + WORDS_PER_PAGE);
+    const d = this.descAt(pfn);
+    if (d !== null) descPage(d, pfn, slab, base, this.sc);
     else if (dirty) slab.fill(0, base, base + WORDS_PER_PAGE);
     this.cPfn = pfn;
     this.cSlot = slot;
@@ -228,69 +273,30 @@ export class PhysicalMemory {
     return { bytes: this.slabBytes[this.cSlot >>> 8]!, off: this.cBase << 2 };
   }
 
-  // ---------------------------------------------------------------- poison list
+  // ---------------------------------------------------------------- descriptions
 
-  /** Index of the first poison range whose end is > pfn. */
-  private pLower(pfn: number): number {
-    const ends = this.pEnd;
-    let lo = 0;
-    let hi = ends.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (ends[mid]! <= pfn) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+  /** The description of untouched page `pfn` (poison, pattern, random), or null (zero). */
+  private descAt(pfn: number): ContentDesc | null {
+    return this.ext.size === 0 ? null : this.ext.get(pfn);
   }
 
-  /** True when `pfn` lies in the poison list (whether or not it is touched). */
+  /** True when `pfn` lies in a poisoned range (whether or not it is touched). */
   private inPoisonList(pfn: number): boolean {
-    if (this.pEnd.length === 0) return false;
-    const i = this.pLower(pfn);
-    return i < this.pStart.length && this.pStart[i]! <= pfn;
+    const d = this.descAt(pfn);
+    return d !== null && d.kind === CONTENT_POISON;
   }
 
-  /** Adds `[a, b)` (pfns) to the poison list, merging neighbours. */
-  private pAdd(a: number, b: number): void {
-    if (a >= b) return;
-    // First range with end >= a (touching counts, so adjacent ranges merge).
-    let i = this.pLower(a);
-    if (i > 0 && this.pEnd[i - 1]! === a) i--;
-    let j = i;
-    let s = a;
-    let e = b;
-    while (j < this.pStart.length && this.pStart[j]! <= b) {
-      s = Math.min(s, this.pStart[j]!);
-      e = Math.max(e, this.pEnd[j]!);
-      j++;
+  /** The u32 at `addr` (within one page) of an untouched page under `d`. */
+  private descU32(d: ContentDesc, addr: number, pfn: number): number {
+    if (d.kind === CONTENT_POISON) {
+      this.poisonRead(pfn);
+      return POISON_WORD;
     }
-    this.pStart.splice(i, j - i, s);
-    this.pEnd.splice(i, j - i, e);
-  }
-
-  /** Removes `[a, b)` (pfns) from the poison list, splitting ranges. */
-  private pRemove(a: number, b: number): void {
-    if (a >= b || this.pEnd.length === 0) return;
-    const i = this.pLower(a);
-    let j = i;
-    const keepS: number[] = [];
-    const keepE: number[] = [];
-    while (j < this.pStart.length && this.pStart[j]! < b) {
-      const s = this.pStart[j]!;
-      const e = this.pEnd[j]!;
-      if (s < a) {
-        keepS.push(s);
-        keepE.push(a);
-      }
-      if (e > b) {
-        keepS.push(b);
-        keepE.push(e);
-      }
-      j++;
-    }
-    if (j === i) return;
-    this.pStart.splice(i, j - i, ...keepS);
-    this.pEnd.splice(i, j - i, ...keepE);
+    const sh = (addr & 3) << 3;
+    if (sh === 0) return descWord(d, addr, this.sc);
+    const lo = descWord(d, addr - (addr & 3), this.sc);
+    const hi = descWord(d, addr - (addr & 3) + 4, this.sc);
+    return ((lo >>> sh) | (hi << (32 - sh))) >>> 0;
   }
 
   // ---------------------------------------------------------------- byte and word access
@@ -301,9 +307,13 @@ export class PhysicalMemory {
     const off = addr & PAGE_MASK;
     const pfn = (addr - off) * INV_PAGE;
     if (!this.find(pfn)) {
-      if (!this.inPoisonList(pfn)) return 0;
-      this.poisonRead(pfn);
-      return POISON_BYTE;
+      const d = this.descAt(pfn);
+      if (d === null) return 0;
+      if (d.kind === CONTENT_POISON) {
+        this.poisonRead(pfn);
+        return POISON_BYTE;
+      }
+      return (descWord(d, addr - (addr & 3), this.sc) >>> ((addr & 3) << 3)) & 0xff;
     }
     return (this.cSlab[this.cBase + (off >>> 2)]! >>> ((off & 3) << 3)) & 0xff;
   }
@@ -342,9 +352,8 @@ export class PhysicalMemory {
     if (off > PAGE_SIZE - 4) return this.readU32Slow(addr);
     const pfn = (addr - off) * INV_PAGE;
     if (!this.find(pfn)) {
-      if (!this.inPoisonList(pfn)) return 0;
-      this.poisonRead(pfn);
-      return POISON_WORD;
+      const d = this.descAt(pfn);
+      return d === null ? 0 : this.descU32(d, addr, pfn);
     }
     const i = this.cBase + (off >>> 2);
     const sh = (off & 3) << 3;
@@ -441,9 +450,12 @@ export class PhysicalMemory {
       if (this.find(pfn)) {
         const { bytes, off: base } = this.cachedBytes();
         out.set(bytes.subarray(base + off, base + off + n), done);
-      } else if (this.inPoisonList(pfn)) {
-        this.poisonRead(pfn);
-        out.fill(POISON_BYTE, done, done + n);
+      } else {
+        const d = this.descAt(pfn);
+        if (d !== null) {
+          if (d.kind === CONTENT_POISON) this.poisonRead(pfn);
+          descBytes(d, a, n, out, done, this.sc);
+        }
       }
       done += n;
     }
@@ -471,21 +483,26 @@ export class PhysicalMemory {
   }
 
   /**
-   * Sets `len` bytes to `byte`. Filling whole untouched pages with zero leaves them untouched
-   * (and clears their poison), so zeroing a huge range costs nothing.
+   * Sets `len` bytes to `byte`. Whole pages are not materialised: a zero fill leaves them
+   * untouched (clearing any description or poison), another byte describes them as a pattern;
+   * touched pages are written in place. Zeroing or filling a terabyte costs nothing.
    */
   fill(addr: number, len: number, byte: number): void {
     this.checkRange(addr, len);
     if (!(byte >= -128 && byte <= 255) || byte !== Math.floor(byte)) throw badValue(addr, byte, 'u8');
     const b = byte & 0xff;
     if (len === 0) return;
+    if (b !== 0) {
+      this.describe(addr, len, patternContent(b * 0x01010101));
+      return;
+    }
     const end = addr + len;
     // Whole pages inside the range.
     const first = Math.ceil(addr * INV_PAGE);
     const last = Math.floor(end * INV_PAGE);
-    if (b === 0 && first < last) {
+    if (first < last) {
       this.fillPartial(addr, Math.min(end, first * PAGE_SIZE), 0);
-      this.pRemove(first, last);
+      this.ext.remove(first, last);
       this.forTouchedIn(first, last, (pfn) => {
         this.find(pfn);
         this.cSlab.fill(0, this.cBase, this.cBase + WORDS_PER_PAGE);
@@ -493,7 +510,19 @@ export class PhysicalMemory {
       this.fillPartial(Math.max(addr, last * PAGE_SIZE), end, 0);
       return;
     }
-    this.fillPartial(addr, end, b);
+    this.fillPartial(addr, end, 0);
+  }
+
+  /**
+   * Fills `[addr, addr+len)` with the seeded random stream `seed` that starts at `addr`
+   * (`get_random_bytes()`-like content; docs/hw.md). Whole pages are described, not
+   * materialised; the same seed and address always give the same bytes.
+   */
+  fillRandom(addr: number, len: number, seed: number): void {
+    this.checkRange(addr, len);
+    if (!Number.isInteger(seed)) throw badValue(addr, seed, 'seed');
+    if (len === 0) return;
+    this.describe(addr, len, randomContent(seed >>> 0, addr));
   }
 
   /** Fills `[a, e)` page by page, materialising pages unless a zero fill changes nothing. */
@@ -502,7 +531,7 @@ export class PhysicalMemory {
       const off = a & PAGE_MASK;
       const pfn = (a - off) * INV_PAGE;
       const n = Math.min(e - a, PAGE_SIZE - off);
-      if (b === 0 && !this.find(pfn) && !this.inPoisonList(pfn)) {
+      if (b === 0 && !this.find(pfn) && this.descAt(pfn) === null) {
         a += n; // zero into a page that reads as zero: nothing to store
         continue;
       }
@@ -513,103 +542,217 @@ export class PhysicalMemory {
     }
   }
 
+  /**
+   * Gives `[addr, addr+len)` the content `d`: whole pages are described (touched ones are
+   * generated in place, since a touched page wins over a description), partial pages at the
+   * edges are materialised and written.
+   */
+  private describe(addr: number, len: number, d: ContentDesc): void {
+    const end = addr + len;
+    const first = Math.ceil(addr * INV_PAGE);
+    const last = Math.floor(end * INV_PAGE);
+    if (first >= last) {
+      this.writeDesc(addr, end, d);
+      return;
+    }
+    this.writeDesc(addr, first * PAGE_SIZE, d);
+    this.ext.set(first, last, d);
+    this.forTouchedIn(first, last, (pfn) => {
+      this.find(pfn);
+      descPage(d, pfn, this.cSlab, this.cBase, this.sc);
+    });
+    this.writeDesc(last * PAGE_SIZE, end, d);
+  }
+
+  /** Writes `d`'s bytes into `[a, e)`, materialising the pages. */
+  private writeDesc(a: number, e: number, d: ContentDesc): void {
+    while (a < e) {
+      const off = a & PAGE_MASK;
+      const pfn = (a - off) * INV_PAGE;
+      const n = Math.min(e - a, PAGE_SIZE - off);
+      this.materialise(pfn);
+      const { bytes, off: base } = this.cachedBytes();
+      descBytes(d, a, n, bytes, base + off, this.sc);
+      a += n;
+    }
+  }
+
   /** Copies `len` bytes from `src` to `dst`; overlapping ranges behave like `memmove`. */
   copy(dst: number, src: number, len: number): void {
     this.checkRange(src, len);
     this.checkRange(dst, len);
     if (len === 0 || dst === src) return;
-    if (dst + len <= src || src + len <= dst) {
-      this.copyDisjoint(dst, src, len);
-      return;
-    }
-    const backward = dst > src;
-    let remaining = len;
-    while (remaining > 0) {
-      let s: number;
-      let d: number;
-      let n: number;
-      if (backward) {
-        const se = src + remaining;
-        const de = dst + remaining;
-        n = Math.min(remaining, se & PAGE_MASK || PAGE_SIZE, de & PAGE_MASK || PAGE_SIZE);
-        s = se - n;
-        d = de - n;
-      } else {
-        s = src + (len - remaining);
-        d = dst + (len - remaining);
-        n = Math.min(remaining, PAGE_SIZE - (s & PAGE_MASK), PAGE_SIZE - (d & PAGE_MASK));
-      }
-      this.copyChunk(d, s, n);
-      remaining -= n;
+    const overlap = !(dst + len <= src || src + len <= dst);
+    // The source as segments, in order; an overlapping copy snapshots touched bytes first.
+    const segs = this.segments(src, len, overlap);
+    const delta = dst - src;
+    for (const g of segs) {
+      const d = g.a + delta;
+      const n = g.b - g.a;
+      if (g.desc !== null) {
+        if (g.desc.kind === CONTENT_POISON) this.poisonRead(Math.floor(g.a * INV_PAGE));
+        this.describe(d, n, g.desc.shifted(delta));
+      } else if (g.bytes !== null) this.write(d, g.bytes);
+      else if (g.touched) this.copyTouched(d, g.a, n);
+      else this.fill(d, n, 0);
     }
   }
 
   /**
-   * Copies between disjoint ranges in time proportional to the touched source pages: runs of
-   * untouched source pages become zero fills (free on untouched destinations) or poison fills.
+   * The source range `[src, src+len)` cut into runs of one kind: zero, described (one
+   * description each), or touched (one page each, with a copy of its bytes when `snapshot`).
+   * Time follows the touched pages and descriptions in the range, not its length.
    */
-  private copyDisjoint(dst: number, src: number, len: number): void {
+  private segments(src: number, len: number, snapshot: boolean): CopySegment[] {
     const end = src + len;
+    const p0 = Math.floor(src * INV_PAGE);
+    const p1 = Math.ceil(end * INV_PAGE);
     const touched: number[] = [];
-    this.forTouchedIn(Math.floor(src * INV_PAGE), Math.ceil(end * INV_PAGE), (pfn) => {
+    this.forTouchedIn(p0, p1, (pfn) => {
       touched.push(pfn);
     });
     touched.sort((a, b) => a - b);
+    const runs = this.ext.runs(p0, p1);
+    const out: CopySegment[] = [];
+    let ri = 0;
+    const untouched = (a: number, b: number): void => {
+      // [a, b) holds no touched page: zero gaps and described parts.
+      let cur = a;
+      while (ri < runs.length && runs[ri]!.e * PAGE_SIZE <= a) ri++;
+      for (let k = ri; k < runs.length; k++) {
+        const r = runs[k]!;
+        const rs = Math.max(r.s * PAGE_SIZE, a);
+        if (rs >= b) break;
+        const re = Math.min(r.e * PAGE_SIZE, b);
+        if (cur < rs) out.push({ a: cur, b: rs, desc: null, touched: false, bytes: null });
+        out.push({ a: rs, b: re, desc: r.v, touched: false, bytes: null });
+        cur = re;
+      }
+      if (cur < b) out.push({ a: cur, b, desc: null, touched: false, bytes: null });
+    };
     let cur = src;
     for (const pfn of touched) {
       const ps = Math.max(pfn * PAGE_SIZE, src);
-      const pe = Math.min(ps - (ps & PAGE_MASK) + PAGE_SIZE, end);
-      if (cur < ps) this.copyUntouched(dst + (cur - src), cur, ps - cur);
-      for (let s = ps; s < pe;) {
-        const d = dst + (s - src);
-        const n = Math.min(pe - s, PAGE_SIZE - (d & PAGE_MASK));
-        this.copyChunk(d, s, n);
-        s += n;
-      }
+      const pe = Math.min((pfn + 1) * PAGE_SIZE, end);
+      if (cur < ps) untouched(cur, ps);
+      out.push({ a: ps, b: pe, desc: null, touched: true, bytes: snapshot ? this.read(ps, pe - ps) : null });
       cur = pe;
     }
-    if (cur < end) this.copyUntouched(dst + (cur - src), cur, end - cur);
+    if (cur < end) untouched(cur, end);
+    return out;
   }
 
-  /** Copies from a source range whose pages are all untouched (zero or poison). */
-  private copyUntouched(d: number, s: number, n: number): void {
-    const e = s + n;
-    // Snapshot the poisoned parts first: zero fills of the destination edit the poison list.
-    const parts: number[] = [];
-    for (let i = this.pLower(Math.floor(s * INV_PAGE)); i < this.pStart.length; i++) {
-      const ps = Math.max(this.pStart[i]! * PAGE_SIZE, s);
-      if (ps >= e) break;
-      parts.push(ps, Math.min(this.pEnd[i]! * PAGE_SIZE, e));
-    }
-    let cur = s;
-    for (let k = 0; k < parts.length; k += 2) {
-      const ps = parts[k]!;
-      const pe = parts[k + 1]!;
-      if (cur < ps) this.fill(d + (cur - s), ps - cur, 0);
-      this.poisonRead(Math.floor(ps * INV_PAGE));
-      this.fill(d + (ps - s), pe - ps, POISON_BYTE);
-      cur = pe;
-    }
-    if (cur < e) this.fill(d + (cur - s), e - cur, 0);
-  }
-
-  /** Copies a chunk that crosses no page boundary on either side. */
-  private copyChunk(d: number, s: number, n: number): void {
-    const soff = s & PAGE_MASK;
-    const spfn = (s - soff) * INV_PAGE;
-    if (!this.find(spfn)) {
-      const poisoned = this.inPoisonList(spfn);
-      if (poisoned) this.poisonRead(spfn);
-      this.fill(d, n, poisoned ? POISON_BYTE : 0);
-      return;
-    }
+  /** Copies bytes of one touched source page to `d` (disjoint ranges), page piece by piece. */
+  private copyTouched(d: number, s: number, n: number): void {
+    const spfn = Math.floor(s * INV_PAGE);
+    this.find(spfn);
     const srcBytes = this.slabBytes[this.cSlot >>> 8]!;
-    const sbase = (this.cBase << 2) + soff;
-    const doff = d & PAGE_MASK;
-    this.materialise((d - doff) * INV_PAGE);
-    const { bytes, off } = this.cachedBytes();
-    if (bytes === srcBytes) bytes.copyWithin(off + doff, sbase, sbase + n);
-    else bytes.set(srcBytes.subarray(sbase, sbase + n), off + doff);
+    const sbase = (this.cBase << 2) + (s - spfn * PAGE_SIZE);
+    let done = 0;
+    while (done < n) {
+      const a = d + done;
+      const doff = a & PAGE_MASK;
+      const k = Math.min(n - done, PAGE_SIZE - doff);
+      this.materialise((a - doff) * INV_PAGE);
+      const { bytes, off } = this.cachedBytes();
+      bytes.set(srcBytes.subarray(sbase + done, sbase + done + k), off + doff);
+      done += k;
+    }
+  }
+
+  // ---------------------------------------------------------------- checksums
+
+  /**
+   * x86-64 `csum_partial(phys_to_virt(addr), len, sum)` over physical memory (src/util/csum.ts):
+   * the ones'-complement sum of the range's little-endian words folded to 32 bits. Described
+   * ranges are summed from their description (whole random blocks by formula), touched pages
+   * word by word; nothing is materialised.
+   */
+  csumPartial(addr: number, len: number, sum = 0): number {
+    this.checkRange(addr, len);
+    let res = this.absResidue(addr, len);
+    // csum_partial's words start at `addr`: undo the absolute alignment weights.
+    res = residueShl8(res, (4 - (addr & 3)) & 3);
+    const nonzero = res !== 0 || this.anyNonzero(addr, len);
+    return csumAdd(sum >>> 0, csumOfResidue(res, nonzero));
+  }
+
+  /** Residue modulo 2^32 − 1 of `[addr, addr+len)`, each byte weighted 256^(address mod 4). */
+  private absResidue(addr: number, len: number): number {
+    if (len === 0) return 0;
+    const end = addr + len;
+    const p0 = Math.floor(addr * INV_PAGE);
+    const p1 = Math.ceil(end * INV_PAGE);
+    let acc = 0;
+    this.ext.forEachIn(p0, p1, (s, e, d) => {
+      acc += descResidue(d, Math.max(s * PAGE_SIZE, addr), Math.min(e * PAGE_SIZE, end), this.sc);
+      if (acc >= 2 ** 52) acc %= CSUM_MOD;
+    });
+    const touched: number[] = [];
+    this.forTouchedIn(p0, p1, (pfn) => {
+      touched.push(pfn);
+    });
+    for (const pfn of touched) {
+      const a = Math.max(pfn * PAGE_SIZE, addr);
+      const b = Math.min((pfn + 1) * PAGE_SIZE, end);
+      this.find(pfn);
+      const w = this.cSlab;
+      const base = this.cBase;
+      let r: number;
+      if (b - a === PAGE_SIZE) r = wordsResidue(w, base, WORDS_PER_PAGE);
+      else {
+        const bytes = this.slabBytes[this.cSlot >>> 8]!;
+        r = bytesResidue(bytes, (base << 2) + (a - pfn * PAGE_SIZE), b - a, a);
+      }
+      // A touched page wins over a description that still covers it: take that part out.
+      const d = this.descAt(pfn);
+      if (d !== null) r += CSUM_MOD - descResidue(d, a, b, this.sc);
+      acc += r;
+      if (acc >= 2 ** 52) acc %= CSUM_MOD;
+    }
+    return acc % CSUM_MOD;
+  }
+
+  /** True when a byte of `[addr, addr+len)` is non-zero (only asked when the residue is 0). */
+  private anyNonzero(addr: number, len: number): boolean {
+    const end = addr + len;
+    const p0 = Math.floor(addr * INV_PAGE);
+    const p1 = Math.ceil(end * INV_PAGE);
+    const touched: number[] = [];
+    this.forTouchedIn(p0, p1, (pfn) => {
+      touched.push(pfn);
+    });
+    for (const pfn of touched) {
+      this.find(pfn);
+      const bytes = this.slabBytes[this.cSlot >>> 8]!;
+      const o = (this.cBase << 2) - pfn * PAGE_SIZE;
+      const a = Math.max(pfn * PAGE_SIZE, addr);
+      const b = Math.min((pfn + 1) * PAGE_SIZE, end);
+      for (let i = o + a; i < o + b; i++) if (bytes[i] !== 0) return true;
+    }
+    for (const r of this.ext.runs(p0, p1)) {
+      for (let pfn = r.s; pfn < r.e; pfn++) {
+        if (this.find(pfn)) continue; // touched: checked above
+        const a = Math.max(pfn * PAGE_SIZE, addr);
+        const b = Math.min((pfn + 1) * PAGE_SIZE, end);
+        // A whole described page is never all zero: a pattern word is non-zero, poison is 0xaa,
+        // and of a random page's 128 blocks (sums c0 + j·c1, c1 ≢ 0) at most one sums to 0.
+        if (b - a === PAGE_SIZE) return true;
+        if (this.readNoHook(a, b - a).some((x) => x !== 0)) return true;
+      }
+    }
+    return false;
+  }
+
+  /** `read` without the poison-read hook (internal checks are not successor reads). */
+  private readNoHook(addr: number, len: number): Uint8Array {
+    const hook = this.onPoisonRead;
+    this.onPoisonRead = null;
+    try {
+      return this.read(addr, len);
+    } finally {
+      this.onPoisonRead = hook;
+    }
   }
 
   // ---------------------------------------------------------------- pages
@@ -630,11 +773,92 @@ export class PhysicalMemory {
     return v;
   }
 
-  /** The page's words when touched, `null` when it reads as zero or poison. Never materialises. */
+  /**
+   * The page's words without materialising it: the live view of a touched page, a fresh copy
+   * of a described page's generated words (pattern or random), `null` when it reads as zero or
+   * poison.
+   */
   peekPage(pfn: number): Uint32Array | null {
     this.checkPfn(pfn);
-    if (!this.find(pfn)) return null;
-    return this.page(pfn);
+    if (this.find(pfn)) return this.page(pfn);
+    const d = this.descAt(pfn);
+    if (d === null || d.kind === CONTENT_POISON) return null;
+    const out = new Uint32Array(WORDS_PER_PAGE);
+    descPage(d, pfn, out, 0, this.sc);
+    return out;
+  }
+
+  /**
+   * Copies the page's content into `out` (1024 words) without materialising it, whatever its
+   * state; returns false (and leaves `out` alone) when the page reads as zero. Poison counts
+   * as content here and does not call {@link onPoisonRead} (dumps are not successor reads).
+   */
+  readPage(pfn: number, out: Uint32Array): boolean {
+    this.checkPfn(pfn);
+    if (this.find(pfn)) {
+      out.set(this.cSlab.subarray(this.cBase, this.cBase + WORDS_PER_PAGE));
+      return true;
+    }
+    const d = this.descAt(pfn);
+    if (d === null) return false;
+    descPage(d, pfn, out, 0, this.sc);
+    return true;
+  }
+
+  /**
+   * Consecutive pages from `pfn` (at most `max`) that read as zero without storage: untouched
+   * and not described. `hexdump` skips them as a run of zeros.
+   */
+  zeroPagesFrom(pfn: number, max: number): number {
+    this.checkPfn(pfn);
+    let n = 0;
+    while (n < max && pfn + n < this.maxPfn && !this.find(pfn + n) && this.descAt(pfn + n) === null) n++;
+    return n;
+  }
+
+  /**
+   * What `[first, end)` (pfns) holds, as ascending runs of one kind each: `zero` (untouched),
+   * `data` (touched), `poison`, `pattern`, `random` (described). Costs time per touched page
+   * and per description, not per page: a memory map of a terabyte is cheap.
+   */
+  contentRuns(first: number, end: number): ContentRun[] {
+    this.checkPfn(first);
+    if (end > this.maxPfn || end < first || !Number.isInteger(end)) throw this.bad(end * PAGE_SIZE, 0);
+    const out: ContentRun[] = [];
+    const push = (s: number, e: number, kind: ContentKind): void => {
+      if (s >= e) return;
+      const last = out[out.length - 1];
+      if (last !== undefined && last.end === s && last.kind === kind) last.end = e;
+      else out.push({ start: s, end: e, kind });
+    };
+    const touched: number[] = [];
+    this.forTouchedIn(first, end, (pfn) => {
+      touched.push(pfn);
+    });
+    touched.sort((a, b) => a - b);
+    const runs = this.ext.runs(first, end);
+    let ri = 0;
+    const untouched = (a: number, b: number): void => {
+      let cur = a;
+      while (ri < runs.length && runs[ri]!.e <= a) ri++;
+      for (let k = ri; k < runs.length && runs[k]!.s < b; k++) {
+        const r = runs[k]!;
+        const rs = Math.max(r.s, a);
+        const re = Math.min(r.e, b);
+        push(cur, rs, 'zero');
+        push(rs, re, KIND_NAMES[r.v.kind]!);
+        cur = re;
+      }
+      push(cur, b, 'zero');
+    };
+    let cur = first;
+    for (const pfn of touched) {
+      untouched(cur, pfn);
+      push(pfn, pfn + 1, 'data');
+      cur = pfn + 1;
+    }
+    untouched(cur, end);
+    return out;
   }
 
   /** True when the page is backed by storage. */
@@ -673,11 +897,17 @@ export class PhysicalMemory {
     }
   }
 
-  /** Forgets a page: it reads as zero again (and is no longer poisoned). */
+  /** Forgets a page: it reads as zero again (no longer poisoned or described). */
   discard(pfn: number): void {
     this.checkPfn(pfn);
     this.drop(pfn);
-    if (this.pEnd.length !== 0) this.pRemove(pfn, pfn + 1);
+    if (this.ext.size !== 0) this.ext.remove(pfn, pfn + 1);
+  }
+
+  /** Power off: every page reads as zero again and no storage is held but the free slots. */
+  clear(): void {
+    for (const pfn of this.touchedPfns()) this.drop(pfn);
+    this.ext.clear();
   }
 
   /** Frees a touched page's slot; the page then reads as zero or poison, per the list. */
@@ -742,7 +972,7 @@ export class PhysicalMemory {
     this.forTouchedIn(first, last, (pfn) => {
       this.drop(pfn);
     });
-    this.pAdd(first, last);
+    this.ext.set(first, last, POISON_CONTENT);
   }
 
   /**
@@ -753,7 +983,9 @@ export class PhysicalMemory {
     this.checkRange(start, len);
     const first = Math.ceil(start * INV_PAGE);
     const last = Math.floor((start + len) * INV_PAGE);
-    this.pRemove(first, last);
+    for (const r of this.ext.runs(first, last)) {
+      if (r.v.kind === CONTENT_POISON) this.ext.remove(r.s, r.e);
+    }
   }
 
   /** True when the page is untouched and reads as poison. */
@@ -764,7 +996,15 @@ export class PhysicalMemory {
 
   /** The poison list as byte ranges `[start, end)`, ascending (may cover touched pages). */
   poisonedRanges(): { start: number; end: number }[] {
-    return this.pStart.map((s, i) => ({ start: s * PAGE_SIZE, end: this.pEnd[i]! * PAGE_SIZE }));
+    const out: { start: number; end: number }[] = [];
+    for (const r of this.ext.all()) {
+      if (r.v.kind !== CONTENT_POISON) continue;
+      const last = out[out.length - 1];
+      // Poison runs split only by other descriptions; adjacent ones read as one range.
+      if (last !== undefined && last.end === r.s * PAGE_SIZE) last.end = r.e * PAGE_SIZE;
+      else out.push({ start: r.s * PAGE_SIZE, end: r.e * PAGE_SIZE });
+    }
+    return out;
   }
 
   /** What the memory costs right now. */
@@ -773,7 +1013,8 @@ export class PhysicalMemory {
       touchedPages: this.count,
       slabs: this.slabs.length,
       freeSlots: this.freeSlots.length,
-      poisonedRanges: this.pStart.length,
+      poisonedRanges: this.poisonedRanges().length,
+      describedRanges: this.ext.size,
       slabBytes: this.slabs.length * SLAB_WORDS * 4,
     };
   }

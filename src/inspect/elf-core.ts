@@ -3,7 +3,7 @@
  * `/proc/vmcore`: each PT_LOAD segment maps `p_memsz` bytes at physical address `p_paddr`, the
  * first `p_filesz` of them stored at file offset `p_offset` (the rest reads as zero).
  *
- * The writer dumps the simulator's memory (runs of touched pages, sparse-file friendly: untouched
+ * The writer dumps the simulator's memory (runs of pages with data, sparse-file friendly: untouched
  * and all-zero pages are left as holes). The reader validates every header field, maps segments
  * lazily (positional reads) and never sizes an allocation from a header value without a bound.
  */
@@ -56,37 +56,37 @@ function putU64(v: DataView, off: number, x: number): void {
   v.setUint32(off + 4, Math.floor(x / TWO32) >>> 0, true);
 }
 
-/** Runs of touched pfns inside `ranges`, gaps of up to `gap` untouched pages merged. */
-function touchedRuns(mem: PhysicalMemory, ranges: readonly ImageRange[] | null, gap: number): ImageRange[] {
-  const sorted = ranges === null ? null : [...ranges].sort((a, b) => a.start - b.start);
+/**
+ * Runs of pages holding data inside `ranges` (touched or described; untouched and poisoned pages
+ * hold none in the model), gaps of up to `gap` pages without data merged.
+ */
+function dataRuns(mem: PhysicalMemory, ranges: readonly ImageRange[] | null, gap: number): ImageRange[] {
+  const sorted =
+    ranges === null ? [{ start: 0, end: mem.limit }] : [...ranges].sort((a, b) => a.start - b.start);
   const runs: ImageRange[] = [];
-  let ri = 0;
   let runRange = -1;
-  for (const pfn of mem.touchedPfns()) {
-    const phys = pfn * PAGE;
-    let inRange = -2; // -2: no range restriction
-    if (sorted !== null) {
-      while (ri < sorted.length && sorted[ri]!.end <= phys) ri++;
-      const r = sorted[ri];
-      if (r === undefined || phys < r.start) continue;
-      inRange = ri;
+  sorted.forEach((r, ri) => {
+    if (r.end <= r.start) return;
+    for (const c of mem.contentRuns(Math.floor(r.start / PAGE), Math.ceil(r.end / PAGE))) {
+      if (c.kind === 'zero' || c.kind === 'poison') continue;
+      // Clip the pages to the range (a range may end mid-page).
+      const start = Math.max(c.start * PAGE, r.start);
+      const end = Math.min(c.end * PAGE, r.end);
+      const last = runs[runs.length - 1];
+      if (last !== undefined && runRange === ri && start - last.end <= gap * PAGE) last.end = end;
+      else runs.push({ start, end });
+      runRange = ri;
     }
-    // Clip the page to its range (a range may end mid-page).
-    const end = sorted === null ? phys + PAGE : Math.min(phys + PAGE, sorted[ri]!.end);
-    const start = sorted === null ? phys : Math.max(phys, sorted[ri]!.start);
-    const last = runs[runs.length - 1];
-    if (last !== undefined && runRange === inRange && start - last.end <= gap * PAGE) last.end = end;
-    else runs.push({ start, end });
-    runRange = inRange;
-  }
+  });
   return runs;
 }
 
 /**
- * Write `mem` as an ELF64 x86-64 core (ET_CORE) to `path`: one PT_LOAD per run of touched pages
- * (inside `ranges`, e.g. the machine's RAM ranges, when given), `p_paddr` = physical address.
- * Untouched and all-zero pages are not written, so the file is sparse where the file system
- * allows. Poisoned, untouched pages are not in the dump (they hold no data in the model).
+ * Write `mem` as an ELF64 x86-64 core (ET_CORE) to `path`: one PT_LOAD per run of pages holding
+ * data (touched, or described by a pattern or random stream; inside `ranges`, e.g. the machine's
+ * RAM ranges, when given), `p_paddr` = physical address. Untouched and all-zero pages are not
+ * written, so the file is sparse where the file system allows. Poisoned, untouched pages are not
+ * in the dump (they hold no data in the model).
  */
 export function writeElfCore(
   mem: PhysicalMemory,
@@ -94,7 +94,7 @@ export function writeElfCore(
   path: string,
   opts: ElfCoreWriteOptions = {},
 ): ElfCoreStats {
-  const runs = touchedRuns(mem, ranges, opts.mergeGapPages ?? 16);
+  const runs = dataRuns(mem, ranges, opts.mergeGapPages ?? 16);
   const n = runs.length;
   const xnum = n >= (opts.xnumFrom ?? PN_XNUM);
   const phoff = ELF_HEADER_SIZE;
@@ -137,6 +137,7 @@ export function writeElfCore(
     writeSync(fd, head, 0, head.length, 0);
     written += head.length;
     const buf = new Uint8Array(1 << 20);
+    const page = new Uint32Array(PAGE / 4);
     runs.forEach((r, i) => {
       // Batch consecutive non-zero pages into one write; zero pages stay holes.
       let bufStart = -1; // file offset of buf[0]
@@ -152,7 +153,7 @@ export function writeElfCore(
       for (let at = r.start; at < r.end;) {
         const pfn = Math.floor(at / PAGE);
         const pageEnd = Math.min((pfn + 1) * PAGE, r.end);
-        const words = mem.peekPage(pfn);
+        const words = !mem.isPoisoned(pfn) && mem.readPage(pfn, page) ? page : null;
         const fileAt = offsets[i]! + (at - r.start);
         if (words === null || isZero(words)) {
           flush();

@@ -94,8 +94,7 @@ export class Machine {
     this.kernel = null;
     this.halted = null;
     this.powerOn = { cmdline: opts.cmdline, profile: opts.profile };
-    for (const pfn of this.mem.touchedPfns()) this.mem.discard(pfn);
-    for (const r of this.mem.poisonedRanges()) this.mem.unpoison(r.start, r.end - r.start); // byte ranges
+    this.mem.clear();
     this.mem.onPoisonRead = null; // no stale memory after power-on: nothing to track
     this.buildOptions = { ...opts.profile.options };
     this.lastProfile = opts.profile;

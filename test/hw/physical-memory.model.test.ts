@@ -1,12 +1,15 @@
 /**
- * Model test: PhysicalMemory against a plain byte map with per-page states, over random
- * sequences of writes, fills, copies, discards and (un)poisoning in a small window of pages
- * placed at interesting spots (address 0, the index's 2^20-pfn split, 4 GiB, 64 TiB, the top).
+ * Model test: PhysicalMemory against a plain byte array (plus, per page, whether it is lazily
+ * poisoned), over random sequences of writes, fills, seeded random fills (described pages),
+ * copies, discards and (un)poisoning in a small window of pages placed at interesting spots
+ * (address 0, the index's 2^20-pfn split, 4 GiB, 64 TiB, the top). Reads, checksums, page
+ * copies and the content map are checked against the bytes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { PAGE_SIZE, PhysicalMemory, POISON_BYTE } from '../../src/hw/physical-memory.ts';
+import { csumPartial } from '../../src/util/csum.ts';
 
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 150);
 const WINDOW_PAGES = 6;
@@ -14,72 +17,58 @@ const WINDOW = WINDOW_PAGES * PAGE_SIZE;
 const LIMIT = 2 ** 52;
 const BASES = [0, 2 ** 20 - 3, 2 ** 20 * 4096 - 2, 2 ** 34 - 3, LIMIT / PAGE_SIZE - WINDOW_PAGES];
 
-/** The reference: explicit bytes of touched pages, and which untouched pages are poisoned. */
+/**
+ * The reference: the window's bytes, and which pages are lazily poisoned (a whole-page poison
+ * not written to since). Any write to a page ends its lazy poison.
+ */
 class Model {
-  readonly bytes = new Map<number, number>();
-  readonly touched = new Set<number>();
+  readonly bytes = new Uint8Array(WINDOW);
   readonly lazy = new Set<number>();
+  readonly B: number;
+  constructor(B: number) {
+    this.B = B;
+  }
 
   read(addr: number): number {
-    const pfn = Math.floor(addr / PAGE_SIZE);
-    if (this.touched.has(pfn)) return this.bytes.get(addr) ?? 0;
-    return this.lazy.has(pfn) ? POISON_BYTE : 0;
+    return this.bytes[addr - this.B]!;
   }
-  materialise(pfn: number): void {
-    if (this.touched.has(pfn)) return;
-    this.touched.add(pfn);
-    const fillByte = this.lazy.has(pfn) ? POISON_BYTE : 0;
-    for (let i = 0; i < PAGE_SIZE; i++) this.bytes.set(pfn * PAGE_SIZE + i, fillByte);
+  set(addr: number, b: number): void {
+    this.bytes[addr - this.B] = b & 0xff;
+    this.lazy.delete(Math.floor(addr / PAGE_SIZE));
   }
-  write(addr: number, b: number): void {
-    this.materialise(Math.floor(addr / PAGE_SIZE));
-    this.bytes.set(addr, b & 0xff);
-  }
-  /** Zero bytes into a page that reads as zero store nothing (the implementation's rule too). */
-  writeZeroAware(addr: number, b: number): void {
-    const pfn = Math.floor(addr / PAGE_SIZE);
-    if ((b & 0xff) === 0 && !this.touched.has(pfn) && !this.lazy.has(pfn)) return;
-    this.write(addr, b);
+  setRange(addr: number, data: Uint8Array): void {
+    data.forEach((b, i) => {
+      this.set(addr + i, b);
+    });
   }
   discard(pfn: number): void {
-    this.touched.delete(pfn);
     this.lazy.delete(pfn);
-    for (let i = 0; i < PAGE_SIZE; i++) this.bytes.delete(pfn * PAGE_SIZE + i);
-  }
-  fill(addr: number, len: number, b: number): void {
-    for (let a = addr; a < addr + len; a++) {
-      const pfn = Math.floor(a / PAGE_SIZE);
-      const whole = pfn * PAGE_SIZE >= addr && (pfn + 1) * PAGE_SIZE <= addr + len;
-      if (b === 0 && whole && !this.touched.has(pfn)) this.lazy.delete(pfn);
-      else this.writeZeroAware(a, b);
-    }
+    this.bytes.fill(0, pfn * PAGE_SIZE - this.B, (pfn + 1) * PAGE_SIZE - this.B);
   }
   copy(dst: number, src: number, len: number): void {
-    const snap: number[] = [];
-    for (let i = 0; i < len; i++) snap.push(this.read(src + i));
-    for (let i = 0; i < len; i++) this.writeZeroAware(dst + i, snap[i]!);
+    if (dst === src) return;
+    this.setRange(dst, this.bytes.slice(src - this.B, src - this.B + len));
   }
   poison(addr: number, len: number): void {
-    for (let pfn = Math.floor(addr / PAGE_SIZE); pfn * PAGE_SIZE < addr + len; pfn++) {
-      const whole = pfn * PAGE_SIZE >= addr && (pfn + 1) * PAGE_SIZE <= addr + len;
-      if (whole) {
-        this.discard(pfn);
-        this.lazy.add(pfn);
-      } else {
-        const a = Math.max(addr, pfn * PAGE_SIZE);
-        const e = Math.min(addr + len, (pfn + 1) * PAGE_SIZE);
-        for (let x = a; x < e; x++) this.write(x, POISON_BYTE);
-      }
-    }
+    for (let a = addr; a < addr + len; a++) this.set(a, POISON_BYTE);
+    for (let pfn = Math.ceil(addr / PAGE_SIZE); (pfn + 1) * PAGE_SIZE <= addr + len; pfn++)
+      this.lazy.add(pfn);
   }
   unpoison(addr: number, len: number): void {
     for (let pfn = Math.ceil(addr / PAGE_SIZE); (pfn + 1) * PAGE_SIZE <= addr + len; pfn++) {
-      this.lazy.delete(pfn);
+      if (this.lazy.delete(pfn)) this.discard(pfn);
     }
   }
   isPoisoned(pfn: number): boolean {
-    return !this.touched.has(pfn) && this.lazy.has(pfn);
+    return this.lazy.has(pfn);
   }
+}
+
+/** The bytes `fillRandom(addr, len, seed)` gives, from a fresh memory (their own tests pin them). */
+function randomBytes(addr: number, len: number, seed: number): Uint8Array {
+  const ref = new PhysicalMemory();
+  ref.fillRandom(addr, len, seed);
+  return ref.read(addr, len);
 }
 
 type Op =
@@ -88,6 +77,9 @@ type Op =
   | { k: 'u64'; a: number; lo: number; hi: number }
   | { k: 'bytes'; a: number; data: Uint8Array }
   | { k: 'fill'; a: number; len: number; v: number }
+  | { k: 'random'; a: number; len: number; seed: number }
+  | { k: 'csum'; a: number; len: number; sum: number }
+  | { k: 'readPage'; p: number }
   | { k: 'copy'; d: number; s: number; len: number }
   | { k: 'discard'; p: number }
   | { k: 'poison'; a: number; len: number }
@@ -121,6 +113,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     .tuple(off(0), fc.uint8Array({ maxLength: 2 * PAGE_SIZE + 10 }))
     .map(([a, data]) => ({ k: 'bytes' as const, a, data: data.subarray(0, WINDOW - a) })),
   fc.tuple(ranged('fill'), byteVal).map(([r, v]) => ({ k: 'fill' as const, a: r.a, len: r.len, v })),
+  fc
+    .tuple(ranged('random'), fc.integer({ min: 0, max: 0xffffffff }))
+    .map(([r, seed]) => ({ k: 'random' as const, a: r.a, len: r.len, seed })),
+  fc
+    .tuple(ranged('csum'), fc.oneof(fc.constant(0), u32))
+    .map(([r, sum]) => ({ k: 'csum' as const, a: r.a, len: r.len, sum })),
+  fc.record({ k: fc.constant('readPage' as const), p: fc.integer({ min: 0, max: WINDOW_PAGES - 1 }) }),
   fc.tuple(off(0), off(0), span).map(([d, s, len]) => ({
     k: 'copy' as const,
     d,
@@ -139,31 +138,39 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ k: fc.constant('check' as const), a: off(7) }),
 );
 
+const le = (v: number, n: number): Uint8Array => {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.floor(v / 2 ** (8 * i)) & 0xff;
+  return out;
+};
+
 function apply(mem: PhysicalMemory, model: Model, base: number, op: Op): void {
   const B = base * PAGE_SIZE;
   switch (op.k) {
     case 'u8':
       mem.writeU8(B + op.a, op.v);
-      model.write(B + op.a, op.v);
+      model.set(B + op.a, op.v);
       break;
     case 'u32':
       mem.writeU32(B + op.a, op.v);
-      for (let i = 0; i < 4; i++) model.write(B + op.a + i, Math.floor(op.v / 2 ** (8 * i)) & 0xff);
+      model.setRange(B + op.a, le(op.v, 4));
       break;
     case 'u64':
       mem.writeU64Halves(B + op.a, op.lo, op.hi);
-      for (let i = 0; i < 4; i++) model.write(B + op.a + i, Math.floor(op.lo / 2 ** (8 * i)) & 0xff);
-      for (let i = 0; i < 4; i++) model.write(B + op.a + 4 + i, Math.floor(op.hi / 2 ** (8 * i)) & 0xff);
+      model.setRange(B + op.a, le(op.lo, 4));
+      model.setRange(B + op.a + 4, le(op.hi, 4));
       break;
     case 'bytes':
       mem.write(B + op.a, op.data);
-      op.data.forEach((b, i) => {
-        model.write(B + op.a + i, b);
-      });
+      model.setRange(B + op.a, op.data);
       break;
     case 'fill':
       mem.fill(B + op.a, op.len, op.v);
-      model.fill(B + op.a, op.len, op.v);
+      model.setRange(B + op.a, new Uint8Array(op.len).fill(op.v));
+      break;
+    case 'random':
+      mem.fillRandom(B + op.a, op.len, op.seed);
+      model.setRange(B + op.a, randomBytes(B + op.a, op.len, op.seed));
       break;
     case 'copy':
       mem.copy(B + op.d, B + op.s, op.len);
@@ -183,9 +190,25 @@ function apply(mem: PhysicalMemory, model: Model, base: number, op: Op): void {
       break;
     case 'pageWord': {
       mem.page(base + op.p)[op.i] = op.v;
-      const a = B + op.p * PAGE_SIZE + op.i * 4;
-      model.materialise(base + op.p);
-      for (let i = 0; i < 4; i++) model.write(a + i, Math.floor(op.v / 2 ** (8 * i)) & 0xff);
+      model.setRange(B + op.p * PAGE_SIZE + op.i * 4, le(op.v, 4));
+      model.lazy.delete(base + op.p);
+      break;
+    }
+    case 'csum': {
+      const want = csumPartial(model.bytes.subarray(op.a, op.a + op.len), op.sum);
+      assert.equal(mem.csumPartial(B + op.a, op.len, op.sum), want, `csum_partial ${op.a}+${op.len}`);
+      break;
+    }
+    case 'readPage': {
+      const pfn = base + op.p;
+      const want = model.bytes.subarray(op.p * PAGE_SIZE, (op.p + 1) * PAGE_SIZE);
+      const out = new Uint32Array(1024);
+      const held = mem.readPage(pfn, out);
+      assert.deepEqual(new Uint8Array(out.buffer), held ? want : new Uint8Array(PAGE_SIZE));
+      if (!held) assert.ok(want.every((x) => x === 0));
+      const peek = mem.peekPage(pfn);
+      if (peek !== null) assert.deepEqual(new Uint8Array(peek.buffer, peek.byteOffset, PAGE_SIZE), want);
+      else assert.ok(model.isPoisoned(pfn) || want.every((x) => x === 0));
       break;
     }
     case 'check': {
@@ -208,21 +231,39 @@ function apply(mem: PhysicalMemory, model: Model, base: number, op: Op): void {
 function compare(mem: PhysicalMemory, model: Model, base: number): void {
   const got = mem.read(base * PAGE_SIZE, WINDOW);
   for (let i = 0; i < WINDOW; i++) {
-    const want = model.read(base * PAGE_SIZE + i);
+    const want = model.bytes[i]!;
     if (got[i] !== want)
       assert.fail(`byte at window offset 0x${i.toString(16)}: got ${got[i]}, want ${want}`);
   }
+  const zero = (p: number): boolean =>
+    model.bytes.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE).every((x) => x === 0);
   for (let p = 0; p < WINDOW_PAGES; p++) {
     assert.equal(mem.isPoisoned(base + p), model.isPoisoned(base + p), `isPoisoned page ${p}`);
-    if (!mem.isTouched(base + p)) assert.equal(mem.peekPage(base + p), null);
+    const z = mem.zeroPagesFrom(base + p, WINDOW_PAGES - p);
+    for (let q = p; q < p + z; q++) assert.ok(zero(q), `zeroPagesFrom counted page ${q}`);
   }
+  // The content map covers the window in order, and each run's kind fits the bytes.
+  const runs = mem.contentRuns(base, base + WINDOW_PAGES);
+  let at = base;
+  for (const r of runs) {
+    assert.equal(r.start, at);
+    at = r.end;
+    for (let pfn = r.start; pfn < r.end; pfn++) {
+      const p = pfn - base;
+      if (r.kind === 'zero') assert.ok(zero(p), `zero run page ${p}`);
+      if (r.kind === 'poison') assert.ok(model.isPoisoned(pfn), `poison run page ${p}`);
+      if (r.kind === 'data') assert.ok(mem.isTouched(pfn));
+    }
+  }
+  assert.equal(at, base + WINDOW_PAGES);
+  assert.equal(mem.csumPartial(base * PAGE_SIZE, WINDOW), csumPartial(model.bytes));
 }
 
 test('PhysicalMemory matches the byte model over random operation sequences', () => {
   fc.assert(
     fc.property(fc.constantFrom(...BASES), fc.array(opArb, { maxLength: 25 }), (base, ops) => {
       const mem = new PhysicalMemory();
-      const model = new Model();
+      const model = new Model(base * PAGE_SIZE);
       for (const op of ops) apply(mem, model, base, op);
       compare(mem, model, base);
       // Nothing outside the window was ever materialised.

@@ -333,7 +333,10 @@ test('sparse copies carry zero and poison runs, even when the destination edits 
   m.copy(2 ** 42, 0, 2 ** 42);
   assert.equal(m.readU32(2 ** 42 + 10 * P + 4), 0x12345678);
   assert.equal(m.readU8(2 ** 42 + 2 * P), POISON_BYTE);
-  assert.equal(m.touchedCount, before + 12, '7 touched and 5 poisoned source pages; the rest stays sparse');
+  assert.equal(m.touchedCount, before + 2, 'the 2 touched source pages; zero and poison runs stay sparse');
+  // Copied poison is ordinary 0xaa data: reads of it are not reads of stale memory.
+  assert.equal(m.isPoisoned(2 ** 30 + 2), false);
+  assert.equal(m.isTouched(2 ** 30 + 2), false);
 });
 
 test('a sparse copy whose zero fill removes a whole poison range still copies every later poison run', () => {
@@ -360,4 +363,84 @@ test('dropEpoch counts pages dropped by discard and poison', () => {
   assert.equal(m.dropEpoch, 1);
   m.poison(0, 4 * PAGE_SIZE);
   assert.equal(m.dropEpoch, 3);
+});
+
+test('described memory: a 64 GiB random fill costs no storage; reads, copies and checksums come from the description', () => {
+  const GiB = 2 ** 30;
+  const m = new PhysicalMemory({ limit: 2 ** 40 });
+  m.fillRandom(GiB, 64 * GiB, 0x6b686f);
+  assert.equal(m.touchedCount, 0);
+  assert.equal(m.stats().describedRanges, 1);
+  // The same seed at the same address gives the same bytes; another seed other bytes.
+  const other = new PhysicalMemory({ limit: 2 ** 40 });
+  other.fillRandom(GiB, 64 * GiB, 0x6b686f);
+  const at = GiB + 12345 * PAGE_SIZE + 100;
+  assert.deepEqual(m.read(at, 3 * PAGE_SIZE), other.read(at, 3 * PAGE_SIZE));
+  other.fillRandom(GiB, 64 * GiB, 0x6b6870);
+  assert.notDeepEqual(m.read(at, 64), other.read(at, 64));
+  // Word reads agree with range reads at any alignment.
+  const bytes = m.read(at, 16);
+  for (let i = 0; i < 12; i++) {
+    assert.equal(m.readU32(at + i), new DataView(bytes.buffer).getUint32(i, true), `u32 at +${i}`);
+  }
+  // Chained checksums over 4-byte-multiple pieces equal the checksum of the whole.
+  const whole = m.csumPartial(GiB, 64 * GiB);
+  let chained = 0;
+  for (let i = 0; i < 64; i++) chained = m.csumPartial(GiB + i * GiB, GiB, chained);
+  assert.equal(chained, whole);
+  // A page-aligned copy is the same description moved: nothing materialised, same checksum.
+  m.copy(128 * GiB, GiB, 64 * GiB);
+  assert.equal(m.touchedCount, 0);
+  assert.equal(m.csumPartial(128 * GiB, 64 * GiB), whole);
+  assert.deepEqual(m.read(at - GiB + 128 * GiB, 64), m.read(at, 64));
+  // Writing into described memory materialises only that page, with the generated content.
+  const before = m.read(at - 100, PAGE_SIZE);
+  m.writeU8(at, 0x5a);
+  assert.equal(m.touchedCount, 1);
+  const after = m.read(at - 100, PAGE_SIZE);
+  assert.equal(after[100], 0x5a);
+  after[100] = before[100]!;
+  assert.deepEqual(after, before);
+  // Describing and zeroing a terabyte is bookkeeping only.
+  m.fill(0, 2 ** 40, 0x11);
+  assert.equal(m.readU32(2 ** 39), 0x11111111);
+  m.fill(0, 2 ** 40, 0);
+  assert.equal(m.stats().describedRanges, 0);
+  assert.equal(m.readU8(at), 0, 'the touched page was zeroed in place');
+});
+
+test('peekPage, readPage, zeroPagesFrom and contentRuns see described pages without materialising them', () => {
+  const m = new PhysicalMemory({ limit: 2 ** 32 });
+  m.fillRandom(4 * PAGE_SIZE, 2 * PAGE_SIZE, 1);
+  m.fill(8 * PAGE_SIZE, PAGE_SIZE, 0x77);
+  m.poison(10 * PAGE_SIZE, PAGE_SIZE);
+  m.writeU32(12 * PAGE_SIZE, 1);
+  const peek = m.peekPage(4)!;
+  assert.deepEqual(new Uint8Array(peek.buffer, peek.byteOffset, PAGE_SIZE), m.read(4 * PAGE_SIZE, PAGE_SIZE));
+  assert.equal(m.peekPage(10), null, 'poison reads as null (as before)');
+  assert.equal(m.peekPage(3), null);
+  const out = new Uint32Array(1024);
+  assert.equal(m.readPage(8, out), true);
+  assert.equal(out[5], 0x77777777);
+  assert.equal(m.readPage(10, out), true);
+  assert.equal(out[0], POISON_WORD);
+  assert.equal(m.readPage(11, out.fill(7)), false);
+  assert.equal(out[0], 7, 'a zero page leaves the buffer alone');
+  assert.equal(m.zeroPagesFrom(0, 100), 4);
+  assert.equal(m.zeroPagesFrom(6, 100), 2);
+  assert.deepEqual(m.contentRuns(0, 14), [
+    { start: 0, end: 4, kind: 'zero' },
+    { start: 4, end: 6, kind: 'random' },
+    { start: 6, end: 8, kind: 'zero' },
+    { start: 8, end: 9, kind: 'pattern' },
+    { start: 9, end: 10, kind: 'zero' },
+    { start: 10, end: 11, kind: 'poison' },
+    { start: 11, end: 12, kind: 'zero' },
+    { start: 12, end: 13, kind: 'data' },
+    { start: 13, end: 14, kind: 'zero' },
+  ]);
+  assert.equal(m.touchedCount, 1);
+  m.clear();
+  assert.deepEqual(m.contentRuns(0, 14), [{ start: 0, end: 14, kind: 'zero' }]);
+  assert.equal(m.touchedCount, 0);
 });

@@ -1,6 +1,6 @@
 /**
  * `dump-memory FILE` (not a Linux tool): write the machine's physical memory as an ELF64 core
- * on the host (one PT_LOAD per run of touched pages in RAM) for `kho inspect`.
+ * on the host (one PT_LOAD per run of pages with data in RAM) for `kho inspect`.
  */
 import type { ShellCommand } from '../command.ts';
 import { writeElfCore } from '../../inspect/elf-core.ts';

@@ -21,14 +21,11 @@ function fileSource(f: VFile, session: { machine: { mem: PhysicalMemory } }): He
       size: null,
       readRange: (off, len) => f.readRange(off, len),
       zeroRun: (off, max) => {
-        // Untouched, unpoisoned pages read as zero: count from `off` to the first other page.
-        let pfn = Math.floor(off / 4096);
-        let n = 0;
-        while (n < max && pfn * 4096 < mem.limit && !mem.isTouched(pfn) && !mem.isPoisoned(pfn)) {
-          n = (pfn + 1) * 4096 - off;
-          pfn++;
-        }
-        return Math.min(n, max, mem.limit - off);
+        // Pages without storage or description read as zero: count from `off` to the first other.
+        if (off >= mem.limit) return 0;
+        const pfn = Math.floor(off / 4096);
+        const pages = mem.zeroPagesFrom(pfn, Math.ceil((off + max) / 4096) - pfn);
+        return Math.max(0, Math.min((pfn + pages) * 4096 - off, max, mem.limit - off));
       },
     };
   }
