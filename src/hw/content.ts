@@ -288,36 +288,15 @@ export function descResidue(d: ContentDesc, a: number, b: number, cache: StreamC
     acc += edgeResidue(d, a, wa, cache) + edgeResidue(d, wb, b, cache);
     return modM(acc);
   }
-  // Stream byte offsets and the stream-aligned residue.
-  const s0 = a - d.base;
-  const s1 = b - d.base;
-  const j0 = Math.ceil(s0 / 32);
-  const j1 = Math.floor(s1 / 32);
-  let acc: number;
-  if (j1 <= j0) acc = streamBytesResidue(d, s0, s1, cache);
-  else {
-    acc = blocksResidue(d, j0, j1);
-    acc += streamBytesResidue(d, s0, j0 * 32, cache) + streamBytesResidue(d, j1 * 32, s1, cache);
-    acc = modM(acc);
-  }
-  // Stream offset s sits at address s + base: weights move by 256^(base mod 4).
-  return residueShl8(acc, ((d.base % 4) + 4) % 4);
-}
-
-/** Residue (stream alignment) of stream bytes `[s0, s1)`, generated (short ranges only). */
-function streamBytesResidue(d: ContentDesc, s0: number, s1: number, cache: StreamCache): number {
-  let acc = 0;
-  let s = s0;
-  while (s < s1) {
-    const q = Math.floor(s / 4096);
-    const off = s - q * 4096;
-    const n = Math.min(s1 - s, 4096 - off);
-    const bytes = cache.bytes;
-    cache.page(d, q);
-    acc += bytesResidue(bytes, off, n, off);
-    s += n;
-  }
-  return modM(acc);
+  // Whole stream blocks by formula (in stream alignment, moved to address alignment: stream
+  // offset s sits at address s + base), the partial blocks at the edges generated.
+  const j0 = Math.ceil((a - d.base) / 32);
+  const j1 = Math.floor((b - d.base) / 32);
+  if (j1 <= j0) return edgeResidue(d, a, b, cache);
+  const blocks = residueShl8(blocksResidue(d, j0, j1), ((d.base % 4) + 4) % 4);
+  const head = edgeResidue(d, a, d.base + j0 * 32, cache);
+  const tail = edgeResidue(d, d.base + j1 * 32, b, cache);
+  return modM(blocks + head + tail);
 }
 
 function edgeResidue(d: ContentDesc, a: number, b: number, cache: StreamCache): number {

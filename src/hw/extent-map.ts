@@ -5,6 +5,7 @@
  * order stay cheap (a single sorted array would move half of itself on every insert).
  * Neighbouring intervals whose values are the same (per the `same` function) are merged.
  */
+import { countAtMost } from '../util/search.ts';
 
 /** Chunks split when they grow past this many entries (by default). */
 const CHUNK_MAX = 1024;
@@ -55,24 +56,11 @@ export class ExtentMap<V> {
 
   /** First position whose interval ends after `pfn` (c = chunks.length when none). */
   private locate(pfn: number): Pos {
-    const f = this.firsts;
-    let lo = 0;
-    let hi = f.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (f[mid]! <= pfn) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = countAtMost(this.firsts, pfn);
     let c = lo > 0 ? lo - 1 : 0;
     if (c >= this.chunks.length) return { c: this.chunks.length, i: 0 };
     const e = this.chunks[c]!.e;
-    let a = 0;
-    let b = e.length;
-    while (a < b) {
-      const mid = (a + b) >>> 1;
-      if (e[mid]! <= pfn) a = mid + 1;
-      else b = mid;
-    }
+    let a = countAtMost(e, pfn);
     if (a === e.length) {
       c++;
       a = 0;

@@ -496,21 +496,39 @@ export class PhysicalMemory {
       this.describe(addr, len, patternContent(b * 0x01010101));
       return;
     }
+    this.split(
+      addr,
+      len,
+      (a, e) => {
+        this.fillPartial(a, e, 0);
+      },
+      (first, last) => {
+        this.ext.remove(first, last);
+        this.forTouchedIn(first, last, (pfn) => {
+          this.find(pfn);
+          this.cSlab.fill(0, this.cBase, this.cBase + WORDS_PER_PAGE);
+        });
+      },
+    );
+  }
+
+  /** Cuts `[addr, addr+len)` into the partial pages at its edges and the whole pages inside. */
+  private split(
+    addr: number,
+    len: number,
+    edge: (a: number, e: number) => void,
+    whole: (first: number, last: number) => void,
+  ): void {
     const end = addr + len;
-    // Whole pages inside the range.
     const first = Math.ceil(addr * INV_PAGE);
     const last = Math.floor(end * INV_PAGE);
-    if (first < last) {
-      this.fillPartial(addr, Math.min(end, first * PAGE_SIZE), 0);
-      this.ext.remove(first, last);
-      this.forTouchedIn(first, last, (pfn) => {
-        this.find(pfn);
-        this.cSlab.fill(0, this.cBase, this.cBase + WORDS_PER_PAGE);
-      });
-      this.fillPartial(Math.max(addr, last * PAGE_SIZE), end, 0);
+    if (first >= last) {
+      edge(addr, end);
       return;
     }
-    this.fillPartial(addr, end, 0);
+    edge(addr, first * PAGE_SIZE);
+    whole(first, last);
+    edge(last * PAGE_SIZE, end);
   }
 
   /**
@@ -548,20 +566,20 @@ export class PhysicalMemory {
    * edges are materialised and written.
    */
   private describe(addr: number, len: number, d: ContentDesc): void {
-    const end = addr + len;
-    const first = Math.ceil(addr * INV_PAGE);
-    const last = Math.floor(end * INV_PAGE);
-    if (first >= last) {
-      this.writeDesc(addr, end, d);
-      return;
-    }
-    this.writeDesc(addr, first * PAGE_SIZE, d);
-    this.ext.set(first, last, d);
-    this.forTouchedIn(first, last, (pfn) => {
-      this.find(pfn);
-      descPage(d, pfn, this.cSlab, this.cBase, this.sc);
-    });
-    this.writeDesc(last * PAGE_SIZE, end, d);
+    this.split(
+      addr,
+      len,
+      (a, e) => {
+        this.writeDesc(a, e, d);
+      },
+      (first, last) => {
+        this.ext.set(first, last, d);
+        this.forTouchedIn(first, last, (pfn) => {
+          this.find(pfn);
+          descPage(d, pfn, this.cSlab, this.cBase, this.sc);
+        });
+      },
+    );
   }
 
   /** Writes `d`'s bytes into `[a, e)`, materialising the pages. */
@@ -960,19 +978,19 @@ export class PhysicalMemory {
   poison(start: number, len: number): void {
     this.checkRange(start, len);
     if (len === 0) return;
-    const end = start + len;
-    const first = Math.ceil(start * INV_PAGE);
-    const last = Math.floor(end * INV_PAGE);
-    if (first >= last) {
-      this.fillPartial(start, end, POISON_BYTE);
-      return;
-    }
-    this.fillPartial(start, first * PAGE_SIZE, POISON_BYTE);
-    this.fillPartial(last * PAGE_SIZE, end, POISON_BYTE);
-    this.forTouchedIn(first, last, (pfn) => {
-      this.drop(pfn);
-    });
-    this.ext.set(first, last, POISON_CONTENT);
+    this.split(
+      start,
+      len,
+      (a, e) => {
+        this.fillPartial(a, e, POISON_BYTE);
+      },
+      (first, last) => {
+        this.forTouchedIn(first, last, (pfn) => {
+          this.drop(pfn);
+        });
+        this.ext.set(first, last, POISON_CONTENT);
+      },
+    );
   }
 
   /**

@@ -14,6 +14,7 @@
  * `ramRanges()` is what the kernel's memblock ends up with (page-trimmed); `e820()` and
  * `iomem()` show the firmware and `/proc/iomem` views. See docs/hw.md.
  */
+import { countAtMost } from '../util/search.ts';
 import { KhoMemError } from './errors.ts';
 import { MAX_PHYS_LIMIT, PAGE_SIZE } from './physical-memory.ts';
 
@@ -259,13 +260,7 @@ export class Topology {
   /** The node owning `phys`, or -1 when `phys` is not System RAM. */
   nodeOf(phys: number): number {
     const s = this.rStart;
-    let lo = 0;
-    let hi = s.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (s[mid]! <= phys) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = countAtMost(s, phys);
     // lo-1 is the last range starting at or below phys (NaN compares false: -1 below).
     const i = lo - 1;
     return i >= 0 && phys < this.rEnd[i]! ? this.rNid[i]! : -1;
