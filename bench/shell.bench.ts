@@ -9,7 +9,7 @@ import { peakRssMiB, round, secondsSince } from './harness.ts';
 import { BufferSink } from '../src/shell/io.ts';
 import { bootMachine, createSession, machineConfig } from '../src/shell/machine-setup.ts';
 import { runScript } from '../src/shell/script.ts';
-import { parseLine } from '../src/shell/tokenizer.ts';
+import { parseNext } from '../src/shell/parser.ts';
 import type { Session } from '../src/shell/session.ts';
 
 function session(profile = 'kho-v4'): { s: Session; out: BufferSink } {
@@ -31,7 +31,7 @@ cat /sys/kernel/debug/kho/in/fdt > /dev/null
 export const entries: BenchEntry[] = [
   {
     name: 'shell.tokenize',
-    description: 'parseLine on typical command lines: lines per second',
+    description: 'parseNext on typical command lines: lines per second',
     run(): BenchResult {
       const lines = [
         'echo 1 > /sys/kernel/debug/kho/out/finalize',
@@ -40,7 +40,7 @@ export const entries: BenchEntry[] = [
       ];
       const n = 200_000;
       const t0 = process.hrtime.bigint();
-      for (let i = 0; i < n; i++) parseLine(lines[i % 3]!);
+      for (let i = 0; i < n; i++) parseNext(lines[i % 3]!);
       return { linesPerSecond: Math.round(n / secondsSince(t0)) };
     },
   },

@@ -13,6 +13,7 @@ import {
   type MachineCliOptions,
 } from '../shell/machine-setup.ts';
 import { runRepl } from '../shell/repl.ts';
+import { ScriptRunner } from '../shell/script.ts';
 
 /** Add the machine options shared by `kho shell` and `kho run`. */
 export function machineOptions(cmd: Command): Command {
@@ -63,6 +64,23 @@ export function registerShell(program: Command): void {
             "Type 'help' for the commands; Ctrl-D or 'exit' leaves. Host files are read-only here.\n\n",
         );
       }
-      process.exitCode = await runRepl(session, process.stdin, process.stdout, tty);
+      if (tty) {
+        process.exitCode = await runRepl(session, process.stdin, process.stdout, tty);
+        return;
+      }
+      // Piped input: bash reading commands from a pipe (a transcript after the prompt).
+      const out = callbackSink((b) => process.stdout.write(b));
+      const runner = new ScriptRunner(session, { transcript: out, errors: out, errexit: false });
+      const dec = new TextDecoder();
+      for await (const chunk of process.stdin) {
+        runner.feed(dec.decode(chunk as Uint8Array, { stream: true }));
+        const r = await runner.run(false);
+        if (r !== null) {
+          process.exitCode = r.status;
+          return;
+        }
+      }
+      runner.feed(dec.decode());
+      process.exitCode = (await runner.run(true))!.status;
     });
 }

@@ -8,7 +8,7 @@
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Session } from './session.ts';
-import { parseLine } from './tokenizer.ts';
+import { parseNext } from './parser.ts';
 
 /** Completions for the line up to the cursor, in readline's `[matches, substring]` form. */
 export function complete(session: Session, line: string): [string[], string] {
@@ -82,7 +82,7 @@ export async function runRepl(
   for await (const line of rl) {
     if (!isTty) output.write(`${pending === '' ? session.prompt() : '> '}${line}\n`);
     const text = pending === '' ? line : `${pending}\n${line}`;
-    const parsed = parseLine(text);
+    const parsed = parseNext(`${text}\n`, 0, { final: false });
     if (parsed.kind === 'incomplete') {
       pending = text;
       showPrompt();

@@ -1,28 +1,22 @@
 /**
- * One terminal session on a simulated machine: the current directory, `$?`, the command table
- * and the executor for parsed lines (lists, `&&`/`||`, pipes, redirections). Interactive
- * (`repl.ts`) and scripted (`script.ts`) use share it. Commands run synchronously against the
- * machine; the executor is async only so a command may await (e.g. a lazily loaded module).
+ * One terminal session on a simulated machine: the shell's state (current directory, variables,
+ * positional parameters, `$?`, `set` options), the command table, and running parsed input
+ * through the interpreter (src/shell/interp.ts). Interactive (`repl.ts`, the worker) and
+ * scripted (`script.ts`) use share it.
  */
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Machine } from '../kernel/machine.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { ReleaseProfile } from '../kernel/profile.ts';
-import type { CommandContext, ShellCommand } from './command.ts';
-import { BufferSink, FsError, NULL_SINK, strerror, type Sink } from './io.ts';
-import {
-  eofMessage,
-  parseLine,
-  type CommandList,
-  type Pipeline,
-  type SimpleCommand,
-  type Word,
-} from './tokenizer.ts';
-import { MACHINE_EPOCH_MS, normalizePath, Vfs, writeDeniedCode, writeErrorCode, type VNode } from './vfs.ts';
+import type { Script } from './ast.ts';
+import type { ShellCommand } from './command.ts';
+import { BrokenPipe, Interrupted, type Sink } from './io.ts';
+import { ErrexitSignal, ExitSignal, FatalExpansion, Interpreter, type Io } from './interp.ts';
+import type { ParseError } from './lexer.ts';
+import { eofMessages, parseNext } from './parser.ts';
+import { InputStream } from './stream.ts';
+import { fileChunks, MACHINE_EPOCH_MS, normalizePath, Vfs, type VNode } from './vfs.ts';
 import { bootFilesFor } from './boot-files.ts';
-import { expandGlob, globChars, hasGlob } from './glob.ts';
-import { haltedRefusal, MachineHaltedError, reportCommandFailure } from './console-panic.ts';
+import { MachineHaltedError } from './console-panic.ts';
 
 /** How a session starts. */
 export interface SessionOptions {
@@ -37,14 +31,49 @@ export interface SessionOptions {
   columns?: () => number | null;
   /** Commands to add or replace (tests, later helpers). */
   extraCommands?: readonly ShellCommand[];
+  /**
+   * An interactive shell (a person at a prompt): errors carry no `line N:` and a syntax error
+   * does not end the session. Default true.
+   */
+  interactive?: boolean;
+  /** `$0` (default `-bash`, the login shell). */
+  scriptName?: string;
 }
 
-/** Result of running one parsed line. */
+/** Result of running one text with {@link Session.runText}. */
 export interface LineResult {
-  /** `$?` after the line. */
+  /** `$?` after the text. */
   status: number;
-  /** True when a failing command would stop a `set -e` script. */
+}
+
+/** How running one complete command ended. */
+export type Outcome =
+  | { readonly kind: 'done'; readonly status: number }
+  /** `exit` ran. */
+  | { readonly kind: 'exit'; readonly status: number }
+  /** `set -e` stopped at a failing command. */
+  | { readonly kind: 'errexit'; readonly status: number; readonly line: number; readonly text: string }
+  /** An expansion error, which ends a non-interactive shell (bash). */
+  | { readonly kind: 'fatal'; readonly status: number; readonly line: number }
+  /** Ctrl-C. */
+  | { readonly kind: 'interrupted' };
+
+/** `set` options. */
+export interface ShellOptions {
   errexit: boolean;
+  nounset: boolean;
+  xtrace: boolean;
+}
+
+/** What a subshell restores when it ends. */
+export interface SavedState {
+  vars: Map<string, string>;
+  exported: Set<string>;
+  positional: string[];
+  cwd: string;
+  oldpwd: string;
+  options: ShellOptions;
+  exitStatus: number | null;
 }
 
 /** A terminal session. */
@@ -56,6 +85,10 @@ export class Session {
   readonly stdout: Sink;
   readonly stderr: Sink;
   readonly columns: () => number | null;
+  /** A person at a prompt (see {@link SessionOptions.interactive}). */
+  interactive: boolean;
+  /** `$0`. */
+  scriptName: string;
   /** Current directory (normalised absolute path). */
   cwd: string;
   /** Previous directory (`cd -`). */
@@ -64,7 +97,20 @@ export class Session {
   status = 0;
   /** Set by `exit`: the status the session ends with. */
   exitStatus: number | null = null;
+  /** Shell variables. */
+  vars = new Map<string, string>();
+  /** Names marked by `export`. */
+  exported = new Set<string>();
+  /** `$1`, `$2`… */
+  positional: string[] = [];
+  /** `set -e`, `set -u`, `set -x`. */
+  options: ShellOptions = { errexit: false, nounset: false, xtrace: false };
+  /** `$LINENO`: the line of the running command. */
+  lineno = 0;
+  private loopControl: { kind: 'break' | 'continue'; levels: number } | null = null;
   private readonly commands = new Map<string, ShellCommand>();
+  private readonly interp: Interpreter;
+  private random = 12345;
 
   constructor(opts: SessionOptions, commands: readonly ShellCommand[]) {
     this.machine = opts.machine;
@@ -75,12 +121,28 @@ export class Session {
     this.stdout = opts.stdout;
     this.stderr = opts.stderr;
     this.columns = opts.columns ?? (() => null);
+    this.interactive = opts.interactive ?? true;
+    this.scriptName = opts.scriptName ?? '-bash';
     for (const c of [...commands, ...(opts.extraCommands ?? [])]) this.commands.set(c.name, c);
     this.vfs = new Vfs({
       kernel: () => this.kernel,
       bootFiles: (k) => bootFilesFor(k.profile),
       machineNow: () => this.machineNow(),
     });
+    for (const [k, v] of Object.entries({
+      USER: 'root',
+      LOGNAME: 'root',
+      HOSTNAME: 'kho',
+      SHELL: '/bin/bash',
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      TERM: 'xterm-256color',
+    })) {
+      this.vars.set(k, v);
+      this.exported.add(k);
+    }
+    this.exported.add('HOME');
+    this.exported.add('PWD');
+    this.interp = new Interpreter(this);
   }
 
   /** The running kernel. */
@@ -117,6 +179,31 @@ export class Session {
     return this.vfs.resolve(this.abs(path));
   }
 
+  /** Entry names of a directory (absolute path), or null (pathname expansion). */
+  listDir(path: string): string[] | null {
+    try {
+      const n = this.vfs.resolve(normalizePath('/', path));
+      return n?.type === 'dir' ? n.names() : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Whether a path exists, without following a final symlink (pathname expansion). */
+  exists(path: string): boolean {
+    try {
+      return this.vfs.resolveNoFollow(normalizePath('/', path)) !== null;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A stream over a file's content (`< FILE`); a directory reads as empty here. */
+  openInput(node: VNode): InputStream {
+    if (node.type === 'dir') return InputStream.of(new Uint8Array(0));
+    return InputStream.chunks(fileChunks(node));
+  }
+
   /** The prompt, bash style: `root@kho:~# `. */
   prompt(): string {
     return `root@kho:${this.displayCwd()}# `;
@@ -136,251 +223,182 @@ export class Session {
     this.cwd = this.home;
   }
 
-  /** Parse and run one complete input (several lines allowed). */
-  async runText(text: string): Promise<LineResult> {
-    const parsed = parseLine(text);
-    if (parsed.kind === 'incomplete') {
-      this.stderr.write(`-bash: ${eofMessage(parsed.reason)}\n`);
-      this.status = 2;
-      return { status: 2, errexit: true };
-    }
-    if (parsed.kind === 'error') {
-      this.stderr.write(`-bash: ${parsed.message}\n`);
-      this.status = 2;
-      return { status: 2, errexit: true };
-    }
-    return this.execute(parsed.list);
-  }
-
   /**
-   * Run a parsed list. With `errexit` (`set -e`, scripts) the first failing command stops the
-   * list; interactively every element runs and `errexit` only reports that one failed.
+   * bash's prefix for a shell error at `line` (default: the running command's): `-bash: `, or
+   * `-bash: line N: ` when the shell is not interactive (scripts), as bash prints them.
    */
-  async execute(list: CommandList, opts: { errexit?: boolean } = {}): Promise<LineResult> {
-    let errexit = false;
-    for (const andOr of list) {
-      let lastRanIsFinal = false;
-      for (let i = 0; i < andOr.length; i++) {
-        const item = andOr[i]!;
-        if (item.op === '&&' && this.status !== 0) continue;
-        if (item.op === '||' && this.status === 0) continue;
-        this.status = await this.runPipeline(item.pipeline);
-        lastRanIsFinal = i === andOr.length - 1;
-        if (this.exitStatus !== null) return { status: this.status, errexit: false };
-      }
-      // `set -e`: a failure counts unless it came from a non-final part of an && / || chain.
-      if (this.status !== 0 && lastRanIsFinal) {
-        errexit = true;
-        if (opts.errexit === true) break;
-      }
-    }
-    return { status: this.status, errexit };
+  errorPrefix(line = this.lineno): string {
+    return this.interactive ? '-bash: ' : `-bash: line ${line}: `;
   }
 
-  private async runPipeline(p: Pipeline): Promise<number> {
-    let input: Uint8Array | null = null;
-    let status = 0;
-    for (let i = 0; i < p.commands.length; i++) {
-      const last = i === p.commands.length - 1;
-      const pipeOut = last ? null : new BufferSink();
-      status = await this.runSimple(p.commands[i]!, input, pipeOut);
-      input = pipeOut === null ? null : pipeOut.bytes();
-    }
-    return status;
-  }
-
-  /** Expand a word: parameters and `~`. */
-  expandWord(w: Word): string {
-    let s = '';
-    for (const part of w) {
-      if ('text' in part) s += part.text;
-      else if ('tilde' in part) s += this.home;
-      else if ('glob' in part) s += part.glob;
-      else s += this.param(part.param);
-    }
-    return s;
-  }
-
-  /** Expand a command argument: like {@link expandWord}, plus pathname expansion. */
-  expandArg(w: Word): string[] {
-    if (!hasGlob(w)) return [this.expandWord(w)];
-    const listDir = (path: string): string[] | null => {
-      try {
-        const n = this.vfs.resolve(normalizePath('/', path));
-        return n?.type === 'dir' ? n.names() : null;
-      } catch {
-        return null;
-      }
-    };
-    const exists = (path: string): boolean => {
-      try {
-        return this.vfs.resolveNoFollow(normalizePath('/', path)) !== null;
-      } catch {
-        return false;
-      }
-    };
-    return expandGlob(
-      globChars(w, (n) => this.param(n), this.home),
-      this.cwd,
-      listDir,
-      exists,
-    );
-  }
-
-  private param(name: string): string {
+  /** A variable or special parameter; undefined when unset. */
+  getVar(name: string): string | undefined {
     switch (name) {
       case '?':
         return String(this.status);
+      case '#':
+        return String(this.positional.length);
       case '$':
         return '1';
-      case '#':
-        return '0';
-      case 'HOME':
-        return this.home;
+      case '!':
+        return '';
+      case '-':
+        return `${this.options.errexit ? 'e' : ''}hB${this.options.nounset ? 'u' : ''}${this.options.xtrace ? 'x' : ''}${this.interactive ? 'i' : ''}`;
+      case '0':
+        return this.scriptName;
       case 'PWD':
         return this.cwd;
       case 'OLDPWD':
         return this.oldpwd;
-      case 'USER':
-      case 'LOGNAME':
-        return 'root';
-      case 'HOSTNAME':
-        return 'kho';
-      case '0':
-        return '-bash';
+      case 'HOME':
+        return this.vars.get('HOME') ?? this.home;
+      case 'LINENO':
+        return String(this.lineno);
+      case 'RANDOM':
+        // A deterministic generator: runs repeat exactly.
+        this.random = (this.random * 1103515245 + 12345) & 0x7fffffff;
+        return String((this.random >> 16) & 0x7fff);
       default:
-        return '';
+        if (/^[1-9][0-9]*$/.test(name)) return this.positional[Number(name) - 1];
+        return this.vars.get(name);
     }
   }
 
-  private async runSimple(
-    cmd: SimpleCommand,
-    pipeIn: Uint8Array | null,
-    pipeOut: BufferSink | null,
-  ): Promise<number> {
-    const argv = cmd.words.flatMap((w) => this.expandArg(w));
-    const name = argv[0];
-    const command = name === undefined ? undefined : this.commands.get(name);
-    let stdin = pipeIn;
-    let stdout: Sink = pipeOut ?? this.stdout;
-    let stderr: Sink = this.stderr;
-    const commits: { fd: number; node: VNode; sink: BufferSink; path: string }[] = [];
+  /** Assign a variable. */
+  setVar(name: string, value: string): void {
+    if (name === 'PWD' || name === 'OLDPWD' || name === 'RANDOM' || name === 'LINENO') return;
+    this.vars.set(name, value);
+  }
 
-    // Redirections are opened before the command runs; a failure skips the command.
-    for (const r of cmd.redirects) {
-      const target = this.expandWord(r.target);
-      if (r.op === '>&') {
-        if (target === '1') stderr = r.fd === 2 ? stdout : stderr;
-        else if (target === '2') stdout = r.fd === 1 ? stderr : stdout;
-        else {
-          this.stderr.write(`-bash: ${target}: ambiguous redirect\n`);
-          return 1;
-        }
-        continue;
-      }
-      if (target === '') {
-        this.stderr.write(`-bash: : No such file or directory\n`);
-        return 1;
-      }
-      let node: VNode | null;
-      try {
-        node = this.lookup(target);
-      } catch (err) {
-        this.stderr.write(`-bash: ${target}: ${strerror(err instanceof FsError ? err.code : 'EIO')}\n`);
-        return 1;
-      }
-      if (r.op === '<') {
-        if (node === null) {
-          this.stderr.write(`-bash: ${target}: No such file or directory\n`);
-          return 1;
-        }
-        if (node.type === 'dir') {
-          // bash opens a directory for reading fine; the command then fails to read it.
-          stdin = new Uint8Array(0);
-          continue;
-        }
-        try {
-          stdin = node.read();
-        } catch (err) {
-          this.stderr.write(`-bash: ${target}: ${strerror(writeErrorCode(err) ?? 'EIO')}\n`);
-          return 1;
-        }
-        continue;
-      }
-      // > and >>
-      const code = openForWriteError(node, this.abs(target));
-      if (code !== null) {
-        this.stderr.write(`-bash: ${target}: ${strerror(code)}\n`);
-        return 1;
-      }
-      const sink = new BufferSink();
-      commits.push({ fd: r.fd, node: node!, sink, path: target });
-      if (r.fd === 1) stdout = sink;
-      else if (r.fd === 2) stderr = sink;
-    }
+  /** `unset NAME`. */
+  unsetVar(name: string): void {
+    this.vars.delete(name);
+    this.exported.delete(name);
+  }
 
-    if (name === undefined) return 0; // redirections only
-    if (command === undefined) {
-      stderr.write(`-bash: ${name}: command not found\n`);
-      await this.commit(commits, name, false, stderr);
-      return 127;
-    }
-    const ctx: CommandContext = { session: this, stdin, stdout, stderr };
-    let status: number;
+  /** State a subshell restores. */
+  saveState(): SavedState {
+    return {
+      vars: new Map(this.vars),
+      exported: new Set(this.exported),
+      positional: [...this.positional],
+      cwd: this.cwd,
+      oldpwd: this.oldpwd,
+      options: { ...this.options },
+      exitStatus: this.exitStatus,
+    };
+  }
+
+  /** Undo what a subshell changed. */
+  restoreState(s: SavedState): void {
+    this.vars = s.vars;
+    this.exported = s.exported;
+    this.positional = s.positional;
+    this.cwd = s.cwd;
+    this.oldpwd = s.oldpwd;
+    this.options = s.options;
+    this.exitStatus = s.exitStatus;
+  }
+
+  /** `break N`/`continue N` ran (the interpreter unwinds to the loop). */
+  requestLoopControl(kind: 'break' | 'continue', levels: number): void {
+    this.loopControl = { kind, levels };
+  }
+
+  /** Take a pending `break`/`continue`. */
+  takeLoopControl(): { kind: 'break' | 'continue'; levels: number } | null {
+    const l = this.loopControl;
+    this.loopControl = null;
+    return l;
+  }
+
+  /** Inside a `for`/`while` loop? */
+  inLoop(): boolean {
+    return this.interp.loopDepth > 0;
+  }
+
+  /** Ctrl-C is pending: stop the running work (src/util/interrupt.ts). */
+  checkInterrupt(): void {
+    if (this.machine.interrupt.pending()) throw new Interrupted();
+  }
+
+  private topIo(): Io {
+    return { stdin: null, stdout: this.stdout, stderr: this.stderr };
+  }
+
+  /** Run one parsed complete command. */
+  async execute(list: Script): Promise<Outcome> {
     try {
-      status = haltedRefusal(ctx, name, command) ?? (await command.run(argv.slice(1), ctx));
+      const status = await this.interp.script(list, this.topIo(), false);
+      return { kind: 'done', status };
     } catch (err) {
-      status = reportCommandFailure(ctx, name, err);
-    }
-    const wst = await this.commit(commits, name, command.builtin === true, stderr);
-    return wst !== 0 && status === 0 ? wst : status;
-  }
-
-  /** Deliver buffered output to redirected files; a failing write handler is a write error. */
-  private async commit(
-    commits: readonly { fd: number; node: VNode; sink: BufferSink; path: string }[],
-    name: string,
-    builtin: boolean,
-    stderr: Sink,
-  ): Promise<number> {
-    let status = 0;
-    for (const c of commits) {
-      const data = c.sink.bytes();
-      if (data.length === 0 || c.node.type !== 'file') continue;
-      const write = c.node.write;
-      try {
-        // A proc file without a write op opens fine; the write answers EIO (verified as root).
-        if (write === undefined) throw new FsError(c.node.kind === 'procfs' ? 'EIO' : 'EBADF');
-        write(data);
-      } catch (err) {
-        const code = writeErrorCode(err);
-        if (code === null) throw err;
-        const msg = `${builtin ? '-bash: ' : ''}${name}: write error: ${strerror(code)}\n`;
-        (c.fd === 2 ? this.stderr : stderr === c.sink ? this.stderr : stderr).write(msg);
-        status = 1;
+      if (err instanceof ExitSignal) {
+        this.exitStatus = err.status;
+        return { kind: 'exit', status: err.status };
       }
+      if (err instanceof ErrexitSignal) {
+        this.status = err.status;
+        return { kind: 'errexit', status: err.status, line: err.list.line, text: err.list.text };
+      }
+      if (err instanceof FatalExpansion) {
+        this.stderr.write(`${this.errorPrefix(err.line)}${err.message}\n`);
+        this.status = 1;
+        return { kind: 'fatal', status: 1, line: err.line };
+      }
+      if (err instanceof Interrupted) {
+        this.status = 130;
+        return { kind: 'interrupted' };
+      }
+      if (err instanceof BrokenPipe) {
+        // The terminal's own output has gone (`kho shell | head`): end quietly, as SIGPIPE does.
+        this.exitStatus = 141;
+        return { kind: 'exit', status: 141 };
+      }
+      throw err;
     }
-    return Promise.resolve(status);
+  }
+
+  /** Print a parse error as bash does (`-bash: line N: …`, then the line in scripts). */
+  reportParseError(err: ParseError, lineText: string): void {
+    this.stderr.write(`${this.errorPrefix(err.line)}${err.message}\n`);
+    if (!this.interactive && err.kind === 'syntax')
+      this.stderr.write(`${this.errorPrefix(err.line)}\`${lineText}'\n`);
+  }
+
+  /** Print bash's messages for input that ended inside a construct. */
+  reportEof(reason: string, line: number): void {
+    for (const m of eofMessages(reason)) this.stderr.write(`${this.errorPrefix(line)}${m}\n`);
+  }
+
+  /**
+   * Parse and run a complete text (several commands and lines allowed), as typed at the
+   * prompt: a syntax error or an expansion error ends the text; `exit` sets {@link exitStatus}.
+   */
+  async runText(text: string): Promise<LineResult> {
+    let pos = 0;
+    let line = 1;
+    for (;;) {
+      const r = parseNext(text, pos, { final: true, line });
+      if (r.kind === 'eof') break;
+      if (r.kind === 'incomplete') {
+        this.reportEof(r.reason, r.line);
+        this.status = 2;
+        break;
+      }
+      if (r.kind === 'error') {
+        this.reportParseError(r.error, r.lineText);
+        this.status = 2;
+        break;
+      }
+      for (let i = pos; i < r.end; i++) if (text.charCodeAt(i) === 10) line++;
+      pos = r.end;
+      const o = await this.execute(r.list);
+      if (o.kind === 'errexit') {
+        this.exitStatus = o.status;
+        break;
+      }
+      if (o.kind !== 'done') break;
+    }
+    return { status: this.status };
   }
 }
-
-/** Why opening `node` (at `abs`) for writing fails, or null when it can be written. */
-function openForWriteError(node: VNode | null, abs: string): string | null {
-  if (node === null) {
-    // Creating a file: /proc's lookup answers ENOENT; debugfs, sysfs and the other machine
-    // directories have no `create` inode operation (EACCES); the host is read-only here.
-    if (abs.startsWith('/proc/') || abs === '/proc') return 'ENOENT';
-    if (/^\/(sys|dev|boot)(\/|$)/.test(abs)) return 'EACCES';
-    return hostParentExists(abs) ? 'EROFS' : 'ENOENT';
-  }
-  if (node.type === 'dir') return 'EISDIR';
-  if (node.write === undefined && node.kind !== 'procfs') return writeDeniedCode(node);
-  return null;
-}
-
-function hostParentExists(abs: string): boolean {
-  return existsSync(dirname(abs));
-}
-
-/** A sink that discards output (`/dev/null` for commands that need a throwaway sink). */
-export const DISCARD: Sink = NULL_SINK;

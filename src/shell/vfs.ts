@@ -371,6 +371,36 @@ function readHostRange(abs: string, off: number, len: number): Uint8Array {
   }
 }
 
+/** How much one read of a file's stream asks for. */
+const READ_CHUNK = 64 * 1024;
+
+/**
+ * A file's content piece by piece (for streaming readers): host files and `/dev/mem` in
+ * chunks at increasing offsets, pseudo and boot files in one piece. Null at the end.
+ */
+export function fileChunks(node: VFile): () => Uint8Array | null {
+  if (node.kind === 'host' || node.kind === 'symlink' || node.kind === 'devmem') {
+    let off = 0;
+    let done = false;
+    return () => {
+      if (done) return null;
+      const c = node.readRange(off, READ_CHUNK);
+      if (c.length === 0) {
+        done = true;
+        return null;
+      }
+      off += c.length;
+      return c;
+    };
+  }
+  let done = false;
+  return () => {
+    if (done) return null;
+    done = true;
+    return node.read();
+  };
+}
+
 /** The errno a write to `node` fails with when it has no write handler. */
 export function writeDeniedCode(node: VNode): string {
   if (node.type === 'dir') return 'EISDIR';

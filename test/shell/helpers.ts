@@ -7,6 +7,8 @@ import {
   type MachineCliOptions,
 } from '../../src/shell/machine-setup.ts';
 import type { Session } from '../../src/shell/session.ts';
+import { runScript } from '../../src/shell/script.ts';
+import { spawnSync } from 'node:child_process';
 
 export interface TestTerm {
   session: Session;
@@ -51,4 +53,36 @@ export function term(opts: MachineCliOptions = {}, home = '/tmp'): TestTerm {
     },
   };
   return t;
+}
+
+/** Runs scripts as `bash -s` would (non-interactive, no `set -e`), each in a fresh session on one machine. */
+export function bashLike(
+  opts: MachineCliOptions = {},
+  home = '/tmp',
+): (script: string) => Promise<{ status: number; out: string; err: string }> {
+  const t = term(opts, home);
+  return async (script) => {
+    const out = new BufferSink();
+    const err = new BufferSink();
+    const s = createSession(t.session.machine, t.session.boot, { stdout: out, stderr: err, home });
+    const r = await runScript(s, script, {
+      quiet: true,
+      transcript: out,
+      errors: err,
+      errexit: false,
+      name: 'bash',
+    });
+    return { status: r.status, out: out.text(), err: err.text() };
+  };
+}
+
+/** What real bash prints for `script` read from stdin (its `bash:` prefix as the login shell's `-bash:`). */
+export function realBash(script: string, cwd = '/tmp'): { status: number; out: string; err: string } {
+  const r = spawnSync('bash', ['-s'], {
+    input: script,
+    encoding: 'utf8',
+    cwd,
+    env: { PATH: process.env['PATH'] ?? '', HOME: cwd, LC_ALL: 'C' },
+  });
+  return { status: r.status ?? -1, out: r.stdout, err: r.stderr.replace(/^bash: /gm, '-bash: ') };
 }

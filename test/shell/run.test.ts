@@ -64,7 +64,7 @@ test('default profile (kho-v4): the document fails at finalize, with line and te
   assert.equal(r.failedLine, 2);
   assert.equal(
     r.err,
-    '-bash: /sys/kernel/debug/kho/out/finalize: Permission denied\n' +
+    '-bash: line 2: /sys/kernel/debug/kho/out/finalize: Permission denied\n' +
       "kho run: doc.sh: line 2: `echo 1 > /sys/kernel/debug/kho/out/finalize' failed with status 1\n",
   );
   // Nothing after the failure ran.
@@ -106,7 +106,7 @@ test('kho run CLI: transcript, --quiet, stdin, exit statuses, bad options', () =
   assert.equal(ok.stdout, 'root@kho:~# cat /proc/cmdline\nkho=on\nroot@kho:~# foo\n');
   assert.equal(
     ok.stderr,
-    "-bash: foo: command not found\nkho run: stdin: line 2: `foo' failed with status 127\n",
+    "-bash: line 2: foo: command not found\nkho run: stdin: line 2: `foo' failed with status 127\n",
   );
   assert.equal(ok.status, 127);
   const q = spawnSync(
@@ -137,6 +137,25 @@ test('kho shell with piped stdin: transcript, continuation prompt, exit status',
   });
   assert.equal(r.stdout, "root@kho:~# echo 'a\n> b'\na\nb\nroot@kho:~# cd /proc\nroot@kho:/proc# false\n");
   assert.equal(r.status, 1);
+  // No final newline: the last line still runs (bash); the status is the last command's.
+  const hi = spawnSync(process.execPath, [MAIN, 'shell', '--mem', '2G', '--nodes', '1'], {
+    input: 'echo hi',
+    encoding: 'utf8',
+  });
+  assert.deepEqual([hi.stdout, hi.stderr, hi.status], ['root@kho:~# echo hi\nhi\n', '', 0]);
+  // A syntax error ends a non-interactive shell with status 2, as bash reading a pipe does.
+  const syn = spawnSync(process.execPath, [MAIN, 'shell', '--mem', '2G', '--nodes', '1'], {
+    input: 'echo a\nfi\necho never',
+    encoding: 'utf8',
+  });
+  assert.deepEqual(
+    [syn.stdout, syn.stderr, syn.status],
+    [
+      'root@kho:~# echo a\na\n',
+      "-bash: line 2: syntax error near unexpected token `fi'\n-bash: line 2: `fi'\n",
+      2,
+    ],
+  );
   const bad = spawnSync(process.execPath, [MAIN, 'shell', '--mem', '3X'], { input: '', encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^kho shell: --mem: invalid size "3X"/);

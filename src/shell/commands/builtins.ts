@@ -1,4 +1,4 @@
-/** bash builtins of the terminal: `cd`, `pwd`, `exit`, `true`, `false`, `help`. */
+/** bash builtins of the terminal: `cd`, `pwd`, `exit`, `true`, `false`, `:`, `help`. */
 import type { ShellCommand } from '../command.ts';
 import { FsError, strerror } from '../io.ts';
 
@@ -10,7 +10,7 @@ export const cd: ShellCommand = {
   run(args, ctx) {
     const s = ctx.session;
     if (args.length > 1) {
-      ctx.stderr.write('-bash: cd: too many arguments\n');
+      ctx.stderr.write(`${ctx.session.errorPrefix()}cd: too many arguments\n`);
       return 1;
     }
     const arg = args[0] ?? s.home;
@@ -20,15 +20,17 @@ export const cd: ShellCommand = {
     try {
       node = s.lookup(target);
     } catch (err) {
-      ctx.stderr.write(`-bash: cd: ${target}: ${strerror(err instanceof FsError ? err.code : 'EIO')}\n`);
+      ctx.stderr.write(
+        `${ctx.session.errorPrefix()}cd: ${target}: ${strerror(err instanceof FsError ? err.code : 'EIO')}\n`,
+      );
       return 1;
     }
     if (node === null) {
-      ctx.stderr.write(`-bash: cd: ${target}: No such file or directory\n`);
+      ctx.stderr.write(`${ctx.session.errorPrefix()}cd: ${target}: No such file or directory\n`);
       return 1;
     }
     if (node.type !== 'dir') {
-      ctx.stderr.write(`-bash: cd: ${target}: Not a directory\n`);
+      ctx.stderr.write(`${ctx.session.errorPrefix()}cd: ${target}: Not a directory\n`);
       return 1;
     }
     s.oldpwd = s.cwd;
@@ -57,14 +59,14 @@ export const exit: ShellCommand = {
   run(args, ctx) {
     const s = ctx.session;
     if (args.length > 1) {
-      ctx.stderr.write('-bash: exit: too many arguments\n');
+      ctx.stderr.write(`${ctx.session.errorPrefix()}exit: too many arguments\n`);
       return 1;
     }
     const a = args[0];
     let code = s.status;
     if (a !== undefined) {
       if (!/^[-+]?[0-9]+$/.test(a)) {
-        ctx.stderr.write(`-bash: exit: ${a}: numeric argument required\n`);
+        ctx.stderr.write(`${ctx.session.errorPrefix()}exit: ${a}: numeric argument required\n`);
         code = 2;
       } else code = ((Number(a) % 256) + 256) % 256;
     }
@@ -81,6 +83,14 @@ export const trueCmd: ShellCommand = {
   run: () => 0,
 };
 
+export const colon: ShellCommand = {
+  name: ':',
+  usage: ':',
+  summary: 'do nothing, successfully (arguments are expanded)',
+  builtin: true,
+  run: () => 0,
+};
+
 export const falseCmd: ShellCommand = {
   name: 'false',
   usage: 'false',
@@ -91,18 +101,40 @@ export const falseCmd: ShellCommand = {
 
 export const help: ShellCommand = {
   name: 'help',
-  usage: 'help',
-  summary: 'list the commands of the simulated machine',
+  usage: 'help [COMMAND]...',
+  summary: "list the commands of the simulated machine, or show one command's help",
   builtin: true,
-  run(_args, ctx) {
-    const cmds = ctx.session.commandList();
+  run(args, ctx) {
+    const s = ctx.session;
+    if (args.length > 0) {
+      let out = '';
+      let status = 0;
+      for (const name of args) {
+        const c = s.command(name);
+        if (c === undefined) {
+          ctx.stderr.write(
+            `${ctx.session.errorPrefix()}help: no help topics match \`${name}'.  Try \`help help' or \`man -k ${name}' or \`info ${name}'.\n`,
+          );
+          status = 1;
+          continue;
+        }
+        out += `${c.name}: ${c.usage}\n    ${c.summary}\n`;
+        if (c.help !== undefined)
+          out += `\n${c.help.replace(/^(?=.)/gm, '    ')}${c.help.endsWith('\n') ? '' : '\n'}`;
+      }
+      ctx.stdout.write(out);
+      return status;
+    }
+    const cmds = s.commandList();
     const w = Math.max(...cmds.map((c) => c.usage.length));
     let out = 'Commands of the simulated machine (the KHO usage document works verbatim):\n\n';
     for (const c of cmds) out += `  ${c.usage.padEnd(w)}  ${c.summary}\n`;
     out +=
       '\nFiles: /sys/kernel/debug (debugfs), /proc, /dev/mem, /boot/vmlinuz, /boot/initrd.img belong to\n' +
       'the machine; other paths are host files (read-only; cp and dump-memory write to the host).\n' +
-      'Syntax: quotes, \\ escapes, $?, ~, > >> < 2>&1, |, ;, &&, ||, # comments.\n';
+      'Syntax: quotes, \\ escapes, variables ($X, ${X:-default}, $?, $1), $(…), $((…)), ~, globs, {a,b},\n' +
+      '> >> < 2>&1 <<<, |, ;, &&, ||, !, if/elif/else/fi, for/while/until loops, { …; }, ( … ), # comments.\n' +
+      "'help NAME' shows one command.\n";
     ctx.stdout.write(out);
     return 0;
   },

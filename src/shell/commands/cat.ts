@@ -6,6 +6,7 @@ export const cat: ShellCommand = {
   name: 'cat',
   usage: 'cat [FILE]...',
   summary: 'print files (pseudo files of the machine, host files, - for stdin)',
+  stdin: 'whole',
   run(args, ctx) {
     const { operands, bad } = parseFlags(args, '');
     if (bad !== null) return badOption(ctx, 'cat', bad);

@@ -25,6 +25,7 @@ export const dtc: ShellCommand = {
   name: 'dtc',
   usage: 'dtc -I dtb -O dts [-o FILE] [FILE]',
   summary: 'decompile a flattened devicetree (e.g. kho/out/fdt) as dtc 1.6.1 does',
+  stdin: 'whole',
   run(args, ctx) {
     let inFmt = 'dts';
     let outFmt = 'dts';

@@ -6,6 +6,7 @@ export const grep: ShellCommand = {
   name: 'grep',
   usage: 'grep [-ivc] PATTERN [FILE]...',
   summary: 'print matching lines (e.g. dmesg | grep KHO)',
+  stdin: 'whole',
   run(args, ctx) {
     const { flags, operands, bad } = parseFlags(args, 'ivcE');
     if (bad !== null) {

@@ -60,6 +60,7 @@ function make(name: 'head' | 'tail'): ShellCommand {
     name,
     usage: `${name} [-n N] [-c N] [FILE]...`,
     summary: name === 'head' ? 'first lines (or bytes) of files' : 'last lines (or bytes) of files',
+    stdin: 'whole',
     run(args, ctx) {
       const p = parseCount(name, args, ctx);
       if (p === null) return 1;

@@ -47,6 +47,7 @@ export const hexdumpCmd: ShellCommand = {
   name: 'hexdump',
   usage: 'hexdump [-Cv] [-s OFF] [-n LEN] [FILE]...',
   summary: 'hex dump (byte-identical to util-linux); /dev/mem offsets are physical addresses',
+  stdin: 'whole',
   run(args, ctx) {
     let canonical = false;
     let noSqueeze = false;

@@ -1,6 +1,8 @@
 /** Every command of the simulated machine's terminal. */
 import type { ShellCommand } from '../command.ts';
-import { cd, exit, falseCmd, help, pwd, trueCmd } from './builtins.ts';
+import { cd, colon, exit, falseCmd, help, pwd, trueCmd } from './builtins.ts';
+import { bracket, test } from './test.ts';
+import { breakCmd, continueCmd, exportCmd, read, set, shift, unset } from './variables.ts';
 import { cat } from './cat.ts';
 import { cp } from './cp.ts';
 import { devmem } from './devmem.ts';
@@ -15,11 +17,16 @@ import { hexdumpCmd } from './hexdump.ts';
 import { kexec } from './kexec.ts';
 import { ls } from './ls.ts';
 import { lsmod, modprobe, rmmod } from './modprobe.ts';
+import { printf } from './printf.ts';
 import { reboot } from './reboot.ts';
 
 /** The command table. */
 export const COMMANDS: readonly ShellCommand[] = [
+  bracket,
+  breakCmd,
   cat,
+  colon,
+  continueCmd,
   cd,
   cp,
   devmem,
@@ -28,6 +35,7 @@ export const COMMANDS: readonly ShellCommand[] = [
   dumpMemory,
   echo,
   exit,
+  exportCmd,
   falseCmd,
   free,
   grep,
@@ -38,9 +46,15 @@ export const COMMANDS: readonly ShellCommand[] = [
   ls,
   lsmod,
   modprobe,
+  printf,
   pwd,
+  read,
   reboot,
   rmmod,
+  set,
+  shift,
   tail,
+  test,
   trueCmd,
+  unset,
 ];
