@@ -3,6 +3,7 @@
  * Exit codes: 0 success, 1 a failed check or operation, 2 a usage error (as the issue asks).
  */
 import { Command, CommanderError } from 'commander';
+import { registerCheck } from './check.ts';
 import { registerFdt } from './fdt.ts';
 import { registerDemo } from './demo.ts';
 import { registerInspect } from './inspect.ts';
@@ -22,6 +23,7 @@ program
     },
   });
 
+registerCheck(program);
 registerDemo(program);
 registerFdt(program);
 registerInspect(program);

@@ -8,6 +8,7 @@
 const TABLE = {
   EPERM: [1, 'Operation not permitted'],
   ENOENT: [2, 'No such file or directory'],
+  EINTR: [4, 'Interrupted system call'],
   EIO: [5, 'Input/output error'],
   E2BIG: [7, 'Argument list too long'],
   ENOEXEC: [8, 'Exec format error'],
@@ -17,6 +18,7 @@ const TABLE = {
   EFAULT: [14, 'Bad address'],
   EBUSY: [16, 'Device or resource busy'],
   EEXIST: [17, 'File exists'],
+  ENODEV: [19, 'No such device'],
   ENOTDIR: [20, 'Not a directory'],
   EISDIR: [21, 'Is a directory'],
   EINVAL: [22, 'Invalid argument'],

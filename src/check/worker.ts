@@ -1,0 +1,18 @@
+/**
+ * The worker thread of `kho check`: runs the engine and posts its progress, the module phases
+ * (for the watchdog) and the final report to the supervisor (supervise.ts).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { onModulePhase } from '../kernel/loadable/load.ts';
+import { runCheck, type CheckOptions } from './engine.ts';
+
+const port = parentPort;
+if (port !== null) {
+  onModulePhase((e) => {
+    port.postMessage({ type: 'phase', ...e });
+  });
+  const report = runCheck(workerData as CheckOptions, (e) => {
+    port.postMessage(e);
+  });
+  port.postMessage({ type: 'done', report });
+}

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { it } from 'node:test';
+import { runCheck } from '../../src/check/engine.ts';
+import { moduleFile } from './helpers.ts';
+
+const doc = readFileSync(new URL('../../docs/consumers.md', import.meta.url), 'utf8');
+
+it("the tutorial's final listing passes ten kexecs under kho check", () => {
+  const m = /<!-- final listing[^>]*-->\n```ts\n([\s\S]*?)```/.exec(doc);
+  assert.ok(m !== null, 'no final listing in docs/consumers.md');
+  const r = runCheck({
+    file: moduleFile(m[1]!, 'kho-counter.ts'),
+    generations: 10,
+    profile: 'kho-v4',
+    mem: 4 * 2 ** 30,
+    nodes: 1,
+    seed: 1,
+    cmdline: 'kho=on',
+  });
+  assert.equal(r.verdict, 'pass');
+  assert.equal(r.generations.length, 11);
+  // The page quotes the run: its last dmesg line is in the listing's output.
+  const last = r.generations.at(-1)!.dmesg.at(-1)!;
+  assert.ok(doc.includes(`gen 10  ${last}`), last);
+});
