@@ -1,7 +1,8 @@
 /**
  * Runs a check in a worker thread under a watchdog. A module whose init never returns is
  * synchronous JavaScript that nothing inside its thread can stop; the supervisor terminates the
- * worker when a generation makes no progress for `timeout` seconds and reports a soft lockup.
+ * worker when the check makes no progress (a new generation, a module's init starting or
+ * ending) for `timeout` seconds and reports a soft lockup.
  *
  * Why a soft lockup: a module stuck in a loop is a CPU spinning in kernel mode without
  * scheduling, which is what the kernel's soft-lockup watchdog reports (kernel/watchdog.c:
@@ -21,6 +22,7 @@ export interface SupervisedCheck extends CheckOptions {
 type Message =
   | CheckEvent
   | { type: 'phase'; phase: 'init' | 'exit'; state: 'start' | 'end'; module: string; gen: number }
+  | { type: 'ready' }
   | { type: 'done'; report: CheckReport };
 
 /** Run `o` in a worker; resolves with the report (verdict `hung` when the watchdog fired). */
@@ -74,15 +76,16 @@ export function superviseCheck(o: SupervisedCheck): Promise<CheckReport> {
       });
     };
     worker.on('message', (m: Message) => {
+      // Any message is progress: the watchdog measures time without one.
+      arm();
       if (m.type === 'generation') {
         gen = m.gen;
         phase = null;
-        arm();
       } else if (m.type === 'phase') {
         phase = m.state === 'start' ? { module: m.module, gen: m.gen, what: m.phase } : null;
       } else if (m.type === 'result') {
         results.push(m.result);
-      } else {
+      } else if (m.type === 'done') {
         settle(m.report);
       }
     });
@@ -95,6 +98,5 @@ export function superviseCheck(o: SupervisedCheck): Promise<CheckReport> {
         settle(new Error('the check stopped without a report'));
       });
     });
-    arm();
   });
 }

@@ -8,6 +8,8 @@ import { runCheck, type CheckOptions } from './engine.ts';
 
 const port = parentPort;
 if (port !== null) {
+  // Loading the model took what it took; the watchdog starts now.
+  port.postMessage({ type: 'ready' });
   onModulePhase((e) => {
     port.postMessage({ type: 'phase', ...e });
   });

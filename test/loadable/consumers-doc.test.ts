@@ -7,7 +7,7 @@ import { moduleFile } from './helpers.ts';
 const doc = readFileSync(new URL('../../docs/consumers.md', import.meta.url), 'utf8');
 
 it("the tutorial's final listing passes ten kexecs under kho check", () => {
-  const m = /<!-- final listing[^>]*-->\n```ts\n([\s\S]*?)```/.exec(doc);
+  const m = /<!-- final listing[^>]*-->\s*```ts\n([\s\S]*?)```/.exec(doc);
   assert.ok(m !== null, 'no final listing in docs/consumers.md');
   const r = runCheck({
     file: moduleFile(m[1]!, 'kho-counter.ts'),

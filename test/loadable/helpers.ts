@@ -3,7 +3,7 @@
  * repository, so `import … from 'kho'` goes through the loader's resolver), and a small machine
  * that builds them in.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -30,6 +30,15 @@ export function moduleDir(files: Record<string, string>): string {
 /** A module file with `body` as its source; returns the file's path. */
 export function moduleFile(source: string, name = 'mod.ts'): string {
   return join(moduleDir({ [name]: source }), name);
+}
+
+/** The 1-based line of `file` (a path) that contains `needle`. */
+export function lineOf(file: string, needle: string): number {
+  const i = readFileSync(file, 'utf8')
+    .split('\n')
+    .findIndex((l) => l.includes(needle));
+  if (i < 0) throw new Error(`${needle} is not in ${file}`);
+  return i + 1;
 }
 
 /** Repository paths of the examples. */
