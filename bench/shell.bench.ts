@@ -1,5 +1,6 @@
 /**
- * The terminal: tokenizing typical lines, `hexdump -C` of a whole never-touched 16 GiB
+ * The terminal: 40,000 continuation lines, grep's worst case for a backtracking engine, a
+ * pipeline whose reader stops its writer (`hexdump -v /dev/mem | head`), tokenizing typical lines, `hexdump -C` of a whole never-touched 16 GiB
  * `/dev/mem` (the zero-run fast path), `hexdump -C` of 4 MiB of touched memory, and the KHO
  * usage document as a `kho run` script on a 16 GiB, 2-node kho-v1 machine (boot, finalize, dtc,
  * load, jump, successor boot).
@@ -29,6 +30,47 @@ cat /sys/kernel/debug/kho/in/fdt > /dev/null
 `;
 
 export const entries: BenchEntry[] = [
+  {
+    name: 'shell.continuation-40k',
+    description: 'kho run of one command over 40,000 continuation lines (parse + run): seconds',
+    async run(): Promise<BenchResult> {
+      const { s, out } = session();
+      const script = `echo ${Array.from({ length: 40_000 }, (_, i) => `a${i} \\\n`).join('')}end\n`;
+      const t0 = process.hrtime.bigint();
+      const c0 = process.cpuUsage();
+      const r = await runScript(s, script, { transcript: out, errors: out, quiet: true });
+      const secs = secondsSince(t0);
+      const cpu = process.cpuUsage(c0);
+      if (r.status !== 0) throw new Error(out.text().slice(-200));
+      return { seconds: round(secs), cpuSeconds: round((cpu.user + cpu.system) / 1e6), bytes: script.length };
+    },
+  },
+  {
+    name: 'shell.grep-pathological',
+    description: 'grep -E "(a+)+$" on a 40-character line, and on 1 MiB of such lines: seconds',
+    async run(): Promise<BenchResult> {
+      const { s } = session();
+      const t0 = process.hrtime.bigint();
+      await s.runText(`echo ${'a'.repeat(40)}b | grep -E '(a+)+$'`);
+      const one = secondsSince(t0);
+      const t1 = process.hrtime.bigint();
+      await s.runText(`for i in {1..25000}; do echo ${'a'.repeat(40)}b; done | grep -cE '(a+)+$'`);
+      const many = secondsSince(t1);
+      return { oneLineSeconds: round(one, 4), megabyteSeconds: round(many) };
+    },
+  },
+  {
+    name: 'shell.hexdump-head',
+    description: 'hexdump -v /dev/mem | head -n 5 on a 16 GiB machine (the pipe stops the writer): seconds',
+    async run(): Promise<BenchResult> {
+      const { s, out } = session();
+      const t0 = process.hrtime.bigint();
+      await s.runText('hexdump -v /dev/mem | head -n 5');
+      const secs = secondsSince(t0);
+      if (out.text().split('\n').length !== 6) throw new Error(out.text());
+      return { seconds: round(secs, 4) };
+    },
+  },
   {
     name: 'shell.tokenize',
     description: 'parseNext on typical command lines: lines per second',

@@ -136,7 +136,7 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
   const generation =
     kho.ctx.incoming === null ? 0 : kho.isEnabled() ? kho.incomingKexecCount : kho.readIncomingCount();
 
-  const procfs = createProcfs(cmdline, topology, buddy, image);
+  const procfs = createProcfs(cmdline, topology, buddy, image, profile);
   const kernel = new Kernel({
     machine,
     profile,

@@ -7,6 +7,8 @@ import type { Topology } from '../hw/topology.ts';
 import type { Buddy } from '../mm/buddy.ts';
 import type { KernelCmdline } from './cmdline.ts';
 import { PseudoDir, textFile } from './pseudo-fs.ts';
+import { mkImageBanner } from '../kexec/image.ts';
+import type { ReleaseProfile } from './profile.ts';
 
 /** One `/proc/meminfo` line: label padded to 16 columns, value right-aligned in 8, ` kB`. */
 function kb(label: string, v: number): string {
@@ -46,8 +48,15 @@ export function createProcfs(
   topology: Topology,
   buddy: Buddy,
   image: { base: number; size: number },
+  profile?: ReleaseProfile,
 ): PseudoDir {
   const proc = new PseudoDir(0o555);
+  // fs/proc/version.c: the linux_banner of the running build.
+  if (profile !== undefined)
+    proc.add(
+      'version',
+      textFile(() => `${mkImageBanner(profile)}\n`),
+    );
   proc.add(
     'cmdline',
     textFile(() => cmdline.procCmdline()),

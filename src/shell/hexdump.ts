@@ -5,14 +5,14 @@
  * Input is streamed from sources in chunks, so `/dev/mem` over gigabytes of never-touched
  * memory costs no more than its touched pages (a source may report known-zero runs).
  */
-import type { Sink } from './io.ts';
+import { BrokenPipe, drain, Interrupted, type Sink } from './io.ts';
 
 /** One input file. */
 export interface HexdumpSource {
   /** Bytes in the file, or null for a device or stream (no size to skip over). */
   readonly size: number | null;
-  /** Up to `len` bytes at `off`; fewer (or none) at the end. */
-  readRange(off: number, len: number): Uint8Array;
+  /** Up to `len` bytes at `off`; fewer (or none) at the end (a stream may answer later). */
+  readRange(off: number, len: number): Uint8Array | Promise<Uint8Array>;
   /** Bytes from `off` known to read as zero (for fast `*` runs); 0 when unknown. */
   zeroRun?: (off: number, max: number) => number;
 }
@@ -73,14 +73,16 @@ function isZeroRow(a: Uint8Array): boolean {
 
 /**
  * Dump `sources` (concatenated) to `out`. `onError(index, err)` is called for a source whose
- * read throws; the dump continues with the next one.
+ * read throws; the dump continues with the next one. Output goes out in batches; between them
+ * the dump waits for the reader (a pipe) and calls `check` (Ctrl-C).
  */
-export function hexdump(
+export async function hexdump(
   sources: readonly HexdumpSource[],
   opts: HexdumpOptions,
   out: Sink,
   onError?: (index: number, err: unknown) => void,
-): void {
+  check?: () => void,
+): Promise<void> {
   if (opts.length === 0) return;
   let address = 0;
   let skip = opts.skip;
@@ -97,6 +99,12 @@ export function hexdump(
       lines = [];
     }
   };
+  /** A batch is ready: hand it over and wait for the reader. */
+  const handOver = async (): Promise<void> => {
+    flush();
+    await drain(out);
+    check?.();
+  };
   const emitRow = (): void => {
     const at = address - 16;
     if (!opts.noSqueeze && havePrev && sameRow(row, prev)) {
@@ -109,7 +117,6 @@ export function hexdump(
       havePrev = true;
     }
     rowLen = 0;
-    if (lines.length >= 4096) flush();
   };
 
   for (let si = 0; si < sources.length && remaining > 0; si++) {
@@ -143,8 +150,9 @@ export function hexdump(
             continue;
           }
         }
+        if (lines.length >= 4096) await handOver();
         const want = Math.min(CHUNK, remaining);
-        const chunk = src.readRange(pos, want);
+        const chunk = await src.readRange(pos, want);
         if (chunk.length === 0) break;
         pos += chunk.length;
         remaining -= chunk.length;
@@ -157,6 +165,7 @@ export function hexdump(
       }
     } catch (err) {
       flush();
+      if (err instanceof BrokenPipe || err instanceof Interrupted) throw err;
       onError?.(si, err);
     }
   }

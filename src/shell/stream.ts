@@ -70,14 +70,7 @@ export class InputStream {
       if (total > limit) throw new FsError('EFBIG');
       chunks.push(c);
     }
-    if (chunks.length === 1) return chunks[0]!;
-    const out = new Uint8Array(total);
-    let off = 0;
-    for (const c of chunks) {
-      out.set(c, off);
-      off += c.length;
-    }
-    return out;
+    return concatBytes(chunks, total);
   }
 
   /**
@@ -114,13 +107,7 @@ export class InputStream {
 }
 
 function decode(parts: readonly Uint8Array[], total: number): string {
-  const b = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    b.set(p, off);
-    off += p.length;
-  }
-  return new TextDecoder().decode(b);
+  return new TextDecoder().decode(concatBytes(parts, total));
 }
 
 /** An in-memory pipe: `writer` for one stage, `reader` for the next. */
@@ -187,4 +174,50 @@ export class Pipe {
     this.writerClosed = true;
     this.wake('reader');
   }
+}
+
+/** Join chunks into one buffer. */
+export function concatBytes(parts: readonly Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/**
+ * `readRange(off, len)` over a stream read once, front to back (offsets only grow; skipping
+ * reads and drops). Null input (the terminal) reads as empty.
+ */
+export function sequentialReader(
+  input: InputStream | null,
+): (off: number, len: number) => Promise<Uint8Array> {
+  let pos = 0;
+  return async (off, len) => {
+    if (input === null) return new Uint8Array(0);
+    while (pos < off) {
+      const c = await input.read();
+      if (c === null) return new Uint8Array(0);
+      if (pos + c.length <= off) pos += c.length;
+      else {
+        input.unread(c.subarray(off - pos));
+        pos = off;
+      }
+    }
+    const parts: Uint8Array[] = [];
+    let got = 0;
+    while (got < len) {
+      const c = await input.read();
+      if (c === null) break;
+      const take = Math.min(c.length, len - got);
+      parts.push(c.subarray(0, take));
+      if (take < c.length) input.unread(c.subarray(take));
+      got += take;
+    }
+    pos += got;
+    return concatBytes(parts, got);
+  };
 }

@@ -21,6 +21,7 @@ import { PseudoDir, type PseudoFile, type PseudoNode } from '../kernel/pseudo-fs
 import type { Kernel } from '../kernel/kernel.ts';
 import { KernelError } from '../util/errno.ts';
 import { FsError, nodeErrCode } from './io.ts';
+import { loadedCrashImage, loadedImage } from '../kexec/file-load.ts';
 
 /** Mount points the machine owns (everything else is the host's). */
 export const MACHINE_MOUNTS: readonly string[] = ['/sys', '/proc', '/dev', '/boot'];
@@ -47,7 +48,7 @@ export interface VDir {
 }
 
 /** What a file is, for messages and `ls -l`. */
-export type VFileKind = 'debugfs' | 'procfs' | 'devmem' | 'null' | 'boot' | 'host' | 'symlink';
+export type VFileKind = 'debugfs' | 'procfs' | 'sysfs' | 'devmem' | 'null' | 'boot' | 'host' | 'symlink';
 
 /** A file (regular, pseudo or character device). */
 export interface VFile {
@@ -179,7 +180,12 @@ export class Vfs {
     if (top === 'sys') {
       if (rest.length === 0) return fixedDir(['kernel'], t, 0o555);
       if (rest[0] !== 'kernel') return null;
-      if (rest.length === 1) return fixedDir(['debug'], t);
+      if (rest.length === 1) return fixedDir(['debug', ...Object.keys(KSYSFS)], t);
+      const attr = KSYSFS[rest[1]!];
+      if (attr !== undefined) {
+        if (rest.length > 2) throw new FsError('ENOTDIR');
+        return sysfsFile(() => attr(k), t);
+      }
       if (rest[1] !== 'debug') return null;
       return this.lookupPseudo(k.debugfs, rest.slice(2), 'debugfs', t);
     }
@@ -269,6 +275,30 @@ export class Vfs {
       throw new FsError(nodeErrCode(err));
     }
   }
+}
+
+/** kernel/ksysfs.c's attributes the terminal shows under /sys/kernel. */
+const KSYSFS: Record<string, (k: Kernel) => string> = {
+  // kexec_loaded_show(), kexec_crash_loaded_show(): `%d\n` of "an image is loaded".
+  kexec_loaded: (k) => `${loadedImage(k) === null ? 0 : 1}\n`,
+  kexec_crash_loaded: (k) => `${loadedCrashImage(k) === null ? 0 : 1}\n`,
+};
+
+/** A read-only sysfs attribute (0444, size 4096 as sysfs reports it). */
+function sysfsFile(text: () => string, t: Date): VFile {
+  const read = (): Uint8Array => new TextEncoder().encode(text());
+  return {
+    type: 'file',
+    kind: 'sysfs',
+    machine: true,
+    mode: 0o444,
+    mtime: t,
+    uid: 0,
+    gid: 0,
+    size: 4096,
+    read,
+    readRange: (off, len) => sliceRange(read(), off, len),
+  };
 }
 
 function devNull(t: Date): VFile {

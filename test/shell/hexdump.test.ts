@@ -17,15 +17,15 @@ function real(args: string[]): { out: string; err: string; status: number } {
   return { out: r.stdout, err: r.stderr, status: r.status ?? -1 };
 }
 
-function ours(
+async function ours(
   data: Uint8Array,
   canonical: boolean,
   skip: number,
   length: number | null,
   noSqueeze = false,
-): string {
+): Promise<string> {
   const sink = new BufferSink();
-  hexdump(
+  await hexdump(
     [{ size: data.length, readRange: (o, l) => data.subarray(o, o + l) }],
     { format: canonical ? 'canonical' : 'words', skip, length, noSqueeze },
     sink,
@@ -47,16 +47,16 @@ const blobs = fc
   )
   .map((parts) => Uint8Array.from(parts.flatMap((p) => [...p])));
 
-test('hexdump -C and the default format match /usr/bin/hexdump byte for byte', () => {
+test('hexdump -C and the default format match /usr/bin/hexdump byte for byte', async () => {
   let i = 0;
-  fc.assert(
-    fc.property(
+  await fc.assert(
+    fc.asyncProperty(
       blobs,
       fc.boolean(),
       fc.nat(300),
       fc.option(fc.nat(300), { nil: null }),
       fc.boolean(),
-      (data, canonical, skip, length, v) => {
+      async (data, canonical, skip, length, v) => {
         const f = join(dir, `in${i++}.bin`);
         writeFileSync(f, data);
         const args = [...(canonical ? ['-C'] : []), ...(v ? ['-v'] : [])];
@@ -65,7 +65,7 @@ test('hexdump -C and the default format match /usr/bin/hexdump byte for byte', (
         const r = real([...args, f]);
         assert.equal(r.status, 0);
         assert.equal(
-          ours(data, canonical, skip, length, v),
+          await ours(data, canonical, skip, length, v),
           r.out,
           `hexdump ${args.join(' ')} (${data.length} bytes)`,
         );
@@ -75,7 +75,7 @@ test('hexdump -C and the default format match /usr/bin/hexdump byte for byte', (
   );
 });
 
-test('hexdump edge cases: empty input, skip to or past the end, -n 0, zero runs', () => {
+test('hexdump edge cases: empty input, skip to or past the end, -n 0, zero runs', async () => {
   const cases: [Uint8Array, string[]][] = [
     [new Uint8Array(0), ['-C']],
     [new Uint8Array(0), ['-C', '-s', '5']],
@@ -86,13 +86,13 @@ test('hexdump edge cases: empty input, skip to or past the end, -n 0, zero runs'
     [new Uint8Array(40), []],
     [Uint8Array.from([0x61, 0x62, 0x63]), []],
   ];
-  cases.forEach(([data, args], i) => {
+  for (const [i, [data, args]] of cases.entries()) {
     const f = join(dir, `edge${i}.bin`);
     writeFileSync(f, data);
     const skip = args.includes('-s') ? Number(args[args.indexOf('-s') + 1]) : 0;
     const len = args.includes('-n') ? Number(args[args.indexOf('-n') + 1]) : null;
-    assert.equal(ours(data, args.includes('-C'), skip, len), real([...args, f]).out, args.join(' '));
-  });
+    assert.equal(await ours(data, args.includes('-C'), skip, len), real([...args, f]).out, args.join(' '));
+  }
 });
 
 test('offset and length arguments parse as util-linux strtosize does', () => {

@@ -5,6 +5,7 @@ import { FsError, strerror } from '../io.ts';
 import { hexdump as dump, parseSizeArg, type HexdumpSource } from '../hexdump.ts';
 import type { VFile } from '../vfs.ts';
 import { writeErrorCode } from '../vfs.ts';
+import { sequentialReader } from '../stream.ts';
 
 const UNSUPPORTED = 'bcdoxeLf';
 
@@ -47,8 +48,8 @@ export const hexdumpCmd: ShellCommand = {
   name: 'hexdump',
   usage: 'hexdump [-Cv] [-s OFF] [-n LEN] [FILE]...',
   summary: 'hex dump (byte-identical to util-linux); /dev/mem offsets are physical addresses',
-  stdin: 'whole',
-  run(args, ctx) {
+  stdin: 'stream',
+  async run(args, ctx) {
     let canonical = false;
     let noSqueeze = false;
     let skip = 0;
@@ -126,8 +127,7 @@ export const hexdumpCmd: ShellCommand = {
     const names: string[] = [];
     let status = 0;
     if (files.length === 0) {
-      const data = ctx.stdin ?? new Uint8Array(0);
-      sources.push({ size: null, readRange: (off, len) => data.subarray(off, off + len) });
+      sources.push({ size: null, readRange: sequentialReader(ctx.input) });
       names.push('stdin');
     }
     for (const f of files) {
@@ -162,12 +162,15 @@ export const hexdumpCmd: ShellCommand = {
       ctx.stderr.write('hexdump: all input file arguments failed\n');
       return 1;
     }
-    dump(
+    await dump(
       sources,
       { format: canonical ? 'canonical' : 'words', skip, length, noSqueeze },
       ctx.stdout,
       (i, err) => {
         ctx.stderr.write(`hexdump: ${names[i]!}: ${strerror(writeErrorCode(err) ?? 'EIO')}\n`);
+      },
+      () => {
+        ctx.checkInterrupt();
       },
     );
     return status;

@@ -19,12 +19,15 @@ import { ls } from './ls.ts';
 import { lsmod, modprobe, rmmod } from './modprobe.ts';
 import { printf } from './printf.ts';
 import { reboot } from './reboot.ts';
+import { clear, sleep, uname } from './system.ts';
+import { wc } from './wc.ts';
 
 /** The command table. */
 export const COMMANDS: readonly ShellCommand[] = [
   bracket,
   breakCmd,
   cat,
+  clear,
   colon,
   continueCmd,
   cd,
@@ -53,8 +56,11 @@ export const COMMANDS: readonly ShellCommand[] = [
   rmmod,
   set,
   shift,
+  sleep,
   tail,
   test,
   trueCmd,
+  uname,
   unset,
+  wc,
 ];

@@ -3,7 +3,8 @@
  * (`cat: X: No such file or directory`), and getopt-style option errors.
  */
 import type { CommandContext } from '../command.ts';
-import { FsError, strerror } from '../io.ts';
+import { drain, FsError, strerror } from '../io.ts';
+import { InputStream } from '../stream.ts';
 import type { VNode } from '../vfs.ts';
 import { writeErrorCode } from '../vfs.ts';
 
@@ -33,6 +34,50 @@ export function readFileOrReport(ctx: CommandContext, tool: string, path: string
   } catch (err) {
     ctx.stderr.write(`${tool}: ${path}: ${strerror(writeErrorCode(err) ?? 'EIO')}\n`);
     return null;
+  }
+}
+
+/**
+ * Open a file for a streaming reader (`-` is standard input); on failure print
+ * `TOOL: PATH: reason` and return null. A directory gives `Is a directory` when read, as
+ * coreutils reports it.
+ */
+export function openInputOrReport(ctx: CommandContext, tool: string, path: string): InputStream | null {
+  if (path === '-') return ctx.input ?? InputStream.of(new Uint8Array(0));
+  const n = lookupOrReport(ctx, tool, path);
+  if (n === null) return null;
+  if (n.type === 'dir') {
+    ctx.stderr.write(`${tool}: ${path}: Is a directory\n`);
+    return null;
+  }
+  return ctx.session.openInput(n);
+}
+
+/**
+ * Read `input` to its end, handing each chunk to `each` (which may stop early by returning
+ * false); waits for the reader of stdout between chunks and polls Ctrl-C. On a read error
+ * prints `TOOL: NAME: reason` and returns false.
+ */
+export async function eachChunk(
+  ctx: CommandContext,
+  tool: string,
+  name: string,
+  input: InputStream,
+  each: (chunk: Uint8Array) => boolean | undefined,
+): Promise<boolean> {
+  for (;;) {
+    let c: Uint8Array | null;
+    try {
+      c = await input.read();
+    } catch (err) {
+      if (!(err instanceof FsError)) throw err;
+      ctx.stderr.write(`${tool}: ${name}: ${strerror(err.code)}\n`);
+      return false;
+    }
+    if (c === null) return true;
+    if (each(c) === false) return true;
+    await drain(ctx.stdout);
+    ctx.checkInterrupt();
   }
 }
 
