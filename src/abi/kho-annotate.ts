@@ -13,6 +13,7 @@ import { MEMBLOCK_KHO_NODE_COMPATIBLE } from './memblock-reserve-mem.ts';
 import { KHO_TEST_COMPAT, KHO_TEST_DATA_NODE, KHO_TEST_MAGIC } from './test-kho.ts';
 import { KHO_ABI_VERSIONS, khoAbiVersion, type KhoAbiVersion } from './versions.ts';
 import type { FdtProperty, FdtTree } from '../fdt/tree.ts';
+import { toDts } from '../fdt/dts.ts';
 
 /** What distinguishes a version, for the note on the root `compatible` (spec §0.2). */
 function abiFacts(v: KhoAbiVersion): string {
@@ -198,4 +199,13 @@ export function khoNotes(tree: FdtTree): {
 /** A note as a C comment, safe against a `*` `/` sequence in the text. */
 export function asComment(text: string): string {
   return `/* ${text.replaceAll('*/', '* /')} */`;
+}
+
+/** A tree as DTS with the KHO notes as comments (`kho fdt dump --kho`). */
+export function khoDts(tree: FdtTree): string {
+  const { note } = khoNotes(tree);
+  return toDts(tree, (path, prop) => {
+    const text = note(path, prop);
+    return text === undefined ? undefined : asComment(text);
+  });
 }

@@ -11,7 +11,7 @@ import { buildBlob } from '../fdt/convert.ts';
 import { toDts } from '../fdt/dts.ts';
 import { FdtError } from '../fdt/errors.ts';
 import { formatTreeJson, FdtJsonError, parseTreeJson, treeToJson } from '../fdt/json.ts';
-import { asComment, khoNotes } from '../abi/kho-annotate.ts';
+import { khoDts, khoNotes } from '../abi/kho-annotate.ts';
 import { checkFdt, readTree } from '../fdt/reader.ts';
 
 /** A user-facing failure: one line on stderr and an exit code. */
@@ -99,18 +99,7 @@ function dump(file: string, opts: { kho?: boolean; json?: boolean }): void {
     process.stdout.write(formatTreeJson(doc));
     return;
   }
-  const note = kho?.note;
-  process.stdout.write(
-    toDts(
-      tree,
-      note === undefined
-        ? undefined
-        : (path, prop) => {
-            const text = note(path, prop);
-            return text === undefined ? undefined : asComment(text);
-          },
-    ),
-  );
+  process.stdout.write(kho === undefined ? toDts(tree) : khoDts(tree));
 }
 
 function check(file: string): void {

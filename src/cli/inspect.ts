@@ -19,7 +19,7 @@ import { formatReportText } from '../inspect/report-text.ts';
 import { parseScratchFile, parseScratchPair, ScratchInputError } from '../inspect/scratch.ts';
 
 /** Options as commander hands them over. */
-interface InspectOptions {
+export interface InspectOptions {
   fdt?: string;
   image?: string;
   base?: string;
@@ -34,7 +34,8 @@ interface InspectOptions {
   scanLimit?: string;
 }
 
-class UsageError extends Error {}
+/** A bad option or unreadable input: one line on stderr, exit 2. */
+export class UsageError extends Error {}
 
 const UNITS: Readonly<Record<string, number>> = { k: 10, m: 20, g: 30, t: 40 };
 
@@ -132,7 +133,8 @@ function openImage(o: InspectOptions, findings: Findings): InspectInput['image']
   return { image, kind: 'raw', source: file };
 }
 
-function inspect(o: InspectOptions): void {
+/** The inputs named by the options (files opened); throws {@link UsageError}. */
+export function inspectInput(o: InspectOptions): InspectInput {
   if (o.fdt === undefined && o.image === undefined)
     throw new UsageError('give --fdt FILE and/or --image FILE');
   const findings = new Findings();
@@ -144,9 +146,15 @@ function inspect(o: InspectOptions): void {
   if (o.maxBlocks !== undefined) input.limits = { maxBlocks: parseNum(o.maxBlocks, '--max-blocks') };
   if (o.maxList !== undefined) input.maxList = parseNum(o.maxList, '--max-list');
   if (o.scanLimit !== undefined) input.scanMaxBytes = parseNum(o.scanLimit, '--scan-limit');
-  const limit = o.limit === undefined ? 32 : parseNum(o.limit, '--limit');
   const image = openImage(o, findings);
   if (image !== undefined) input.image = image;
+  return input;
+}
+
+function inspect(o: InspectOptions): void {
+  const limit = o.limit === undefined ? 32 : parseNum(o.limit, '--limit');
+  const input = inspectInput(o);
+  const image = input.image;
   try {
     const report = inspectHandover(input);
     if (o.json === true) {
@@ -162,11 +170,9 @@ function inspect(o: InspectOptions): void {
   }
 }
 
-/** Registers `kho inspect`. */
-export function registerInspect(program: Command): void {
-  program
-    .command('inspect')
-    .description('decode and check KHO handover data from a root FDT and/or a memory image (any ABI version)')
+/** Adds the options that name the inputs (shared by `kho inspect` and `kho serve --inspect`). */
+export function inspectInputOptions(cmd: Command): Command {
+  return cmd
     .option('--fdt <file>', 'root FDT, e.g. /sys/kernel/debug/kho/out/fdt or in/fdt (- for stdin)')
     .option('--image <file>', 'physical memory image: ELF core (dump-guest-memory, /proc/vmcore) or raw dump')
     .option(
@@ -177,11 +183,22 @@ export function registerInspect(program: Command): void {
     .option('--scratch <file>', "scratch array: binary (16-byte LE entries) or text lines 'ADDR SIZE'")
     .option('--scratch-phys <file>', 'debugfs kho/out/scratch_phys text (with --scratch-len)')
     .option('--scratch-len <file>', 'debugfs kho/out/scratch_len text (with --scratch-phys)')
-    .option('--json', 'print the JSON report (schema in docs/inspect.md)')
-    .option('--limit <n>', 'most lines per list in the text report', '32')
     .option('--max-blocks <n>', 'stop the memory-map walk after this many blocks (default 32M)')
     .option('--max-list <n>', 'most blocks listed in JSON `preserved` (default 1M)')
-    .option('--scan-limit <size>', 'most image bytes scanned for the FDT (default 64G)')
+    .option('--scan-limit <size>', 'most image bytes scanned for the FDT (default 64G)');
+}
+
+/** Registers `kho inspect`. */
+export function registerInspect(program: Command): void {
+  inspectInputOptions(
+    program
+      .command('inspect')
+      .description(
+        'decode and check KHO handover data from a root FDT and/or a memory image (any ABI version)',
+      ),
+  )
+    .option('--json', 'print the JSON report (schema in docs/inspect.md)')
+    .option('--limit <n>', 'most lines per list in the text report', '32')
     .action((o: InspectOptions) => {
       try {
         inspect(o);

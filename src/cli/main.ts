@@ -10,6 +10,7 @@ import { registerInspect } from './inspect.ts';
 import { registerMkimage } from './mkimage.ts';
 import { registerShell } from './shell.ts';
 import { registerRun } from './run.ts';
+import { registerServe } from './serve.ts';
 
 const program = new Command();
 program
@@ -30,6 +31,7 @@ registerInspect(program);
 registerMkimage(program);
 registerShell(program);
 registerRun(program);
+registerServe(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -43,6 +43,27 @@ export interface ExecuteResult {
 
 const reports = new WeakMap<Machine, SanitizerReport[]>();
 
+/**
+ * What an observer outside the machine (e.g. `kho serve`) learns about a jump once the
+ * successor runs: the kernel that jumped, the memory map as read at the jump, the result.
+ */
+export interface JumpEvent {
+  /** The kernel that jumped (gone from the machine; observers may still read its JS state). */
+  from: Kernel;
+  /** The preserved blocks and tracker pages read from memory before the jump (null: no KHO). */
+  map: PreservedMap | null;
+  result: ExecuteResult;
+}
+
+const listeners = new WeakMap<Machine, ((e: JumpEvent) => void)[]>();
+
+/** Calls `fn` after every completed jump on `machine` (observers only: the model never does). */
+export function addJumpListener(machine: Machine, fn: (e: JumpEvent) => void): void {
+  const list = listeners.get(machine);
+  if (list === undefined) listeners.set(machine, [fn]);
+  else list.push(fn);
+}
+
 /** Sanitizer reports of every jump on `machine`, oldest first. */
 export function sanitizerReports(machine: Machine): readonly SanitizerReport[] {
   return reports.get(machine) ?? [];
@@ -199,11 +220,13 @@ function jump(
     reports.set(machine, all);
   }
   all.push(report);
-  return {
+  const result: ExecuteResult = {
     successor,
     image,
     report,
     timings: { prepare: t1 - t0, copy: t2 - t1, sanitize: t3 - t2, boot: t4 - t3 },
     cpuTimings: { prepare: c1 - c0, copy: c2 - c1, sanitize: c3 - c2, boot: c4 - c3 },
   };
+  for (const fn of listeners.get(machine) ?? []) fn({ from: k, map, result });
+  return result;
 }
