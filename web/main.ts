@@ -7,7 +7,6 @@ import type { SummaryJson } from '../src/serve/api-types.ts';
 import { api } from './api.ts';
 import { count, esc, size } from './format.ts';
 import { MapView } from './map.ts';
-import { WebTerminal } from './terminal.ts';
 import { FdtView, GenerationsView, LuoView, RadixView } from './views.ts';
 
 type ViewName = 'map' | 'radix' | 'fdt' | 'luo' | 'generations';
@@ -89,15 +88,15 @@ window.addEventListener('hashchange', () => {
 });
 
 await refreshAll();
+await map.firstDraw;
+performance.mark('kho-first-map');
+// The terminal emulator (a third of the page's code) loads after the first map is drawn.
 if ((summary as SummaryJson | null)?.mode === 'machine') {
-  const pane = byId('term-pane');
-  pane.hidden = false;
+  const { WebTerminal } = await import('./terminal.ts');
+  byId('term-pane').hidden = false;
   const term = new WebTerminal(byId('terminal'), () => {
     void refreshAll();
   });
   term.focus();
-  (window as unknown as { khoTerminal: WebTerminal }).khoTerminal = term;
 }
-await map.firstDraw;
-performance.mark('kho-first-map');
 document.body.dataset['ready'] = '1';
