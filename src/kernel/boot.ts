@@ -74,6 +74,7 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
     memblock,
     debugfs,
     enabled: cmdline.kho,
+    liveupdate: cmdline.liveupdate,
   });
   const image = spec.kernelImage ?? { base: KERNEL_IMAGE_BASE, size: KERNEL_IMAGE_SIZE };
   let reserveMem: ReserveMemRecord[] = [];

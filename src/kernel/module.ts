@@ -10,8 +10,9 @@
  * its predecessor left through `kho_retrieve_subtree` and the KHO restore calls: nothing but
  * memory crosses. The loaded set is keyed by the `Kernel` object, which does not survive a jump.
  */
-import { ERRNO, strerror as errnoText } from '../util/errno.ts';
+import { ERRNO, ErrnoError, strerror as errnoText } from '../util/errno.ts';
 import type { Kernel } from './kernel.ts';
+import { KernelPanic } from './panic.ts';
 import type { Machine } from './machine.ts';
 
 /** A module parameter (`module_param`). */
@@ -209,13 +210,19 @@ function errnoCode(rc: number): string {
   return e === undefined ? `E${Math.abs(rc)}` : e[0];
 }
 
-/** Run init, turning a stray exception into -EINVAL with a dmesg line (never escapes). */
+/**
+ * Run init. A kernel panic goes on unwinding; a failure the module did not handle becomes
+ * init's result (-errno of a failed kernel call, else -EINVAL) with the errno's text, never a
+ * JavaScript message.
+ */
 function runInit(kernel: Kernel, mod: KernelModule, params: ReadonlyMap<string, string>): number {
   try {
     return mod.init(kernel, params);
   } catch (e) {
-    kernel.dmesg.err(`${mod.name}: init failed: ${e instanceof Error ? e.message : String(e)}`);
-    return -ERRNO.EINVAL;
+    if (e instanceof KernelPanic) throw e;
+    const code = e instanceof ErrnoError ? e.code : 'EINVAL';
+    kernel.dmesg.err(`${mod.name}: init failed: ${errnoText(code)}`);
+    return -ERRNO[code];
   }
 }
 

@@ -2,13 +2,12 @@
  * `kexec -e` (kernel/kexec_core.c `kernel_kexec`, spec §7.3): with an image loaded, the old
  * kernel shuts down, the relocation code copies every segment to its destination (zero-filling
  * up to `memsz`) and the successor starts with the boot-params address. KHO does nothing at
- * this point in the baseline; kho-v1 kernels finalize here if user space did not (LUO did so
- * in the last v1 releases). With the machine's sanitizer on, every page the successor may not
+ * this point (kho-v1 kernels hand over only what the last finalize serialized; an image loaded
+ * before finalize carries no KHO data at all). With the machine's sanitizer on, every page the successor may not
  * rely on is poisoned first (sanitizer.ts). Nothing but memory and that one address crosses.
  */
 import type { Kernel } from '../kernel/kernel.ts';
 import type { Machine } from '../kernel/machine.ts';
-import { v1Finalize } from '../kho/v1-finalize.ts';
 import { KhoV1Tracker } from '../kho/v1-tracker.ts';
 import { KexecError } from './errors.ts';
 import { loadedCrashImage, loadedImage } from './file-load.ts';
@@ -96,18 +95,10 @@ function logFindings(k: Kernel, list: readonly SanitizerFinding[], prefix: strin
   }
 }
 
-/** kho-v1: finalize at the jump when user space did not (returns 0 or -errno). */
-function v1FinalizeAtJump(k: Kernel): number {
-  const ctx = k.kho.ctx;
-  if (!k.profile.abi.hasFinalize || ctx.v1Finalized) return 0;
-  k.dmesg.info('KHO: not finalized by user space; finalizing at kexec');
-  return v1Finalize(ctx);
-}
-
 /**
  * Execute the loaded image: EINVAL (`Nothing has been loaded!`) when there is none. Returns the
- * successor (also `machine.kernel`) with the sanitizer's report. A failed v1 finalize aborts
- * the kexec, leaving the old kernel running.
+ * successor (also `machine.kernel`) with the sanitizer's report; throws the `KernelPanic` of a
+ * successor that panicked while booting (the machine then halted or restarted).
  */
 export function kexecExecute(machine: Machine, opts: ExecuteOptions = {}): ExecuteResult {
   const k = machine.kernel;
@@ -139,14 +130,6 @@ function jump(
 ): ExecuteResult {
   const t0 = now();
   const c0 = cpuNow();
-  if (image.kho !== null) {
-    const r = v1FinalizeAtJump(k);
-    if (r !== 0) {
-      k.dmesg.err(`KHO: failed to finalize: ${r}`);
-      throw new KexecError('EINVAL', `kexec aborted: KHO finalize failed (${r})`);
-    }
-  }
-
   // Read what the successor will find, from memory, before anything is overwritten.
   const map: PreservedMap | null =
     image.kho === null ? null : readPreservedMap(machine.mem, image.kho.fdtPhys);

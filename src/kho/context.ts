@@ -51,6 +51,8 @@ export interface KhoContext {
 
   /** `kho_enable` (outgoing side switch). */
   enabled: boolean;
+  /** `liveupdate_enabled()`: on kho-v1, LUO finalizes at reboot, so loading needs no finalize. */
+  readonly liveupdate: boolean;
   /** The scratch array in use: address and entry count (cold: allocated; KHO boot: incoming). */
   scratchPhys: number;
   scratchCnt: number;

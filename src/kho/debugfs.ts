@@ -1,9 +1,10 @@
 /**
- * KHO's debugfs files (spec §6): `kho/out/` (scratch_phys, scratch_len, sub_fdts/, fdt, and on
+ * KHO's debugfs files (kernel/liveupdate/kexec_handover_debugfs.c): `kho/out/` (scratch_phys, scratch_len, sub_fdts/, fdt, and on
  * kho-v1 `finalize`, plus the never-mainline `active` behind an option) and `kho/in/` (fdt,
  * sub_fdts/) on a KHO boot. Binary files are live views of simulated memory.
  */
 import { decodeLe64Prop, KHO_FDT_PROP_BLOB_SIZE } from '../abi/kho-fdt.ts';
+import { FdtError } from '../fdt/errors.ts';
 import { Fdt } from '../fdt/reader.ts';
 import { KernelError } from '../util/errno.ts';
 import { PseudoDir, roFile, rwFile } from '../kernel/pseudo-fs.ts';
@@ -117,8 +118,11 @@ export function createOutFdtFile(ctx: KhoContext): void {
 }
 
 /**
- * `kho_in_debugfs_init`: `in/fdt` (incoming FDT, totalsize bytes) and `in/sub_fdts/<name>` for
- * each child with an 8-byte data property and (v3+) an 8-byte `blob-size`.
+ * `kho_in_debugfs_init` (kernel/liveupdate/kexec_handover_debugfs.c): `in/fdt` (incoming FDT,
+ * totalsize bytes) and `in/sub_fdts/<name>` for each child with an 8-byte data property and
+ * (kho-v3 on) an 8-byte `blob-size`; a bad length or a missing size is logged and the child
+ * skipped. kho-v1/v2 sub-trees are FDTs sized by their header. A blob outside RAM, which the
+ * kernel would expose as whatever its direct map holds there, is skipped with a sanitizer line.
  */
 export function createInDebugfs(ctx: KhoContext): void {
   const inc = ctx.incoming;
@@ -132,38 +136,50 @@ export function createInDebugfs(ctx: KhoContext): void {
   let fdt: Fdt;
   try {
     fdt = new Fdt(readRootFdt(ctx.mem, inc.fdtPhys));
-  } catch {
-    ctx.dmesg.warn('KHO: failed to parse the incoming FDT for debugfs');
-    return;
+  } catch (e) {
+    // kho_populate checked the header; a broken structure block ends fdt_for_each_subnode.
+    if (e instanceof FdtError) return;
+    throw e;
   }
   const abi = ctx.profile.abi;
+  const prop = abi.subtreeDataProp;
   for (const c of fdt.children(fdt.root())) {
     const name = fdt.getName(c);
-    const v = fdt.getprop(c, abi.subtreeDataProp);
+    const v = fdt.getprop(c, prop);
     if (v === null) continue;
-    const d = v.length === 8 ? decodeLe64Prop(v) : null;
-    if (d === null || !d.ok) {
-      ctx.dmesg.warn(`KHO: sub-node '${name}': invalid ${abi.subtreeDataProp} property, skipped`);
+    if (v.length !== 8) {
+      ctx.dmesg.warn(`KHO: node ${name} prop ${prop} has invalid length: ${v.length}`);
       continue;
     }
-    const phys = d.value;
+    const d = decodeLe64Prop(v);
+    const phys = d.ok ? d.value : -1;
     let size: number;
     if (abi.hasBlobSize) {
       const s = fdt.getprop(c, KHO_FDT_PROP_BLOB_SIZE);
       const sd = s !== null && s.length === 8 ? decodeLe64Prop(s) : null;
-      if (sd === null || !sd.ok) {
-        ctx.dmesg.warn(`KHO: sub-node '${name}': missing or invalid blob-size property, skipped`);
+      if (sd === null) {
+        ctx.dmesg.warn(`KHO: node ${name} missing or invalid ${KHO_FDT_PROP_BLOB_SIZE} property`);
         continue;
       }
-      size = sd.value;
+      size = sd.ok ? sd.value : -1;
     } else {
       // kho-v1/v2 sub-trees are FDTs: their header gives the size (anything else is skipped).
       try {
-        if (ctx.mem.read(phys, 4).join() !== '208,13,254,237') continue;
+        if (phys < 0 || ctx.mem.read(phys, 4).join() !== '208,13,254,237') continue;
         size = rootFdtSize(ctx.mem, phys);
       } catch {
         continue;
       }
+    }
+    if (
+      phys < 0 ||
+      size < 0 ||
+      !ctx.topology.ramRanges().some((r) => r.start <= phys && phys + size <= r.end)
+    ) {
+      ctx.dmesg.warn(
+        `kexec sanitizer: sub-tree '${name}' blob at 0x${phys < 0 ? '?' : phys.toString(16)} (${size < 0 ? '?' : size} bytes) is outside RAM; not shown in debugfs`,
+      );
+      continue;
     }
     subs.add(
       name,

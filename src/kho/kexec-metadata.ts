@@ -1,5 +1,6 @@
 /**
- * KHO's own `kexec-metadata` sub-tree (spec §9.1): every `kho_init` from kho-v3 on writes the
+ * KHO's own `kexec-metadata` sub-tree (include/linux/kho/abi/kexec_metadata.h,
+ * kernel/liveupdate/kexec_handover.c: kho_kexec_metadata_init()): every `kho_init` from kho-v3 on writes the
  * release and the kexec count (incoming count + 1) into a preserved page and registers it;
  * on a KHO boot the incoming one is read first and logged as `KHO: exec from: …`.
  */
@@ -21,37 +22,47 @@ export interface IncomingKexecMetadata {
 }
 
 /**
- * Read the incoming `kexec-metadata` with the kernel's checks and warnings. Returns null when
- * missing or unusable. `log` false reads silently (generation bookkeeping without kho_init).
+ * `kho_in_kexec_metadata()`: read the incoming `kexec-metadata` with the kernel's checks and
+ * warnings. Returns null when missing or unusable. `log` false reads silently (generation
+ * bookkeeping without kho_init). A blob outside RAM, which the kernel would dereference, is
+ * dropped with a sanitizer line.
  */
 export function readIncomingKexecMetadata(ctx: KhoContext, log = true): IncomingKexecMetadata | null {
   const r = retrieveSubtree(ctx, KHO_KEXEC_METADATA_NAME);
   if (!('size' in r)) return null;
   const warn = (t: string): void => {
-    if (log) ctx.dmesg.warn(`KHO: ${t}`);
+    if (log) ctx.dmesg.warn(t);
   };
   if (r.size < 4) {
-    warn(`kexec-metadata too small (${r.size} bytes)`);
+    warn(`KHO: kexec-metadata blob too small (${r.size} bytes)`);
     return null;
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = ctx.mem.read(r.phys, Math.min(r.size, KEXEC_METADATA_SIZE));
-  } catch {
+  const len = Math.min(r.size, KEXEC_METADATA_SIZE);
+  if (!inRam(ctx, r.phys, len)) {
+    warn(
+      `kexec sanitizer: kexec-metadata blob at 0x${r.phys.toString(16)} (${r.size} bytes) is outside RAM; ignored`,
+    );
     return null;
   }
-  const version = bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24);
-  if (version >>> 0 !== KHO_KEXEC_METADATA_VERSION) {
-    warn(`kexec-metadata version ${version >>> 0} is not supported`);
+  const bytes = ctx.mem.read(r.phys, len);
+  const version = (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0;
+  if (version !== KHO_KEXEC_METADATA_VERSION) {
+    warn(`KHO: kexec-metadata version ${version} not supported (expected ${KHO_KEXEC_METADATA_VERSION})`);
     return null;
   }
   if (r.size < KEXEC_METADATA_SIZE) {
-    warn(`kexec-metadata too small (${r.size} bytes)`);
+    warn(`KHO: kexec-metadata blob too small for v${version} (${r.size} < ${KEXEC_METADATA_SIZE})`);
     return null;
   }
   const d = decodeKexecMetadata(bytes);
   if (!d.ok) return null;
   return { release: d.value.previousRelease, count: d.value.kexecCount };
+}
+
+/** True when `[phys, phys+len)` lies in the machine's RAM (what the direct map covers). */
+function inRam(ctx: KhoContext, phys: number, len: number): boolean {
+  if (!Number.isSafeInteger(phys) || phys + len > ctx.mem.limit) return false;
+  return ctx.topology.ramRanges().some((r) => r.start <= phys && phys + len <= r.end);
 }
 
 /**
@@ -68,7 +79,10 @@ export function kexecMetadataInit(ctx: KhoContext, release: string): { err: numb
     }
   }
   const phys = allocPreserve(ctx, KEXEC_METADATA_SIZE);
-  if (phys < 0) return { err: phys, incoming };
+  if (phys < 0) {
+    ctx.dmesg.warn(`KHO: failed to initialize kexec-metadata subtree: ${phys}`);
+    return { err: phys, incoming };
+  }
   ctx.mem.write(
     phys,
     encodeKexecMetadata({
@@ -78,6 +92,9 @@ export function kexecMetadataInit(ctx: KhoContext, release: string): { err: numb
     }),
   );
   const err = addSubtree(ctx, KHO_KEXEC_METADATA_NAME, phys, KEXEC_METADATA_SIZE);
-  if (err !== 0) unpreserveFree(ctx, phys);
+  if (err !== 0) {
+    unpreserveFree(ctx, phys);
+    ctx.dmesg.warn(`KHO: failed to initialize kexec-metadata subtree: ${err}`);
+  }
   return { err, incoming };
 }

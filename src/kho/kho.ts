@@ -45,6 +45,8 @@ export interface KhoOptions {
   debugfs: PseudoDir;
   /** `kho=` as the command line left it. */
   enabled: boolean;
+  /** `liveupdate=` (LUO finalizes kho-v1 at reboot). Default false. */
+  liveupdate?: boolean;
 }
 
 /** The KHO subsystem. */
@@ -65,6 +67,7 @@ export class Kho {
       vmalloc: null,
       debugfs: o.debugfs,
       enabled: o.enabled,
+      liveupdate: o.liveupdate ?? false,
       scratchPhys: 0,
       scratchCnt: 0,
       tracker: null,
@@ -121,8 +124,8 @@ export class Kho {
     const c = this.ctx;
     if (!c.enabled) return;
     const buddy = buddyOf(c);
-    const fail = (why: string, undo: () => void): void => {
-      c.dmesg.err(`KHO: failed to initialize: ${why}`);
+    // kho_init()'s error path is silent (kexec-metadata logs its own failure).
+    const fail = (undo: () => void): void => {
       undo();
       c.tracker = null;
       c.fdtPhys = 0;
@@ -154,7 +157,7 @@ export class Kho {
         },
       );
       if (tree === null) {
-        fail('-ENOMEM', () => undefined);
+        fail(() => undefined);
         return;
       }
       c.tracker = tree;
@@ -166,7 +169,7 @@ export class Kho {
     };
     const fdt = allocPreserve(c, PAGE_SIZE);
     if (fdt < 0) {
-      fail(String(fdt), freeRoot);
+      fail(freeRoot);
       return;
     }
     createOutDebugfs(c);
@@ -176,7 +179,7 @@ export class Kho {
       const r = kexecMetadataInit(c, release);
       this.incomingKexecCount = r.incoming;
       if (r.err !== 0) {
-        fail(String(r.err), () => {
+        fail(() => {
           unpreserveFree(c, fdt);
           freeRoot();
         });
@@ -283,12 +286,14 @@ export class Kho {
   // ---------------------------------------------------------------- kexec (§7.1)
 
   /**
-   * `kho_fill_kimage`: null when KHO is disabled or for a crash image; else the FDT address and
-   * the scratch array bytes for the segment.
+   * `kho_fill_kimage`: null when KHO is disabled or for a crash image, and on kho-v1 kernels
+   * when user space has not finalized (v6.16 … v7.0 passed nothing then, unless LUO, which
+   * finalizes at reboot, was enabled); else the FDT address and the scratch array bytes.
    */
   fillKimage(opts: { crash?: boolean } = {}): KhoKimageInfo | null {
     const c = this.ctx;
     if (!c.enabled || c.fdtPhys === 0 || opts.crash === true) return null;
+    if (c.profile.abi.hasFinalize && !c.v1Finalized && !c.liveupdate) return null;
     return { fdtPhys: c.fdtPhys, scratch: c.mem.read(c.scratchPhys, c.scratchCnt * KHO_SCRATCH_SIZE) };
   }
 

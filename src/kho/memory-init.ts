@@ -11,9 +11,9 @@ import type { ScratchSetting } from '../kernel/cmdline.ts';
 import type { Buddy } from '../mm/buddy.ts';
 import type { Memblock } from '../mm/memblock.ts';
 import { PHYS_ADDR_MAX } from '../mm/mm-error.ts';
-import type { KhoContext } from './context.ts';
+import type { KhoContext, ScratchArea } from './context.ts';
 import { walkRadixTree } from './radix-walk.ts';
-import { markScratchPageblocksCma, reserveScratch, scratchSizes } from './scratch.ts';
+import { markScratchPageblocksCma, readScratchArray, reserveScratch, scratchSizes } from './scratch.ts';
 
 const PAGE_SIZE = 4096;
 
@@ -34,6 +34,9 @@ export interface MemoryInitStats {
   blocks: number;
   bytes: number;
   problems: number;
+  /** Blocks that overlap an incoming scratch area, and the first one's address. */
+  inScratch: number;
+  firstInScratch: number;
 }
 
 /** Ranges to reserve, gathered during the walk and applied merged (same result, fewer splices). */
@@ -82,11 +85,31 @@ class PendingReservations {
   }
 }
 
+/**
+ * Where the kernel is silent about a hand-over that cannot be right, say so as the sanitizer
+ * does: an empty map (the FDT page is always preserved, so a real map is never empty), and
+ * preserved blocks inside the scratch areas (early boot allocates there before they are
+ * reserved, so their contents may already be gone).
+ */
+function checkWhatWasSeen(ctx: KhoContext, st: MemoryInitStats): void {
+  if (st.blocks === 0) {
+    ctx.dmesg.warn(
+      `kexec sanitizer: the preserved memory map at 0x${ctx.incoming!.memMapPhys.toString(16)} holds no blocks, not even the KHO FDT page: nothing was reserved`,
+    );
+  }
+  if (st.inScratch > 0) {
+    ctx.dmesg.warn(
+      `kexec sanitizer: ${st.inScratch} preserved block(s) lie inside the scratch areas, first at 0x${st.firstInScratch.toString(16)}: early boot may have overwritten them`,
+    );
+  }
+}
+
 /** Reserve one preserved block (spec §4.7 steps 1–3); the memblock part is batched. */
 function reserveBlock(
   ctx: KhoContext,
   buddy: Buddy,
   pending: PendingReservations,
+  scratch: readonly ScratchArea[],
   phys: number,
   order: number,
   st: MemoryInitStats,
@@ -94,7 +117,15 @@ function reserveBlock(
   const size = Math.min(reserveSizeOf(order, ctx.profile.options.reserve64), PHYS_ADDR_MAX - phys);
   if (size > 0) pending.push(phys, phys + size);
   st.blocks++;
-  st.bytes += 2 ** (order + 12);
+  const bytes = 2 ** (order + 12);
+  st.bytes += bytes;
+  for (const a of scratch) {
+    if (phys < a.addr + a.size && a.addr < phys + bytes) {
+      if (st.inScratch === 0 || phys < st.firstInScratch) st.firstInScratch = phys;
+      st.inScratch++;
+      break;
+    }
+  }
   const pfn = phys / PAGE_SIZE;
   // phys_to_page() of a pfn without a struct page would scribble anywhere: the model skips it.
   if (buddy.pfnValid(pfn)) buddy.meta.setPrivate(pfn, KHO_PAGE_MAGIC, order >>> 0);
@@ -104,20 +135,21 @@ function reserveBlock(
 /** Walk the incoming memory map (radix tree or v1 chunk list) and reserve every block. */
 function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null {
   const inc = ctx.incoming!;
-  const st: MemoryInitStats = { blocks: 0, bytes: 0, problems: 0 };
+  const st: MemoryInitStats = { blocks: 0, bytes: 0, problems: 0, inScratch: 0, firstInScratch: 0 };
   const pending = new PendingReservations();
+  const scratch = readScratchArray(ctx.mem, ctx.scratchPhys, ctx.scratchCnt).filter((a) => a.size > 0);
   if (ctx.profile.abi.memoryMap === 'radix') {
     const r = walkRadixTree(
       ctx.mem,
       inc.memMapPhys,
       (phys, order) => {
-        reserveBlock(ctx, buddy, pending, phys, order, st);
+        reserveBlock(ctx, buddy, pending, scratch, phys, order, st);
         return 0;
       },
       {
         onProblem: (p) => {
           st.problems++;
-          ctx.dmesg.warn(`KHO: preserved memory map: ${p.message}`);
+          ctx.dmesg.warn(`kexec sanitizer: preserved memory map: ${p.message}`);
         },
       },
     );
@@ -136,12 +168,12 @@ function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null
     },
     {
       onBlock: (phys, order) => {
-        reserveBlock(ctx, buddy, pending, phys, order, st);
+        reserveBlock(ctx, buddy, pending, scratch, phys, order, st);
       },
     },
   );
   if (!r.ok) {
-    ctx.dmesg.warn(`KHO: preserved memory map: ${r.error.message}`);
+    ctx.dmesg.warn(`kexec sanitizer: preserved memory map: ${r.error.message}`);
     st.problems++;
   }
   pending.apply(ctx.memblock);
@@ -162,8 +194,11 @@ export function khoMemoryInit(
     markScratchPageblocksCma(ctx.memblock, buddy);
     const st = reservePreserved(ctx, buddy);
     if (st === null) {
+      // kho_mem_retrieve() gives up silently: no KHO boot after all.
       ctx.khoBoot = false;
-      ctx.dmesg.warn('KHO: failed to walk the preserved memory map');
+      ctx.dmesg.warn('kexec sanitizer: the preserved memory map cannot be walked; this is not a KHO boot');
+    } else {
+      checkWhatWasSeen(ctx, st);
     }
     return st;
   }
@@ -173,7 +208,7 @@ export function khoMemoryInit(
     ctx.dmesg.err(l);
   });
   if (!r.ok) {
-    ctx.dmesg.err('KHO: Failed to reserve scratch area, disabling kexec handover');
+    ctx.dmesg.warn('KHO: Failed to reserve scratch area, disabling kexec handover');
     ctx.enabled = false;
     return null;
   }

@@ -1,8 +1,10 @@
 /**
- * `kho_populate()` (spec §5.5): the successor's first look at the hand-over data, during arch
- * setup. It validates the FDT header, the compatible string and the memory-map property, adds
- * and marks the scratch areas in memblock, reserves the array and turns on scratch-only mode.
- * Any failure logs `KHO: disabling KHO revival: <err>` and the kernel boots as a cold boot.
+ * `kho_populate()` (kernel/liveupdate/kexec_handover.c): the successor's first look at the
+ * hand-over data, during arch setup. It validates the FDT header, the compatible string and the
+ * memory-map property, adds and marks the scratch areas in memblock, reserves the array and
+ * turns on scratch-only mode. Any failure logs `KHO: disabling KHO revival` (kho-v1 kernels add
+ * `: <err>`) and the kernel boots as a cold boot. The messages and levels are those of each
+ * release: kho-v1 calls the map "preserved memory bitmaps" and WARNs on a marking failure.
  */
 import { decodeLe64Prop, KHO_FDT_PROP_MEMORY_MAP, stringListContains } from '../abi/kho-fdt.ts';
 import { FdtError } from '../fdt/errors.ts';
@@ -32,15 +34,29 @@ function mapBytes(ctx: KhoContext, phys: number, len: number): Uint8Array | null
   }
 }
 
-/** `kho_get_mem_map_phys`: the LE64 `preserved-memory-map`, 0 when missing, short or zero. */
+/**
+ * `kho_get_mem_map_phys`: the LE64 `preserved-memory-map`; 0 (and an error line) when missing or
+ * not 8 bytes, 0 silently when it holds 0 (a kho-v1 kernel that did not finalize).
+ */
 function memMapPhys(ctx: KhoContext, fdt: Fdt): number {
   const v = fdt.getprop(fdt.root(), KHO_FDT_PROP_MEMORY_MAP);
-  const d = v !== null && v.length === 8 ? decodeLe64Prop(v) : null;
-  if (d === null || !d.ok || d.value === 0) {
-    ctx.dmesg.warn('KHO: failed to get preserved memory map');
+  if (v === null || v.length !== 8) {
+    const what = ctx.profile.abi.version === 1 ? 'bitmaps' : 'map';
+    ctx.dmesg.err(`KHO: failed to get preserved memory ${what}`);
+    return 0;
+  }
+  const d = decodeLe64Prop(v);
+  if (!d.ok) {
+    // Not below 2^53: no RAM the model has; the kernel would follow it.
+    ctx.dmesg.warn('kexec sanitizer: preserved-memory-map points beyond 2^53; ignored');
     return 0;
   }
   return d.value;
+}
+
+/** `%pa` of a phys_addr_t: `0x` and 16 hex digits (the kernel's format adds its own `0x` too). */
+function pa(x: number): string {
+  return `0x${x.toString(16).padStart(16, '0')}`;
 }
 
 /**
@@ -68,7 +84,7 @@ function areaOk(ctx: KhoContext, a: ScratchArea): boolean {
 export function khoPopulate(ctx: KhoContext, h: KhoHandover): boolean {
   const err = populate(ctx, h);
   if (err !== 0) {
-    ctx.dmesg.warn(`KHO: disabling KHO revival: ${err}`);
+    ctx.dmesg.warn(`KHO: disabling KHO revival${ctx.profile.abi.version === 1 ? `: ${err}` : ''}`);
     return false;
   }
   return true;
@@ -111,7 +127,9 @@ function populate(ctx: KhoContext, h: KhoHandover): number {
   const cnt = Math.floor(h.scratchLen / 16);
   const arr = mapBytes(ctx, h.scratchPhys, h.scratchLen);
   if (arr === null) {
-    ctx.dmesg.warn(`KHO: setup: failed to memremap scratch (${hexAddr(h.scratchPhys)})`);
+    ctx.dmesg.warn(
+      `KHO: setup: failed to memremap scratch (phys=${hexAddr(h.scratchPhys)}, len=${h.scratchLen})`,
+    );
     return -EFAULT;
   }
   const v = new DataView(arr.buffer, arr.byteOffset, arr.byteLength);
@@ -129,12 +147,9 @@ function populate(ctx: KhoContext, h: KhoHandover): number {
       }
     }
     if (bad) {
-      ctx.dmesg.warnOn('kho_populate', 'scratch marking failed');
-      ctx.dmesg.warn(
-        `KHO: failed to mark the scratch region 0x${a.addr.toString(16).padStart(16, '0')}+0x${a.size
-          .toString(16)
-          .padStart(16, '0')}: -ENOMEM`,
-      );
+      // "0x%pa+0x%pa": %pa prints its own 0x. kho-v1 wrapped the check in WARN_ON().
+      if (ctx.profile.abi.version === 1) ctx.dmesg.warnOn('kho_populate', 'scratch marking failed');
+      ctx.dmesg.warn(`KHO: failed to mark the scratch region 0x${pa(a.addr)}+0x${pa(a.size)}: -ENOMEM`);
       return -12;
     }
   }

@@ -94,6 +94,13 @@ export function restoreVmalloc(ctx: KhoContext, descPhys: number): number | null
   const vmFlags = khoFlagsToVmalloc(flags);
   if (order > 18) return null;
   const per = 2 ** order;
+  // kvmalloc_array(total_pages, 8): mm/util.c refuses sizes above INT_MAX with a WARN; an array
+  // for more pages than the machine has could be allocated, but the restore cannot succeed.
+  if (total * 8 > 0x7fff_ffff) {
+    warnOnce(ctx, '__kvmalloc_node_noprof', `kvmalloc of ${total * 8} bytes exceeds INT_MAX`);
+    return null;
+  }
+  if (total > ctx.mem.limit / 4096) return null;
   const pages = new Float64Array(total);
   let idx = 0;
   let chunk = first;

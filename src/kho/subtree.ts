@@ -141,7 +141,7 @@ export function retrieveSubtree(ctx: KhoContext, name: string): RetrieveResult {
   const s = fdt.getprop(off, KHO_FDT_PROP_BLOB_SIZE);
   const sd = s !== null && s.length === 8 ? decodeLe64Prop(s) : null;
   if (sd === null || !sd.ok) {
-    ctx.dmesg.err(`KHO: broken KHO subnode '${name}': missing or invalid blob-size property`);
+    ctx.dmesg.warn(`KHO: broken KHO subnode '${name}': missing or invalid blob-size property`);
     return { errno: -EINVAL, phys };
   }
   return { phys, size: sd.value };

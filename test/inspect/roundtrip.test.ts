@@ -178,6 +178,12 @@ for (const name of ['kho-v1', 'kho-v4'] as const) {
     modprobe(k1, defaultModuleCatalog(), 'test_kho', [`max_mem=${MiB}`]);
     workload(k1, [{ kind: 'folio', order: 2, n: 1 }], false);
     const oldFdt = k1.kho.fdtPhys;
+    if (profile.abi.hasFinalize) {
+      // kho-v1 hands over only a finalized FDT (kho_fill_kimage() passes nothing before).
+      const f = k1.debugfs.lookup('kho/out/finalize');
+      assert.ok(f !== undefined && f.kind === 'file' && f.write !== undefined);
+      f.write(new TextEncoder().encode('1'));
+    }
     kexecFileLoad(k1, { image: mkImage({ profile, size: MiB }), cmdline: 'console=ttyS0 kho=on' });
     const k2 = kexecExecute(m).successor;
     assert.ok(k2.kho.isKhoBoot());

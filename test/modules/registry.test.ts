@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { MmError } from '../../src/mm/mm-error.ts';
 import { test } from 'node:test';
 import {
   configureModules,
@@ -108,7 +109,14 @@ test('a module without exit is busy; a failing init is reported with strerror; a
       throw new RangeError('bad');
     },
   };
-  const cat = new ModuleCatalog([sticky, nomem, boom]);
+  const wide: KernelModule = {
+    ...sticky,
+    name: 'wide',
+    init: () => {
+      throw new MmError('ERANGE', 'u64 at 0x1000 is 0xffffffffffffffff, not below 2^53');
+    },
+  };
+  const cat = new ModuleCatalog([sticky, nomem, boom, wide]);
   modprobe(k, cat, 'sticky');
   assert.equal(
     thrown(() => {
@@ -128,7 +136,17 @@ test('a module without exit is busy; a failing init is reported with strerror; a
     }).code,
     'EINVAL',
   );
-  assert.ok(k.dmesg.has('boom: init failed: bad'));
+  // The JavaScript text never reaches the log; an errno the module did not handle keeps its text.
+  assert.ok(k.dmesg.has('boom: init failed: Invalid argument'));
+  assert.ok(!k.dmesg.has('bad'));
+  assert.equal(
+    thrown(() => {
+      modprobe(k, cat, 'wide');
+    }).message,
+    "modprobe: ERROR: could not insert 'wide': Numerical result out of range",
+  );
+  assert.ok(k.dmesg.has('wide: init failed: Numerical result out of range'));
+  assert.ok(!k.dmesg.has('u64 at'));
   assert.equal(strerror(-999), 'Unknown error 999');
 });
 
