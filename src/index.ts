@@ -179,7 +179,8 @@ export interface KexecResult extends KernelInfo {
 }
 
 /**
- * `kexec -l /boot/vmlinuz --reuse-cmdline -s` then `kexec -e`: load the running release with
+ * (kho-v1: finalize first, as the usage document does) `kexec -l /boot/vmlinuz --reuse-cmdline -s`
+ * then `kexec -e`: load the running release with
  * the file loader (which hands KHO data over) and jump. The successor's built-in modules run.
  * Throws an Error with kexec's message when loading fails.
  */
@@ -187,6 +188,8 @@ export function kexec(machine: Machine, opts: { cmdline?: string } = {}): KexecR
   const k = machine.kernel;
   if (k === null) throw new Error('the machine has no running kernel');
   try {
+    // kho-v1 hands over only what finalize serialized before the load (kho_fill_kimage()).
+    k.kho.finalize();
     kexecFileLoad(k, {
       image: mkImage({ profile: k.profile, size: 1024 * 1024 }),
       cmdline: opts.cmdline ?? k.cmdline.raw,

@@ -220,6 +220,7 @@ export function runCheck(o: CheckOptions, emit: (e: CheckEvent) => void = () => 
       if (gen === 0) k = machine.coldBoot({ cmdline, profile });
       else {
         const old = machine.kernel!;
+        old.kho.finalize(); // kho-v1: only a finalized tracker is handed over
         kexecFileLoad(old, { image, cmdline: old.cmdline.raw });
         const before = beforeJump(old, name);
         const last = report.generations.at(-1)!;

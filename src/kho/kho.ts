@@ -22,6 +22,7 @@ import { KhoRadixTree } from './radix-tree.ts';
 import { restoreFolio, restoreFree, restorePages, restoreVmalloc } from './restore.ts';
 import { readScratchArray, releaseScratchCma } from './scratch.ts';
 import { addSubtree, removeSubtree, retrieveSubtree, type RetrieveResult } from './subtree.ts';
+import { v1Abort, v1Finalize } from './v1-finalize.ts';
 import { KhoV1Tracker } from './v1-tracker.ts';
 import { preserveVmalloc, unpreserveVmalloc } from './vmalloc-preserve.ts';
 
@@ -295,6 +296,20 @@ export class Kho {
     if (!c.enabled || c.fdtPhys === 0 || opts.crash === true) return null;
     if (c.profile.abi.hasFinalize && !c.v1Finalized && !c.liveupdate) return null;
     return { fdtPhys: c.fdtPhys, scratch: c.mem.read(c.scratchPhys, c.scratchCnt * KHO_SCRATCH_SIZE) };
+  }
+
+  /**
+   * kho-v1's `kho_finalize()` (what `echo 1 > /sys/kernel/debug/kho/out/finalize` does):
+   * serialize the tracker so that a kexec image loaded afterwards carries the KHO data; a
+   * second call serializes again. 0 or -errno; -EOPNOTSUPP with KHO off. Later ABIs have no
+   * finalize step: 0.
+   */
+  finalize(): number {
+    const c = this.ctx;
+    if (!c.profile.abi.hasFinalize) return 0;
+    if (!c.enabled || c.fdtPhys === 0) return -95;
+    if (c.v1Finalized) v1Abort(c);
+    return v1Finalize(c);
   }
 
   /** The outgoing FDT blob (current totalsize). */
