@@ -119,17 +119,25 @@ export function strerror(errno: number): string {
 
 /**
  * Parse `name=value` arguments against the module's parameters (defaults filled in). An
- * unknown parameter fails the load as the kernel does (`Unknown parameter` in dmesg, -ENOENT).
+ * unknown parameter is ignored: `modprobe` loads the module and the kernel logs
+ * `<mod>: unknown parameter '<p>' ignored` (kernel/module/main.c: unknown_module_param_cb());
+ * a built-in's unused `mod.param=` on the command line is skipped silently (init/main.c:
+ * unknown_bootoption()).
  */
-function parseParams(kernel: Kernel, mod: KernelModule, args: readonly string[]): Map<string, string> | null {
+function parseParams(
+  kernel: Kernel,
+  mod: KernelModule,
+  args: readonly string[],
+  opts: { builtin: boolean },
+): Map<string, string> {
   const out = new Map(mod.paramSpecs.map((p) => [p.name, p.default]));
   for (const a of args) {
     const eq = a.indexOf('=');
     const key = eq < 0 ? a : a.slice(0, eq);
     const value = eq < 0 ? '' : a.slice(eq + 1);
     if (!out.has(key)) {
-      kernel.dmesg.warn(`${mod.name}: Unknown parameter \`${key}'`);
-      return null;
+      if (!opts.builtin) kernel.dmesg.warn(`${canonical(mod.name)}: unknown parameter '${key}' ignored`);
+      continue;
     }
     out.set(key, value);
   }
@@ -169,13 +177,7 @@ export function modprobe(
   }
   const loaded = loadedOf(kernel);
   if (loaded.has(canonical(mod.name))) return;
-  const params = parseParams(kernel, mod, args);
-  if (params === null) {
-    throw new ModuleError(
-      'ENOENT',
-      `modprobe: ERROR: could not insert '${canonical(mod.name)}': Unknown symbol in module, or unknown parameter (see dmesg)`,
-    );
-  }
+  const params = parseParams(kernel, mod, args, { builtin: false });
   const rc = runInit(kernel, mod, params);
   if (rc !== 0) {
     throw new ModuleError(
@@ -316,7 +318,7 @@ export function runModuleInitcalls(kernel: Kernel, level: number): void {
   for (const { mod } of builtins) {
     const key = canonical(mod.name);
     if (loaded.has(key)) continue;
-    const params = parseParams(kernel, mod, cmdlineParams(kernel, mod)) ?? defaults(mod);
+    const params = parseParams(kernel, mod, cmdlineParams(kernel, mod), { builtin: true });
     const rc = runInit(kernel, mod, params);
     if (rc !== 0) kernel.dmesg.warn(`initcall ${key}_init returned ${rc}`);
     loaded.set(key, { module: mod, builtin: true, params, initResult: rc });
@@ -352,10 +354,6 @@ export function runModulesLoad(kernel: Kernel): void {
 /** What boot and user space's module loading did on `kernel` (empty without configured modules). */
 export function moduleStarts(kernel: Kernel): readonly ModuleStart[] {
   return STARTS.get(kernel) ?? [];
-}
-
-function defaults(mod: KernelModule): Map<string, string> {
-  return new Map(mod.paramSpecs.map((p) => [p.name, p.default]));
 }
 
 /** `lsmod`-like listing of `kernel`'s modules. */

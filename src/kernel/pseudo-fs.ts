@@ -84,6 +84,22 @@ export function textFile(read: () => string, mode = 0o444): PseudoFile {
   return { kind: 'file', mode, read: () => new TextEncoder().encode(read()) };
 }
 
+/**
+ * A debugfs file whose file_operations have no `write` (a DEFINE_SHOW_ATTRIBUTE seq file): root
+ * gets past the 0400 mode when opening it for writing (CAP_DAC_OVERRIDE), then
+ * fs/read_write.c: vfs_write() refuses the write with EINVAL.
+ */
+export function showAttributeFile(read: () => Uint8Array, mode = 0o400): PseudoFile {
+  return {
+    kind: 'file',
+    mode,
+    read,
+    write: () => {
+      throw new KernelError('EINVAL', 'the file has no write method');
+    },
+  };
+}
+
 /** A read-write file. */
 export function rwFile(read: () => Uint8Array, write: (data: Uint8Array) => void, mode = 0o600): PseudoFile {
   return { kind: 'file', mode, read, write };

@@ -7,7 +7,7 @@ import { decodeLe64Prop, KHO_FDT_PROP_BLOB_SIZE } from '../abi/kho-fdt.ts';
 import { FdtError } from '../fdt/errors.ts';
 import { Fdt } from '../fdt/reader.ts';
 import { KernelError } from '../util/errno.ts';
-import { PseudoDir, roFile, rwFile } from '../kernel/pseudo-fs.ts';
+import { PseudoDir, rwFile, showAttributeFile, type PseudoFile } from '../kernel/pseudo-fs.ts';
 import { hexAddr, type KhoContext } from './context.ts';
 import { readRootFdt, rootFdtSize } from './out-fdt.ts';
 import { v1Abort, v1Finalize } from './v1-finalize.ts';
@@ -16,6 +16,21 @@ const enc = new TextEncoder();
 
 function khoDir(ctx: KhoContext): PseudoDir {
   return ctx.debugfs.dir('kho');
+}
+
+/**
+ * A blob file (fs/debugfs/file.c: debugfs_create_blob(), mode 0400): reads show `size` bytes at
+ * `phys`, live; root can write it, and write_file_blob() copies the bytes into that memory, at
+ * most `size` of them (the kernel's FDT pages included).
+ */
+function blobFile(ctx: KhoContext, phys: number, size: () => number, read?: () => Uint8Array): PseudoFile {
+  return rwFile(
+    read ?? (() => ctx.mem.read(phys, size())),
+    (data) => {
+      ctx.mem.write(phys, data.subarray(0, Math.min(data.length, size())));
+    },
+    0o400,
+  );
 }
 
 function outDir(ctx: KhoContext): PseudoDir | null {
@@ -56,11 +71,11 @@ export function createOutDebugfs(ctx: KhoContext): void {
   const out = khoDir(ctx).dir('out');
   out.add(
     'scratch_phys',
-    roFile(() => enc.encode(scratchText(ctx, 0))),
+    showAttributeFile(() => enc.encode(scratchText(ctx, 0))),
   );
   out.add(
     'scratch_len',
-    roFile(() => enc.encode(scratchText(ctx, 8))),
+    showAttributeFile(() => enc.encode(scratchText(ctx, 8))),
   );
   out.dir('sub_fdts');
   if (ctx.profile.abi.hasFinalize) {
@@ -89,7 +104,7 @@ export function addSubFdtFile(ctx: KhoContext, name: string, phys: number, size:
   d.remove(name);
   d.add(
     name,
-    roFile(() => ctx.mem.read(phys, size)),
+    blobFile(ctx, phys, () => size),
   );
 }
 
@@ -107,12 +122,14 @@ export function createOutFdtFile(ctx: KhoContext): void {
   const out = outDir(ctx);
   if (out === null) return;
   ctx.outFdtLen = rootFdtSize(ctx.mem, ctx.fdtPhys);
+  const full = ctx.profile.options.fullOutFdt;
   out.add(
     'fdt',
-    roFile(() =>
-      ctx.profile.options.fullOutFdt
-        ? readRootFdt(ctx.mem, ctx.fdtPhys)
-        : ctx.mem.read(ctx.fdtPhys, ctx.outFdtLen),
+    blobFile(
+      ctx,
+      ctx.fdtPhys,
+      () => (full ? rootFdtSize(ctx.mem, ctx.fdtPhys) : ctx.outFdtLen),
+      full ? () => readRootFdt(ctx.mem, ctx.fdtPhys) : undefined,
     ),
   );
 }
@@ -128,9 +145,10 @@ export function createInDebugfs(ctx: KhoContext): void {
   const inc = ctx.incoming;
   if (inc === null) return;
   const dir = khoDir(ctx).dir('in');
+  const inSize = rootFdtSize(ctx.mem, inc.fdtPhys);
   dir.add(
     'fdt',
-    roFile(() => readRootFdt(ctx.mem, inc.fdtPhys)),
+    blobFile(ctx, inc.fdtPhys, () => inSize),
   );
   const subs = dir.dir('sub_fdts');
   let fdt: Fdt;
@@ -183,7 +201,7 @@ export function createInDebugfs(ctx: KhoContext): void {
     }
     subs.add(
       name,
-      roFile(() => ctx.mem.read(phys, size)),
+      blobFile(ctx, phys, () => size),
     );
   }
 }
