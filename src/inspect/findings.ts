@@ -19,6 +19,7 @@ export const FINDING_CODES = {
   'fdt-missing': 'error',
   'fdt-found': 'info',
   'fdt-invalid': 'error',
+  'fdt-truncated': 'error',
   'fdt-too-big': 'warning',
   'abi-unknown': 'error',
   'abi-mismatch': 'warning',

@@ -14,7 +14,9 @@ import {
 import type { KhoScratch } from '../abi/kho-scratch.ts';
 import { khoAbiVersionOfList } from '../abi/versions.ts';
 import type { KhoAbiVersion } from '../abi/versions.ts';
+import { FDT_MAGIC } from '../fdt/constants.ts';
 import { FdtError } from '../fdt/errors.ts';
+import { be32 } from '../fdt/header.ts';
 import { readTree } from '../fdt/reader.ts';
 import type { FdtNode, FdtTree } from '../fdt/tree.ts';
 import { Findings, hexAddr } from './findings.ts';
@@ -155,6 +157,13 @@ function recoverTruncated(
   return { blob: hit.blob, source: 'image', phys: hit.phys, others: [] };
 }
 
+/** The header's `totalsize` when it is larger than the blob (a cut-off FDT), else null. */
+function truncatedBy(blob: Uint8Array): number | null {
+  if (blob.length < 8 || be32(blob, 0) !== FDT_MAGIC) return null;
+  const total = be32(blob, 4);
+  return total > blob.length ? total : null;
+}
+
 function fdtError(blob: Uint8Array): FdtError | null {
   try {
     readTree(blob);
@@ -268,7 +277,15 @@ export function inspectHandover(input: InspectInput): InspectReport {
     tree = readTree(located.blob);
   } catch (err) {
     if (!(err instanceof FdtError)) throw err;
-    findings.add('fdt-invalid', `root FDT is invalid: ${err.message}`, located.source);
+    const truncated = truncatedBy(located.blob);
+    if (truncated !== null) {
+      // debugfs out/fdt keeps the length the FDT had when kho_init() created the file.
+      findings.add(
+        'fdt-truncated',
+        `out/fdt is truncated: header says ${truncated} bytes, file has ${located.blob.length}; the kernel sizes this file at kho_init`,
+        located.source,
+      );
+    } else findings.add('fdt-invalid', `root FDT is invalid: ${err.message}`, located.source);
     report.fdt = {
       source: located.source,
       phys: located.phys,

@@ -47,16 +47,26 @@ export function showPanic(ctx: CommandContext, p: KernelPanic): void {
   else ctx.stderr.write(HALTED_NOTE);
 }
 
+/** Model time one command costs on the running kernel's clock: a person typing it. */
+export const COMMAND_USEC = 1_000_000;
+
 /**
- * On a halted machine only bash builtins and `reboot` run; any other command needs the kernel
- * and says so. Returns the status of the refusal, or null when the command may run.
+ * Before a command runs. On a halted machine only bash builtins and `reboot` run; any other
+ * command needs the kernel and says so (the refusal's status is returned). Otherwise the running
+ * kernel's model clock advances by {@link COMMAND_USEC}, so `dmesg` timestamps move on as on a
+ * machine in use, the same on every run. Returns null when the command may run.
  */
-export function haltedRefusal(
+export function startCommand(
   ctx: CommandContext,
   name: string,
   command: { builtin?: boolean },
 ): number | null {
-  if (ctx.session.machine.kernel !== null || command.builtin === true || name === 'reboot') return null;
+  const k = ctx.session.machine.kernel;
+  if (k !== null) {
+    k.dmesg.tick(COMMAND_USEC);
+    return null;
+  }
+  if (command.builtin === true || name === 'reboot') return null;
   ctx.stderr.write(`-bash: ${name}: ${new MachineHaltedError().message}\n`);
   return 1;
 }

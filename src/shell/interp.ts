@@ -22,7 +22,7 @@ import type { CommandContext } from './command.ts';
 import { Expander, ExpansionError, type ExpandHost } from './expand.ts';
 import { expandGlob, globMatch } from './glob.ts';
 import { BrokenPipe, BufferSink, FsError, Interrupted, NULL_SINK, strerror, type Sink } from './io.ts';
-import { haltedRefusal, reportCommandFailure } from './console-panic.ts';
+import { startCommand, reportCommandFailure } from './console-panic.ts';
 import type { Session } from './session.ts';
 import { InputStream, Pipe } from './stream.ts';
 import { writeDeniedCode, writeErrorCode, type VNode } from './vfs.ts';
@@ -549,7 +549,7 @@ export class Interpreter {
     };
     let status: number;
     try {
-      status = haltedRefusal(ctx, name, command) ?? (await command.run(argv.slice(1), ctx));
+      status = startCommand(ctx, name, command) ?? (await command.run(argv.slice(1), ctx));
     } catch (err) {
       if (err instanceof BrokenPipe || err instanceof Interrupted) throw err;
       if (err instanceof FsError && err.code === 'EFBIG') {

@@ -154,8 +154,7 @@ export class Session {
 
   /** Simulated wall-clock time: the epoch plus the running kernel's uptime. */
   machineNow(): number {
-    const recs = this.machine.kernel?.dmesg.records;
-    const usec = recs !== undefined && recs.length > 0 ? recs[recs.length - 1]!.usec : 0;
+    const usec = this.machine.kernel?.dmesg.nowUsec ?? 0;
     return MACHINE_EPOCH_MS + Math.floor(usec / 1000);
   }
 

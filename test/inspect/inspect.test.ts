@@ -258,15 +258,19 @@ test('a truncated out/fdt (debugfs quirk) is replaced by the matching FDT in the
     ['warning'],
   );
   assert.deepEqual(preservedList(r), blockList(h.preserved));
-  // Without an image the truncated blob is an error.
+  // Without an image the truncated blob is an error that says what happened.
   const alone = inspectHandover({ fdt: { blob: truncated, source: 'out-fdt' } });
-  assert.deepEqual(codes(alone, 'error'), ['fdt-invalid']);
+  assert.deepEqual(codes(alone, 'error'), ['fdt-truncated']);
+  assert.equal(
+    alone.findings.find((f) => f.code === 'fdt-truncated')!.message,
+    `out/fdt is truncated: header says ${h.fdt.length} bytes, file has 160; the kernel sizes this file at kho_init`,
+  );
   // A truncated blob whose root differs matches nothing in the image: still an error.
   const mismatch = inspectHandover({
     fdt: { blob: truncated.map((x, i) => (i >= 40 && i < 60 ? x ^ 0xff : x)), source: 'x' },
     image: { image: img, kind: 'memory', source: 'm' },
   });
-  assert.deepEqual(codes(mismatch, 'error'), ['fdt-invalid']);
+  assert.deepEqual(codes(mismatch, 'error'), ['fdt-truncated']);
 });
 
 test('root FDTs compiled by dtc from the fdt fixtures (kho-v1, kho-v4, kho-v9)', (t) => {

@@ -3,6 +3,8 @@ import type { ShellCommand } from '../command.ts';
 import { FdtError } from '../../fdt/errors.ts';
 import { readTree } from '../../fdt/reader.ts';
 import { toDts } from '../../fdt/dts.ts';
+import { dtcBlobError } from '../../fdt/dtc-blob.ts';
+import { truncatedOutFdtHint } from '../out-fdt-hint.ts';
 import { FsError, strerror } from '../io.ts';
 import { writeErrorCode } from '../vfs.ts';
 
@@ -87,6 +89,13 @@ export const dtc: ShellCommand = {
         );
         return 1;
       }
+    }
+    const pre = dtcBlobError(blob);
+    if (pre !== null) {
+      ctx.stderr.write(`FATAL ERROR: ${pre}\n`);
+      const hint = truncatedOutFdtHint(ctx.session, input, blob);
+      if (hint !== null) ctx.stderr.write(hint);
+      return 1;
     }
     let text: string;
     try {
