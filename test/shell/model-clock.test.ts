@@ -29,3 +29,13 @@ test('commands advance the model clock; the log is the same on every run', async
   assert.ok(first >= init + 3 && first < init + 3.1, `${init} → ${first}`);
   assert.equal(await session(), log);
 });
+
+test('sleep advances the model clock by its full duration', async () => {
+  const t = term();
+  await t.run('sleep 0.25');
+  await t.run('modprobe test_kho max_mem=65536');
+  const log = (await t.run('dmesg')).out;
+  // Two commands (1 s each) and the sleep's quarter second.
+  const gap = stampOf(log, 'test_kho:') - stampOf(log, 'Run /init as init process');
+  assert.ok(gap >= 2.25 && gap < 2.3, String(gap));
+});

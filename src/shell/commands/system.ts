@@ -94,6 +94,7 @@ export const sleep: ShellCommand = {
       }
       seconds += Number(m[1]) * UNITS[m[2]!]!;
     }
+    ctx.session.machine.kernel?.dmesg.tick(Math.round(seconds * 1e6)); // the model clock runs the full time
     const end = Date.now() + Math.min(seconds, SLEEP_MAX_SECONDS) * 1000;
     for (;;) {
       ctx.checkInterrupt();
