@@ -19,6 +19,14 @@ import type { AbiResult } from './errors.ts';
 import { decodeKhoVmalloc, encodeKhoVmalloc } from './kho-vmalloc.ts';
 import type { KhoVmalloc } from './kho-vmalloc.ts';
 import { TWO32 } from '../util/u64.ts';
+import {
+  F_SEAL_EXEC,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+} from './uapi-fcntl.ts';
 
 /** `MEMFD_LUO_FH_COMPATIBLE` of the baseline (seals preserved). */
 export const MEMFD_LUO_FH_COMPATIBLE = 'memfd-v2';
@@ -39,18 +47,8 @@ export const MEMFD_LUO_MAX_PFN = 2 ** 52 - 1;
 /** Largest value of the 12-bit flags field. */
 export const MEMFD_LUO_MAX_FOLIO_FLAGS = 0xfff;
 
-/** `F_SEAL_SEAL` (include/uapi/linux/fcntl.h): no more seals may be added. */
-export const F_SEAL_SEAL = 0x0001;
-/** `F_SEAL_SHRINK`. */
-export const F_SEAL_SHRINK = 0x0002;
-/** `F_SEAL_GROW`. */
-export const F_SEAL_GROW = 0x0004;
-/** `F_SEAL_WRITE`. */
-export const F_SEAL_WRITE = 0x0008;
-/** `F_SEAL_FUTURE_WRITE`. */
-export const F_SEAL_FUTURE_WRITE = 0x0010;
-/** `F_SEAL_EXEC`. */
-export const F_SEAL_EXEC = 0x0020;
+// The seal bits are the fcntl uAPI's (src/abi/uapi-fcntl.ts); re-exported for the decoders' users.
+export { F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE };
 /** `MEMFD_LUO_ALL_SEALS`: the seals memfd-v2 can hand over (others: -EOPNOTSUPP). */
 export const MEMFD_LUO_ALL_SEALS =
   F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;

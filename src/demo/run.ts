@@ -1,8 +1,7 @@
 /**
  * `kho demo`: the whole KHO story on the default machine (16 GiB, 2 nodes, sanitizer on).
  * Generation 0 cold-boots with `kho=on kho_scratch=… reserve_mem=…`; consumers preserve memory
- * (test_kho built in, memfd loaded by user space from modules-load.d, a `reserve_mem` region
- * written by "user space"); the loader places the next kernel in scratch (`kexec -l -s`); the
+ * (test_kho built in, a `reserve_mem` region written by "user space"); the loader places the next kernel in scratch (`kexec -l -s`); the
  * jump poisons everything unpreserved and boots the successor from memory alone, which restores
  * and verifies, preserves again, and so on for each generation.
  *
@@ -23,7 +22,6 @@ import { Machine } from '../kernel/machine.ts';
 import { configureModules, moduleStarts, type ModuleStart } from '../kernel/module.ts';
 import { defaultModuleCatalog } from '../kernel/modules/catalog.ts';
 import { csumBytes } from '../kernel/modules/folio-data.ts';
-import { memfdRead, memfdState } from '../kernel/modules/memfd.ts';
 import { testKhoStatus } from '../kernel/modules/test-kho.ts';
 import { profileByName } from '../kernel/profile.ts';
 import { PseudoDir, type PseudoNode } from '../kernel/pseudo-fs.ts';
@@ -44,8 +42,6 @@ export interface DemoOptions {
 export const DEMO_MACHINE = { mem: 16 * GiB, nodes: 2 } as const;
 /** Scratch as the kernel's usage document sizes it (16 MiB lowmem, 512 MiB global, 256 MiB per node); a 4 MiB reserve_mem region. */
 export const DEMO_CMDLINE = 'console=ttyS0 kho=on kho_scratch=16M,512M,256M reserve_mem=4M:4096:trace';
-/** memfd file the demo's user space loads. */
-export const DEMO_MEMFD = { name: 'demo', size: '3M' } as const;
 
 /** One verification. */
 export interface Verdict {
@@ -122,7 +118,7 @@ function now(): number {
 const dec = new TextDecoder();
 
 function readText(node: PseudoNode | undefined): string {
-  if (node === undefined || node instanceof PseudoDir) return '';
+  if (node === undefined || node.kind !== 'file') return '';
   return dec.decode(node.read());
 }
 
@@ -136,7 +132,7 @@ function interesting(k: Kernel): string[] {
     .filter(
       (r) =>
         !/^(Kernel c|C)ommand line/.test(r.text) &&
-        (/KHO|test_kho|memfd|reserve|Revived|kexec|WARNING/.test(r.text) || r.level === 'err'),
+        (/KHO|test_kho|luo|reserve|Revived|kexec|WARNING/.test(r.text) || r.level === 'err'),
     )
     .map((r) => r.text);
 }
@@ -157,9 +153,6 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
   configureModules(machine, {
     catalog: defaultModuleCatalog(),
     builtin: ['test_kho'],
-    modulesLoad: [
-      { name: 'memfd', args: [`name=${DEMO_MEMFD.name}`, `size=${DEMO_MEMFD.size}`, `seed=${seed}`] },
-    ],
   });
   progress('building the kernel image (12 MiB bzImage)');
   const image = mkImage({ profile, seed });
@@ -170,7 +163,6 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
   let expect: {
     scratch: string;
     reserve: { name: string; start: number; size: number; csum: number }[];
-    memfd: Uint8Array | null;
     count: number;
   } | null = null;
 
@@ -211,7 +203,7 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
     let outFdtDts: string | null;
     let outFdtNote: string | null = null;
     const outFdtNode = k.debugfs.lookup('kho/out/fdt');
-    if (outFdtNode !== undefined && !(outFdtNode instanceof PseudoDir)) {
+    if (outFdtNode?.kind === 'file') {
       const blob = outFdtNode.read();
       try {
         outFdtDts = dtsOf(blob);
@@ -259,7 +251,6 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
     expect = {
       scratch: JSON.stringify(report.scratch),
       reserve: k.reserveMem.map((r) => ({ ...r, csum: csumBytes(machine.mem.read(r.start, r.size)) })),
-      memfd: memfdRead(k, DEMO_MEMFD.name),
       count: k.generation + 1,
     };
     progress(`generation ${gen}: kexec -l -s (file load into scratch)`);
@@ -292,7 +283,6 @@ function verify(
   e: {
     scratch: string;
     reserve: { name: string; start: number; size: number; csum: number }[];
-    memfd: Uint8Array | null;
     count: number;
   },
 ): Verdict[] {
@@ -326,20 +316,6 @@ function verify(
         : tr.ok
           ? `KHO restore succeeded: ${tr.folios} folios, ${tr.bytes} bytes, checksum 0x${tr.csum.toString(16).padStart(8, '0')}`
           : `KHO restore failed: ${tr.error ?? ''}`,
-  });
-  const m = memfdState(k);
-  const mr = m?.restores.find((x) => x.name === DEMO_MEMFD.name) ?? null;
-  const now = memfdRead(k, DEMO_MEMFD.name);
-  const same = now !== null && e.memfd !== null && Buffer.from(now).equals(Buffer.from(e.memfd));
-  out.push({
-    name: 'memfd',
-    ok: mr?.ok === true && same,
-    detail:
-      mr === null
-        ? 'memfd was not restored'
-        : mr.ok
-          ? `/sys/kernel/debug/memfd/${mr.name}: ${mr.size} bytes in ${mr.folios} folios, ${same ? 'same bytes' : 'bytes differ'}`
-          : `restore failed: ${mr.error ?? ''}`,
   });
   for (const r of e.reserve) {
     const cur = k.reserveMem.find((x) => x.name === r.name);

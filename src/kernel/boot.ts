@@ -20,6 +20,10 @@ import { Dmesg } from './dmesg.ts';
 import { Kernel } from './kernel.ts';
 import { INITCALL, runModuleInitcalls } from './module.ts';
 import type { Machine } from './machine.ts';
+import { Luo } from '../luo/luo-core.ts';
+import { memfdLuoInit } from '../luo/memfd-luo.ts';
+import { registerMemDevices } from './fs/chrdev.ts';
+import { KernelFs } from './fs/kernel-fs.ts';
 import { createProcfs } from './procfs.ts';
 import type { ReleaseProfile } from './profile.ts';
 import { PseudoDir } from './pseudo-fs.ts';
@@ -56,7 +60,10 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
   );
   dmesg.info(`Command line: ${spec.cmdline}`);
   for (const n of spec.notes ?? []) dmesg.warn(n);
-  const cmdline = parseKernelCmdline(spec.cmdline, { khoEnableDefault: profile.options.khoEnableDefault });
+  const cmdline = parseKernelCmdline(spec.cmdline, {
+    khoEnableDefault: profile.options.khoEnableDefault,
+    liveupdate: profile.options.liveupdate,
+  });
   dmesg.tick(1000);
 
   const memblock = new Memblock({
@@ -125,6 +132,12 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
   });
   kho.ctx.vmalloc = vmalloc;
   dmesg.info(`Memory: ${buddy.meminfo().MemFree}K/${Math.floor(topology.totalRam / 1024)}K available`);
+  const fs = new KernelFs(mem, buddy);
+
+  // early_initcall(liveupdate_early_init): a bad incoming LUO hand-over panics.
+  const luo = new Luo({ kho, fs, dmesg, profile, enabled: cmdline.liveupdate });
+  const luoPanic = luo.earlyInit();
+  if (luoPanic !== null) panic(dmesg, luoPanic);
 
   // fs_initcall(kho_init), then rootfs_initcall(pci_iommu_init) reports the swiotlb.
   dmesg.tick(50000);
@@ -138,6 +151,7 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
     kho.ctx.incoming === null ? 0 : kho.isEnabled() ? kho.incomingKexecCount : kho.readIncomingCount();
 
   const procfs = createProcfs(cmdline, topology, buddy, image, profile);
+  registerMemDevices(fs);
   const kernel = new Kernel({
     machine,
     profile,
@@ -149,6 +163,8 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
     kho,
     debugfs,
     procfs,
+    fs,
+    luo,
     generation,
     kernelImage: image,
     early: ctx.early,
@@ -159,9 +175,12 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
   dmesg.tick(50000);
   runModuleInitcalls(kernel, INITCALL.device);
 
-  // late_initcall: memblock's reserve_mem hand-over, then late built-in modules.
+  // late_initcall, in link order: LUO's outgoing state and /dev/liveupdate (kernel/), memblock's
+  // reserve_mem hand-over and the memfd LUO handler (mm/), then late built-in modules.
   dmesg.tick(100000);
+  luo.lateInit();
   reserveMemKhoOut(kho.ctx, reserveMem);
+  memfdLuoInit(luo);
   runModuleInitcalls(kernel, INITCALL.late);
 
   dmesg.tick(200000);

@@ -5,6 +5,7 @@
  */
 import type { KexecImage } from '../kexec/segments.ts';
 import type { Kho } from '../kho/kho.ts';
+import type { Luo } from '../luo/luo-core.ts';
 import type { Buddy } from '../mm/buddy.ts';
 import type { Memblock } from '../mm/memblock.ts';
 import type { EarlyAllocation } from '../mm/mm-init.ts';
@@ -13,6 +14,7 @@ import type { ReserveMemRecord } from '../abi/memblock-reserve-mem.ts';
 import type { KernelCmdline } from './cmdline.ts';
 import type { Dmesg } from './dmesg.ts';
 import { panic } from './panic.ts';
+import type { KernelFs } from './fs/kernel-fs.ts';
 import type { Machine } from './machine.ts';
 import type { ReleaseProfile } from './profile.ts';
 import type { PseudoDir } from './pseudo-fs.ts';
@@ -29,6 +31,8 @@ export interface KernelParts {
   kho: Kho;
   debugfs: PseudoDir;
   procfs: PseudoDir;
+  fs: KernelFs;
+  luo: Luo;
   generation: number;
   kernelImage: { base: number; size: number };
   early: readonly EarlyAllocation[];
@@ -48,8 +52,12 @@ export class Kernel {
   readonly kho: Kho;
   /** Mounted at /sys/kernel/debug. */
   readonly debugfs: PseudoDir;
-  /** /proc: cmdline, iomem, meminfo. */
+  /** /proc: cmdline, iomem, meminfo, and one directory per process. */
   readonly procfs: PseudoDir;
+  /** Files: shmem, devtmpfs nodes, anonymous inodes. */
+  readonly fs: KernelFs;
+  /** The Live Update Orchestrator (`/dev/liveupdate`, sessions, file handlers). */
+  readonly luo: Luo;
   /** kexec_count from the incoming kexec-metadata (0 on a cold boot). */
   readonly generation: number;
   /** Where this kernel's image sits (reserved for its lifetime). */
@@ -74,6 +82,8 @@ export class Kernel {
     this.kho = p.kho;
     this.debugfs = p.debugfs;
     this.procfs = p.procfs;
+    this.fs = p.fs;
+    this.luo = p.luo;
     this.generation = p.generation;
     this.kernelImage = p.kernelImage;
     this.early = p.early;

@@ -22,7 +22,60 @@ export interface KernelOptions {
   roundExplicitScratch: boolean;
   /** kho-v1 only: accept `echo 0 > out/active` as the usage document describes (mainline never had it). */
   v1ActiveFile: boolean;
+  /** CONFIG_LIVEUPDATE (with CONFIG_LIVEUPDATE_MEMFD): `liveupdate=` is understood and LUO is built in. */
+  liveupdate: boolean;
 }
+
+/**
+ * The Live Update Orchestrator of a release: its hand-over format and interface generation.
+ * History (kernel tree and mailing list, docs/quirks.md): v6.19–v7.1 hand over the FDT-era
+ * `luo-v1` (v7.0 added the `luo-flb` node; before v7.1 the reboot path calls `kho_finalize()`),
+ * `memfd-v1` until seals were added (`memfd-v2`); the v7.2 rework brought `luo-v5` (sessions
+ * and files in KHO blocks), GET_NAME, per-direction session ioctls and name checks.
+ */
+export interface LuoFormat {
+  /** The `LUO` sub-tree: raw `struct luo_ser` (`luo-v5`) or the one-page FDT (`luo-v1`). */
+  readonly abi: 'luo-v5' | 'luo-v1';
+  /** luo-v1: the FDT has (and the successor requires) the `luo-flb` node. */
+  readonly flbNode: boolean;
+  /** The memfd handler's compatible. */
+  readonly memfd: 'memfd-v2' | 'memfd-v1';
+  /** `liveupdate_reboot()` calls `kho_finalize()` (-EAGAIN on failure). */
+  readonly finalize: boolean;
+  /** LIVEUPDATE_SESSION_GET_NAME exists. */
+  readonly getName: boolean;
+  /** Session ioctls check the session's direction (PRESERVE_FD outgoing only, ...). */
+  readonly directionChecks: boolean;
+  /** CREATE_SESSION rejects an empty or unterminated name with -EINVAL. */
+  readonly nameChecks: boolean;
+}
+
+const LUO_V5: LuoFormat = {
+  abi: 'luo-v5',
+  flbNode: false,
+  memfd: 'memfd-v2',
+  finalize: false,
+  getName: true,
+  directionChecks: true,
+  nameChecks: true,
+};
+const LUO_V1: LuoFormat = {
+  abi: 'luo-v1',
+  flbNode: true,
+  memfd: 'memfd-v2',
+  finalize: false,
+  getName: false,
+  directionChecks: false,
+  nameChecks: false,
+};
+
+/** LUO of each profile: kho-v4 luo-v5; kho-v3 luo-v1 + memfd-v2; kho-v2 memfd-v1; kho-v1 also finalizes. */
+const LUO_FORMATS: Record<KhoCompatible, LuoFormat> = {
+  'kho-v1': { ...LUO_V1, memfd: 'memfd-v1', finalize: true },
+  'kho-v2': { ...LUO_V1, memfd: 'memfd-v1' },
+  'kho-v3': LUO_V1,
+  'kho-v4': LUO_V5,
+};
 
 /** A kernel release the model can run. */
 export interface ReleaseProfile {
@@ -31,6 +84,8 @@ export interface ReleaseProfile {
   /** `uname -r` of this simulated build (synthetic: the real releases are not pinned down, spec §14). */
   readonly release: string;
   readonly abi: KhoAbiVersion;
+  /** The Live Update Orchestrator's format and interface. */
+  readonly luo: LuoFormat;
   readonly options: KernelOptions;
 }
 
@@ -50,6 +105,7 @@ export const DEFAULT_OPTIONS: KernelOptions = {
   reserve64: false,
   roundExplicitScratch: false,
   v1ActiveFile: true,
+  liveupdate: true,
 };
 
 /** Names accepted by `--profile`, newest last. */
@@ -66,6 +122,7 @@ export function profileByName(name: string, overrides: Partial<KernelOptions> = 
     name: abi.compatible,
     release: RELEASES[abi.compatible],
     abi,
+    luo: LUO_FORMATS[abi.compatible],
     options: { ...DEFAULT_OPTIONS, ...overrides },
   };
 }

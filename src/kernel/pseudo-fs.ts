@@ -71,8 +71,21 @@ export class PseudoDir {
   }
 }
 
-/** A file or directory. */
-export type PseudoNode = PseudoFile | PseudoDir;
+/**
+ * A symbolic link, such as `/proc/PID/fd/N` (whose target is the open file's `d_path`).
+ * `read`, when present, reads what opening the link reaches (procfs fd links open the file
+ * itself, not the target path).
+ */
+export interface PseudoLink {
+  readonly kind: 'link';
+  /** Permission bits (`lrwx------` for a read-write fd link). */
+  readonly mode: number;
+  target(): string;
+  read?: () => Uint8Array;
+}
+
+/** A file, directory or symbolic link. */
+export type PseudoNode = PseudoFile | PseudoDir | PseudoLink;
 
 /** A read-only file whose bytes come from `read`. */
 export function roFile(read: () => Uint8Array, mode = 0o400): PseudoFile {

@@ -4,11 +4,10 @@
  * bzImage with -ENOEXEC.
  */
 
-import { ErrnoError, strerror as errnoText } from '../util/errno.ts';
+import { ErrnoError, strerror as errnoText, type ErrnoName } from '../util/errno.ts';
 
-/** One of the errno names kexec uses. */
-export type KexecErrnoName =
-  'EPERM' | 'ENOENT' | 'E2BIG' | 'ENOEXEC' | 'ENOMEM' | 'EBUSY' | 'EINVAL' | 'EADDRNOTAVAIL';
+/** An errno name kexec returns (any: `kexec -e` also returns what LUO's reboot path returns). */
+export type KexecErrnoName = ErrnoName;
 
 /** A failed kexec operation (load, unload, execute, image parsing). */
 export class KexecError extends ErrnoError {

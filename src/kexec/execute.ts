@@ -9,6 +9,7 @@
 import type { Kernel } from '../kernel/kernel.ts';
 import type { Machine } from '../kernel/machine.ts';
 import { KhoV1Tracker } from '../kho/v1-tracker.ts';
+import { ERRNO, errnoName, strerror, type ErrnoName } from '../util/errno.ts';
 import { KexecError } from './errors.ts';
 import { loadedCrashImage, loadedImage } from './file-load.ts';
 import { readPreservedMap, type PreservedMap } from './preserved-map.ts';
@@ -130,6 +131,15 @@ function jump(
 ): ExecuteResult {
   const t0 = now();
   const c0 = cpuNow();
+  // kernel_kexec(): liveupdate_reboot() before anything shuts down; its error aborts the kexec.
+  if (!crash) {
+    const err = k.luo.reboot();
+    if (err !== 0) {
+      const name = errnoName(err);
+      throw new KexecError(name in ERRNO ? (name as ErrnoName) : 'EIO', strerror(err));
+    }
+  }
+
   // Read what the successor will find, from memory, before anything is overwritten.
   const map: PreservedMap | null =
     image.kho === null ? null : readPreservedMap(machine.mem, image.kho.fdtPhys);

@@ -82,7 +82,7 @@ export function bootMachine(cfg: MachineConfig): Machine | string {
   } catch (err) {
     return `cannot build a ${cfg.mem}-byte machine with ${cfg.nodes} nodes: ${err instanceof Error ? err.message : String(err)}`;
   }
-  // /lib/modules holds the shipped modules (test_kho, memfd); none is built in or auto-loaded.
+  // /lib/modules holds the shipped modules (test_kho); none is built in or auto-loaded.
   configureModules(machine, { catalog: defaultModuleCatalog() });
   try {
     machine.coldBoot({ cmdline: cfg.cmdline, profile: cfg.profile });

@@ -16,6 +16,7 @@ import { eofMessages, parseNext } from './parser.ts';
 import { InputStream } from './stream.ts';
 import { fileChunks, MACHINE_EPOCH_MS, normalizePath, Vfs, type VNode } from './vfs.ts';
 import { bootFilesFor } from './boot-files.ts';
+import { findProgram, programCommand } from './program-command.ts';
 import { MachineHaltedError } from './console-panic.ts';
 
 /** How a session starts. */
@@ -163,9 +164,12 @@ export class Session {
     return [...this.commands.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  /** Look a command up by name. */
+  /** Look a command up by name (an installed program of the machine when no command has it). */
   command(name: string): ShellCommand | undefined {
-    return this.commands.get(name);
+    const c = this.commands.get(name);
+    if (c !== undefined) return c;
+    const path = findProgram(name, (p) => this.abs(p));
+    return path === null ? undefined : programCommand(name, path);
   }
 
   /** Normalise a path typed by the user against the current directory. */

@@ -17,11 +17,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { PseudoDir, type PseudoFile, type PseudoNode } from '../kernel/pseudo-fs.ts';
+import { PseudoDir, type PseudoFile, type PseudoLink, type PseudoNode } from '../kernel/pseudo-fs.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { KernelError } from '../util/errno.ts';
 import { FsError, nodeErrCode } from './io.ts';
 import { loadedCrashImage, loadedImage } from '../kexec/file-load.ts';
+import { programAt, programDirEntries } from '../user/programs.ts';
 
 /** Mount points the machine owns (everything else is the host's). */
 export const MACHINE_MOUNTS: readonly string[] = ['/sys', '/proc', '/dev', '/boot'];
@@ -121,6 +122,7 @@ function pseudoNode(node: PseudoNode, kind: 'debugfs' | 'procfs', mtime: Date): 
   if (node instanceof PseudoDir) {
     return { type: 'dir', machine: true, mode: node.mode, mtime, uid: 0, gid: 0, names: () => node.names() };
   }
+  if (node.kind === 'link') return pseudoLink(node, kind, mtime);
   const f: PseudoFile = node;
   const base = {
     type: 'file' as const,
@@ -144,6 +146,27 @@ function pseudoNode(node: PseudoNode, kind: 'debugfs' | 'procfs', mtime: Date): 
   };
 }
 
+/** A pseudo-fs symlink (`/proc/PID/fd/N`): `ls -l` shows its target; reading opens what it reaches. */
+function pseudoLink(node: PseudoLink, kind: 'debugfs' | 'procfs', mtime: Date): VFile {
+  const read = (): Uint8Array => {
+    if (node.read === undefined) throw new FsError('EINVAL');
+    return node.read();
+  };
+  return {
+    type: 'file',
+    kind: 'symlink',
+    machine: true,
+    mode: node.mode,
+    mtime,
+    uid: 0,
+    gid: 0,
+    size: 64,
+    linkTarget: node.target(),
+    read,
+    readRange: (off, len) => sliceRange(read(), off, len),
+  };
+}
+
 /** The terminal's file system. */
 export class Vfs {
   private readonly opts: VfsOptions;
@@ -162,13 +185,13 @@ export class Vfs {
    */
   resolve(abs: string): VNode | null {
     if (isMachinePath(abs)) return this.resolveMachine(abs);
-    return this.resolveHost(abs, true);
+    return programFile(abs) ?? this.resolveHost(abs, true) ?? programDir(abs, this.machineTime());
   }
 
   /** Like {@link resolve} but a final host symlink is not followed (for `ls -l`). */
   resolveNoFollow(abs: string): VNode | null {
     if (isMachinePath(abs)) return this.resolveMachine(abs);
-    return this.resolveHost(abs, false);
+    return programFile(abs) ?? this.resolveHost(abs, false) ?? programDir(abs, this.machineTime());
   }
 
   private resolveMachine(abs: string): VNode | null {
@@ -191,10 +214,13 @@ export class Vfs {
     }
     if (top === 'proc') return this.lookupPseudo(k.procfs, rest, 'procfs', t);
     if (top === 'dev') {
-      if (rest.length === 0) return fixedDir(['mem', 'null'], t);
-      if (rest.length > 1) return this.throughFile(rest[0] === 'mem' || rest[0] === 'null');
+      const devs = k.fs.deviceNames().filter((n) => n !== 'null');
+      if (rest.length === 0) return fixedDir(['mem', 'null', ...devs], t);
+      const dev = k.fs.device(rest[0]!);
+      if (rest.length > 1) return this.throughFile(rest[0] === 'mem' || dev !== undefined);
       if (rest[0] === 'mem') return this.devMem(k, t);
       if (rest[0] === 'null') return devNull(t);
+      if (dev !== undefined) return charDevice(dev.mode, dev.dev, t);
       return null;
     }
     // /boot
@@ -299,6 +325,50 @@ function sysfsFile(text: () => string, t: Date): VFile {
     read,
     readRange: (off, len) => sliceRange(read(), off, len),
   };
+}
+
+/** A device node of the running kernel (`/dev/liveupdate`): opening it for reading fails as its driver has no read. */
+function charDevice(mode: number, dev: { major: number; minor: number }, t: Date): VFile {
+  const read = (): Uint8Array => {
+    throw new FsError('EINVAL');
+  };
+  return {
+    type: 'file',
+    kind: 'null',
+    machine: true,
+    mode,
+    mtime: t,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    rdev: dev,
+    read,
+    readRange: read,
+  };
+}
+
+/** An installed program of the machine (src/user/programs.ts), shown over the host's files. */
+function programFile(abs: string): VFile | null {
+  if (programAt(abs) === undefined) return null;
+  const bytes = new TextEncoder().encode(`\x7fELF kho program ${abs}\n`);
+  return {
+    type: 'file',
+    kind: 'boot',
+    machine: true,
+    mode: 0o755,
+    mtime: new Date(MACHINE_EPOCH_MS),
+    uid: 0,
+    gid: 0,
+    size: bytes.length,
+    read: () => bytes,
+    readRange: (off, len) => sliceRange(bytes, off, len),
+  };
+}
+
+/** A directory of installed programs where the host has none. */
+function programDir(abs: string, t: Date): VDir | null {
+  const names = programDirEntries(abs);
+  return names === null ? null : fixedDir(names, t);
 }
 
 function devNull(t: Date): VFile {

@@ -8,11 +8,15 @@
 const TABLE = {
   EPERM: [1, 'Operation not permitted'],
   ENOENT: [2, 'No such file or directory'],
+  ESRCH: [3, 'No such process'],
   EINTR: [4, 'Interrupted system call'],
   EIO: [5, 'Input/output error'],
+  ENXIO: [6, 'No such device or address'],
   E2BIG: [7, 'Argument list too long'],
   ENOEXEC: [8, 'Exec format error'],
   EBADF: [9, 'Bad file descriptor'],
+  ECHILD: [10, 'No child processes'],
+  EAGAIN: [11, 'Resource temporarily unavailable'],
   ENOMEM: [12, 'Cannot allocate memory'],
   EACCES: [13, 'Permission denied'],
   EFAULT: [14, 'Bad address'],
@@ -22,10 +26,17 @@ const TABLE = {
   ENOTDIR: [20, 'Not a directory'],
   EISDIR: [21, 'Is a directory'],
   EINVAL: [22, 'Invalid argument'],
+  EMFILE: [24, 'Too many open files'],
+  ENOTTY: [25, 'Inappropriate ioctl for device'],
+  EFBIG: [27, 'File too large'],
   ENOSPC: [28, 'No space left on device'],
+  ESPIPE: [29, 'Illegal seek'],
   EROFS: [30, 'Read-only file system'],
   ERANGE: [34, 'Numerical result out of range'],
+  ENAMETOOLONG: [36, 'File name too long'],
   ENOTEMPTY: [39, 'Directory not empty'],
+  ENODATA: [61, 'No data available'],
+  EOVERFLOW: [75, 'Value too large for defined data type'],
   EOPNOTSUPP: [95, 'Operation not supported'],
   EADDRNOTAVAIL: [99, 'Cannot assign requested address'],
 } as const;
@@ -76,4 +87,13 @@ export class KernelError extends ErrnoError {
     super(code, detail === undefined ? code : `${code}: ${detail}`);
     this.name = 'KernelError';
   }
+}
+
+/**
+ * An error as the kernel's `%pe` prints an `ERR_PTR` (CONFIG_SYMBOLIC_ERRNAME=y): `-EINVAL`,
+ * or the bare number for an errno without a name.
+ */
+export function errPtrText(n: number): string {
+  const name = NAME_BY_NUMBER.get(Math.abs(n));
+  return name === undefined ? String(-Math.abs(n)) : `-${name}`;
 }

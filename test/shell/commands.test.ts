@@ -351,11 +351,9 @@ test('head and tail: lines, bytes, several files, bad counts', async () => {
   assert.equal((await t.run('dmesg | head -n 1')).out.split('\n').length, 2);
 });
 
-test('modules across a kexec: test_kho restores, memfd keeps its bytes', async () => {
+test('modules across a kexec: test_kho restores', async () => {
   const t = term({ mem: '4G' });
   assert.equal((await t.run('modprobe test_kho max_mem=1M')).status, 0);
-  assert.equal((await t.run('modprobe memfd name=notes size=4K')).status, 0);
-  assert.equal((await t.run('echo hello > /sys/kernel/debug/memfd/notes')).status, 0);
   assert.match((await t.run('lsmod')).out, /^test_kho +16384 +0$/m);
   assert.equal((await t.run('ls /sys/kernel/debug/kho/out/sub_fdts')).status, 0);
   assert.equal((await t.run('kexec -l /boot/vmlinuz --reuse-cmdline -s')).status, 0);
@@ -363,10 +361,8 @@ test('modules across a kexec: test_kho restores, memfd keeps its bytes', async (
   assert.equal((await t.run('lsmod')).out, 'Module                  Size  Used by\n');
   assert.equal((await t.run('modprobe test_kho')).status, 0);
   assert.equal((await t.run('dmesg | grep -c "test_kho: KHO restore succeeded"')).out, '1\n');
-  assert.equal((await t.run('modprobe memfd')).status, 0);
-  assert.equal((await t.run('head -c 6 /sys/kernel/debug/memfd/notes')).out, 'hello\n');
-  const r = await t.run('modprobe test_kho bogus=1; rmmod memfd; rmmod memfd');
-  assert.equal(r.err, 'rmmod: ERROR: Module memfd is not currently loaded\n');
+  const r = await t.run('rmmod test_kho; rmmod test_kho');
+  assert.equal(r.err, 'rmmod: ERROR: Module test_kho is not currently loaded\n');
 });
 
 test('pathname expansion over machine and host paths, bash rules', async () => {

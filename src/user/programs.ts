@@ -1,0 +1,152 @@
+/**
+ * Programs that ship in the machine's root file system (e.g. the kernel's LUO selftests under
+ * /usr/lib/kselftests/liveupdate/) and how one runs: `runProgram` forks a child of the caller
+ * (the shell's login process by default), gives it a terminal on fds 0/1/2, calls the program
+ * with that process and its argv, and exits the process with the returned status (closing its
+ * descriptors) unless the kernel went away under it (the program called
+ * `reboot(LINUX_REBOOT_CMD_KEXEC)`). Children the program forked and left alone keep running,
+ * holding their descriptors (the selftests' daemon).
+ *
+ * A program is TypeScript code that makes system calls through its {@link Process}; it writes
+ * to its descriptors 1 and 2 (or uses `ctx.out` / `ctx.err`). The root file system is on disk,
+ * so registered programs are there after every kexec.
+ */
+import { TaskBlockedError } from '../kernel/fs/fdtable.ts';
+import { SigbusError } from '../kernel/fs/file.ts';
+import type { Kernel } from '../kernel/kernel.ts';
+import type { Process } from './process.ts';
+import { ttyFiles, type TtyIo } from './tty.ts';
+import { userspace } from './userspace.ts';
+
+/** What a running program gets. */
+export interface ProgramContext {
+  /** The process it runs in (its system calls). */
+  readonly proc: Process;
+  /** argv; argv[0] is the path it was started as. */
+  readonly argv: readonly string[];
+  /** The environment. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Write to stdout (fd 1); ignored once fd 1 is closed. */
+  readonly out: (text: string) => void;
+  /** Write to stderr (fd 2); ignored once fd 2 is closed. */
+  readonly err: (text: string) => void;
+}
+
+/** A program: returns its exit status (0–255). */
+export type Program = (ctx: ProgramContext) => number | Promise<number>;
+
+/** A program file in the root file system. */
+export interface ProgramFile {
+  readonly path: string;
+  readonly main: Program;
+  /** One line for `help`-like listings. */
+  readonly summary: string;
+}
+
+const ROOTFS = new Map<string, ProgramFile>();
+
+/**
+ * Install a program at `path` (absolute, e.g. `/usr/lib/kselftests/liveupdate/liveupdate`) in
+ * the root file system every machine boots from. Replaces an existing one.
+ */
+export function registerProgram(path: string, main: Program, summary = ''): void {
+  if (!path.startsWith('/') || path.endsWith('/') || path.includes('//'))
+    throw new Error(`registerProgram: '${path}' is not an absolute file path`);
+  ROOTFS.set(path, { path, main, summary });
+}
+
+/** The program at `path`, or undefined. */
+export function programAt(path: string): ProgramFile | undefined {
+  return ROOTFS.get(path);
+}
+
+/** Every installed program path, sorted. */
+export function programPaths(): string[] {
+  return [...ROOTFS.keys()].sort();
+}
+
+/** The entries of directory `dir` in the root file system's program tree, or null when it has none. */
+export function programDirEntries(dir: string): string[] | null {
+  const prefix = dir === '/' ? '/' : `${dir}/`;
+  const names = new Set<string>();
+  for (const p of ROOTFS.keys()) {
+    if (!p.startsWith(prefix)) continue;
+    names.add(p.slice(prefix.length).split('/')[0]!);
+  }
+  return names.size === 0 ? null : [...names].sort();
+}
+
+/** How a run ended. */
+export interface RunResult {
+  /** Exit status (128 + signal for a signal, as a shell reports it). */
+  status: number;
+  /** The program's process id. */
+  pid: number;
+  /** The kernel is gone (kexec or reboot happened during the run). */
+  rebooted: boolean;
+  /** The process is stuck in the kernel for good (uninterruptible sleep). */
+  blocked: boolean;
+}
+
+/**
+ * Run `argv` (argv[0] is the program path) on `kernel` as a child of `parent` (default: the
+ * login shell's process) with a terminal writing to `io`. Unknown programs are -ENOENT for the
+ * caller to report (`command not found`): the result is null then.
+ */
+export async function runProgram(
+  kernel: Kernel,
+  argv: readonly string[],
+  io: TtyIo,
+  opts: { parent?: Process; env?: Record<string, string> } = {},
+): Promise<RunResult | null> {
+  const file = programAt(argv[0] ?? '');
+  if (file === undefined) return null;
+  const u = userspace(kernel);
+  const parent = opts.parent ?? u.login();
+  const child = u.spawn(parent, [...argv]);
+  if (typeof child === 'number') {
+    io.stderr(
+      `-bash: fork: ${child === -11 ? 'retry: Resource temporarily unavailable' : 'Cannot allocate memory'}\n`,
+    );
+    return { status: 254, pid: -1, rebooted: false, blocked: false };
+  }
+  const tty = ttyFiles(kernel.fs, io);
+  for (let fd = 0; fd <= 2; fd++) {
+    child.files.close(fd);
+    child.files.install(child.files.allocFd(fd, 0), tty[fd]!);
+  }
+  const write = (fd: number, text: string): void => {
+    if (child.state === 'running' && kernel.machine.kernel === kernel) child.write(fd, text);
+  };
+  const ctx: ProgramContext = {
+    proc: child,
+    argv: [...argv],
+    env: { HOME: '/root', PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TERM: 'linux', ...(opts.env ?? {}) },
+    out: (t) => {
+      write(1, t);
+    },
+    err: (t) => {
+      write(2, t);
+    },
+  };
+  let status: number;
+  let blocked = false;
+  try {
+    status = (await file.main(ctx)) & 0xff;
+  } catch (e) {
+    if (e instanceof SigbusError) {
+      status = 128 + 7;
+      io.stderr('Bus error (core dumped)\n');
+    } else if (e instanceof TaskBlockedError) {
+      blocked = true;
+      status = 0;
+      kernel.dmesg.err(e.message);
+      kernel.dmesg.err('"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.');
+      io.stderr(`${argv[0]}: process ${child.pid} is blocked in the kernel for good (see dmesg)\n`);
+    } else throw e;
+  }
+  const rebooted = kernel.machine.kernel !== kernel;
+  if (!rebooted && !blocked && child.state === 'running') child.exit(status);
+  if (!rebooted && child.state === 'zombie') parent.waitpid(child.pid);
+  return { status, pid: child.pid, rebooted, blocked };
+}
