@@ -4,18 +4,32 @@
  * KHO stores its scalars as raw CPU-endian (little-endian) integers, which dtc shows as
  * meaningless big-endian cells. Given a tree, this module recognises which KHO document it is
  * from the root `compatible` (the KHO root FDT kho-v1..v4, the memblock `reserve_mem`
- * sub-tree, the test_kho sub-tree) and returns a short note per property it understands
- * (spec §5.1, §9.1, §9.2, §10.1, §11.1). It only reads; the DTS text itself is untouched.
+ * sub-tree, the test_kho sub-tree, the FDT-era Live Update Orchestrator tree `luo-v1`) and
+ * returns a short note per property it understands (include/linux/kho/abi/kexec_handover.h,
+ * memblock.h, luo.h; lib/test_kho.c). It only reads; the DTS text itself is untouched.
  */
 import { KEXEC_METADATA_SIZE, KHO_KEXEC_METADATA_NAME } from './kexec-metadata.ts';
 import { KHO_VMALLOC_ALLOC, KHO_VMALLOC_HUGE_VMAP } from './kho-vmalloc.ts';
 import { MEMBLOCK_KHO_NODE_COMPATIBLE } from './memblock-reserve-mem.ts';
+import {
+  LUO_FDT_COMPATIBLE,
+  LUO_FDT_FLB_COMPATIBLE,
+  LUO_FDT_FLB_HEADER,
+  LUO_FDT_FLB_NODE_NAME,
+  LUO_FDT_LIVEUPDATE_NUM,
+  LUO_FDT_SESSION_COMPATIBLE,
+  LUO_FDT_SESSION_HEADER,
+  LUO_FDT_SESSION_NODE_NAME,
+  LUO_V1_FILE_MAX,
+  LUO_V1_SESSION_MAX,
+  LUO_V1_SESSION_PGCNT,
+} from './luo-v1.ts';
 import { KHO_TEST_COMPAT, KHO_TEST_DATA_NODE, KHO_TEST_MAGIC } from './test-kho.ts';
 import { KHO_ABI_VERSIONS, khoAbiVersion, type KhoAbiVersion } from './versions.ts';
 import type { FdtProperty, FdtTree } from '../fdt/tree.ts';
 import { toDts } from '../fdt/dts.ts';
 
-/** What distinguishes a version, for the note on the root `compatible` (spec §0.2). */
+/** What distinguishes a version, for the note on the root `compatible`. */
 function abiFacts(v: KhoAbiVersion): string {
   const map = v.memoryMap === 'radix' ? 'radix-tree memory map' : 'chunk-list memory map';
   return `${map}, sub-trees by \`${v.subtreeDataProp}\`${v.hasBlobSize ? ' + `blob-size`' : ''}`;
@@ -28,6 +42,7 @@ export type KhoDocument =
   | { kind: 'root'; compatible: string; abi: KhoAbiVersion | null }
   | { kind: 'memblock'; compatible: string }
   | { kind: 'test'; compatible: string }
+  | { kind: 'luo'; compatible: string }
   | { kind: 'none' };
 
 /** Returns a note for a property at a node path (names from the root), or undefined. */
@@ -52,6 +67,7 @@ export function khoDocument(tree: FdtTree): KhoDocument {
     if (/^kho-v[0-9]+$/.test(c)) return { kind: 'root', compatible: c, abi: khoAbiVersion(c) };
     if (c === MEMBLOCK_KHO_NODE_COMPATIBLE) return { kind: 'memblock', compatible: c };
     if (c === KHO_TEST_COMPAT) return { kind: 'test', compatible: c };
+    if (c === LUO_FDT_COMPATIBLE) return { kind: 'luo', compatible: c };
   }
   return { kind: 'none' };
 }
@@ -67,6 +83,8 @@ export function describeKhoDocument(doc: KhoDocument): string | undefined {
       return 'KHO sub-tree: memblock reserve_mem hand-over (memblock-v1)';
     case 'test':
       return 'KHO sub-tree: test_kho (kho-test-v1)';
+    case 'luo':
+      return 'KHO sub-tree LUO: Live Update Orchestrator, FDT-era ABI luo-v1 (v6.19 … v7.1)';
     case 'none':
       return undefined;
   }
@@ -98,7 +116,7 @@ function le32(v: Uint8Array, meaning: string): string {
   return `LE32 ${hex(x)} = ${x}: ${meaning}`;
 }
 
-/** struct kho_vmalloc (spec §3.5): first u64, total_pages u32, flags u16, order u16. */
+/** struct kho_vmalloc: first u64, total_pages u32, flags u16, order u16. */
 function khoVmalloc(v: Uint8Array): string {
   if (v.length !== 16) return `expected 16 bytes (struct kho_vmalloc), got ${v.length}`;
   const flags = Number(le(v, 12, 2));
@@ -172,6 +190,44 @@ function testNotes(header: string): KhoNote {
   };
 }
 
+/** A sub-node compatible: what it is, and whether the successor's check accepts it. */
+function compatNote(v: Uint8Array, what: string, expected: string): string {
+  return stringList(v).includes(expected) ? what : `${what}: the successor expects "${expected}"`;
+}
+
+function luoNotes(header: string): KhoNote {
+  return (path, prop) => {
+    const v = prop.value;
+    if (path.length === 0) {
+      if (prop.name === 'compatible') return header;
+      if (prop.name === LUO_FDT_LIVEUPDATE_NUM) {
+        if (v.length !== 8) return `expected 8 bytes (LE64 live update count), got ${v.length}`;
+        const x = le(v, 0, 8);
+        return `LE64 ${hex(x)} = ${x}: live updates so far (the writer's incoming number + 1)`;
+      }
+      return undefined;
+    }
+    if (path.length !== 1) return undefined;
+    if (path[0] === LUO_FDT_SESSION_NODE_NAME) {
+      if (prop.name === 'compatible') return compatNote(v, 'session ABI', LUO_FDT_SESSION_COMPATIBLE);
+      if (prop.name === LUO_FDT_SESSION_HEADER) {
+        return le64(
+          v,
+          `phys of the ${LUO_V1_SESSION_PGCNT}-page session area: u64 count + 80-byte luo_session_ser (at most ${LUO_V1_SESSION_MAX}), each with a ${LUO_V1_FILE_MAX}-entry file array`,
+        );
+      }
+    }
+    if (path[0] === LUO_FDT_FLB_NODE_NAME) {
+      if (prop.name === 'compatible')
+        return `FLB ABI (the released tree has ${LUO_FDT_FLB_COMPATIBLE}; v7.0+)`;
+      if (prop.name === LUO_FDT_FLB_HEADER) {
+        return le64(v, 'phys of the FLB page: u64 pgcnt, u64 count + 64-byte luo_flb_ser');
+      }
+    }
+    return undefined;
+  };
+}
+
 /**
  * The KHO notes for a tree: `document` says what it is, `note` decodes properties
  * (plain text, no comment delimiters). For a tree that is no KHO document, `note` returns
@@ -191,6 +247,8 @@ export function khoNotes(tree: FdtTree): {
       return { document, summary, note: memblockNotes(summary!) };
     case 'test':
       return { document, summary, note: testNotes(summary!) };
+    case 'luo':
+      return { document, summary, note: luoNotes(summary!) };
     case 'none':
       return { document, summary, note: () => undefined };
   }

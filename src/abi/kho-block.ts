@@ -70,23 +70,29 @@ export interface KhoBlockRecord {
   entries: Uint8Array[];
 }
 
+/** What {@link walkKhoBlocksPartial} found: the blocks before the first problem, and the problem. */
+export interface KhoBlockWalk {
+  /** Blocks that passed the checks, in chain order. */
+  blocks: KhoBlockRecord[];
+  /** Why the walk stopped early, or null when it reached the end of the chain. */
+  error: AbiError | null;
+}
+
 /**
- * Follow a chain from `head` with the restore checks: each `count` in 1..capacity (BAD_VALUE),
- * no loops (CYCLE), at most 10000 blocks (TOO_LONG), every block readable.
+ * Follow a chain from `head` with the restore checks of kho_block_set_restore()
+ * (kernel/liveupdate/kho_block.c): each `count` in 1..capacity (BAD_VALUE), no loops (CYCLE), at
+ * most 10000 blocks (TOO_LONG), every block readable (UNREADABLE). Keeps what it read before a
+ * problem, for reports that show the rest.
  */
-export function walkKhoBlocks(
-  head: number,
-  entrySize: number,
-  read: PhysReader,
-): AbiResult<KhoBlockRecord[]> {
-  return decodeWith(() => {
+export function walkKhoBlocksPartial(head: number, entrySize: number, read: PhysReader): KhoBlockWalk {
+  const blocks: KhoBlockRecord[] = [];
+  const r = decodeWith(() => {
     const cap = khoBlockCapacity(entrySize);
     const seen = new Set<number>();
-    const out: KhoBlockRecord[] = [];
     let at = head;
     while (at !== 0) {
       if (seen.has(at)) throw new AbiError('CYCLE', 'kho_block', at, 'block chain loops');
-      if (out.length >= KHO_BLOCK_MAX_BLOCKS) {
+      if (blocks.length >= KHO_BLOCK_MAX_BLOCKS) {
         throw new AbiError('TOO_LONG', 'kho_block', at, `more than ${KHO_BLOCK_MAX_BLOCKS} blocks`);
       }
       seen.add(at);
@@ -102,11 +108,21 @@ export function walkKhoBlocks(
         const off = KHO_BLOCK_HEADER_SIZE + i * entrySize;
         entries.push(page.slice(off, off + entrySize));
       }
-      out.push({ phys: at, entries });
+      blocks.push({ phys: at, entries });
       at = next;
     }
-    return out;
   });
+  return { blocks, error: r.ok ? null : r.error };
+}
+
+/** Follow a chain from `head` with the restore checks (see {@link walkKhoBlocksPartial}); all or nothing. */
+export function walkKhoBlocks(
+  head: number,
+  entrySize: number,
+  read: PhysReader,
+): AbiResult<KhoBlockRecord[]> {
+  const w = walkKhoBlocksPartial(head, entrySize, read);
+  return w.error === null ? { ok: true, value: w.blocks } : { ok: false, error: w.error };
 }
 
 /** A block chain laid out by {@link buildKhoBlockChain}. */

@@ -58,6 +58,17 @@ export const FINDING_CODES = {
   'reserve-mem-not-preserved': 'error',
   'test-kho-folio': 'error',
   'vmalloc-not-preserved': 'error',
+  // Live Update Orchestrator (sub-tree LUO)
+  'luo-invalid': 'error',
+  'luo-block-count': 'error',
+  'luo-too-long': 'error',
+  'luo-file-count': 'error',
+  'luo-duplicate': 'error',
+  'luo-not-preserved': 'error',
+  'luo-handler': 'info',
+  'luo-flb': 'warning',
+  'memfd-invalid': 'error',
+  'memfd-folio': 'error',
 } as const satisfies Record<string, Severity>;
 
 /** One of the stable finding codes. */

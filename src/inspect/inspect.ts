@@ -1,8 +1,8 @@
 /**
- * `inspectHandover`: decode the KHO handover data a kernel left behind (spec §11.3 recipe, every
- * ABI version) from a root FDT and, optionally, a physical memory image, and check it. The result
- * is a plain report (see report-text.ts / report-json.ts); problems are findings, never throws
- * on bad data.
+ * `inspectHandover`: decode the KHO handover data a kernel left behind (every ABI version, and
+ * the LUO sub-tree in both formats) from a root FDT and, optionally, a physical memory image, and
+ * check it. The result is a plain report (see report-text.ts / report-json.ts); problems are
+ * findings, never throws on bad data.
  */
 import { decodeKexecMetadata } from '../abi/kexec-metadata.ts';
 import {
@@ -12,6 +12,7 @@ import {
   KHO_FDT_PROP_MEMORY_MAP,
 } from '../abi/kho-fdt.ts';
 import type { KhoScratch } from '../abi/kho-scratch.ts';
+import { LUO_KHO_ENTRY_NAME } from '../abi/luo.ts';
 import { khoAbiVersionOfList } from '../abi/versions.ts';
 import type { KhoAbiVersion } from '../abi/versions.ts';
 import { FDT_MAGIC } from '../fdt/constants.ts';
@@ -28,6 +29,8 @@ import type { ImageRange, MemoryImage } from './memory-image.ts';
 import type { OrderSummary, PreservedSet } from './preserved-set.ts';
 import { RangeList } from './range-list.ts';
 import { scratchRanges } from './scratch.ts';
+import { decodeLuo } from './luo.ts';
+import type { LuoReport } from './luo.ts';
 import { decodeSubtrees } from './subtrees.ts';
 import type { SubtreeReport } from './subtrees.ts';
 
@@ -98,6 +101,8 @@ export interface InspectReport {
   ranges: RangeList;
   tracker: { pages: TrackerPage[]; counts: Record<TrackerKind, number> };
   subtrees: SubtreeReport[];
+  /** The Live Update Orchestrator's sub-tree `LUO`, decoded (null without it or without an image). */
+  luo: LuoReport | null;
   findings: Finding[];
   /** List cap used for blocks and folios. */
   maxList: number;
@@ -130,7 +135,7 @@ function metadataCount(img: MemoryImage, blob: Uint8Array): number {
 const PREFIX_MATCH = 96;
 
 /**
- * debugfs `out/fdt` keeps the length the FDT had at creation (spec §6.1 quirk), so after later
+ * debugfs `out/fdt` keeps the length the FDT had at creation (a kernel quirk, docs/quirks.md), so after later
  * sub-trees the file holds a truncated FDT. With an image at hand, use the KHO FDT in memory
  * whose structure starts with the same bytes (root compatible and memory-map pointer).
  */
@@ -257,6 +262,7 @@ export function inspectHandover(input: InspectInput): InspectReport {
     ranges: new RangeList(),
     tracker: { pages: [], counts: { 'radix-node': 0, 'radix-leaf': 0, 'v1-chunk': 0, 'v1-bitmap': 0 } },
     subtrees: [],
+    luo: null,
     findings: [],
     maxList,
   };
@@ -370,6 +376,10 @@ export function inspectHandover(input: InspectInput): InspectReport {
     findings,
     maxList,
   });
+  const luo = report.subtrees.find((s) => s.name === LUO_KHO_ENTRY_NAME);
+  if (luo !== undefined && luo.phys !== null && img !== null) {
+    report.luo = decodeLuo({ image: img, preserved, findings, maxList }, luo.phys, luo.size);
+  }
   return done();
 }
 

@@ -163,6 +163,14 @@ export class PreservedSet {
     return false;
   }
 
+  /** The order of the block that starts at `phys`, or -1 when none does (after {@link finish}). */
+  blockOrderAt(phys: number): number {
+    for (let o = 0; o <= MAX_BLOCK_ORDER; o++) {
+      if (this.counts[o]! > 0 && this.hasBlock(phys, o)) return o;
+    }
+    return -1;
+  }
+
   /** Iterate blocks in address order (after {@link finish}); stop when `fn` returns false. */
   forEachSorted(fn: (phys: number, order: number) => boolean): void {
     const orders: number[] = [];

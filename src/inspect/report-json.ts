@@ -4,6 +4,7 @@
  */
 import type { InspectReport } from './inspect.ts';
 import { hexAddr } from './findings.ts';
+import type { LuoReport } from './luo.ts';
 import type { SubtreeReport } from './subtrees.ts';
 
 /** Version of the JSON layout; bumped on incompatible changes. */
@@ -47,6 +48,60 @@ function subtreeJson(s: SubtreeReport): Record<string, unknown> {
   if (s.dts !== undefined) out['dts'] = s.dts;
   if (s.hexdump !== undefined) out['hexdump'] = s.hexdump;
   return out;
+}
+
+const hexBig = (x: bigint): string => `0x${x.toString(16)}`;
+
+/** A u64 counter as a JSON number when exact, else as a decimal string. */
+const u64Number = (x: bigint): number | string =>
+  x <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(x) : x.toString();
+
+function luoJson(l: LuoReport): Record<string, unknown> {
+  return {
+    compatible: l.compatible,
+    liveupdateNumber: l.liveupdateNumber === null ? null : u64Number(l.liveupdateNumber),
+    sessions: l.sessions.map((s) => ({
+      name: s.name,
+      files: s.files.map((f) => {
+        const out: Record<string, unknown> = {
+          token: hexBig(f.token),
+          compatible: f.compatible,
+          data: hexBig(f.data),
+        };
+        const m = f.memfd;
+        if (m !== null) {
+          out['memfd'] = {
+            size: m.size,
+            pos: m.pos,
+            seals: m.seals,
+            nrFolios: m.nrFolios,
+            version: m.version,
+            phys: hexAddr(m.phys),
+            flags: m.flags,
+            folioArray: {
+              first: hexAddr(m.folioArray.first),
+              totalPages: m.folioArray.totalPages,
+              flags: m.folioArray.flags,
+              order: m.folioArray.order,
+            },
+            vmallocChunks: m.vmallocChunks.map(hexAddr),
+          };
+        }
+        return out;
+      }),
+      filesPa: hexAddr(s.filesPa),
+      fileCount: s.fileCount,
+      fileBlocks: s.fileBlocks.map(hexAddr),
+    })),
+    format: l.format,
+    phys: hexAddr(l.phys),
+    sessionsPa: hexOrNull(l.sessionsPa),
+    flbsPa: hexOrNull(l.flbsPa),
+    sessionBlocks: l.sessionBlocks.map(hexAddr),
+    flbs:
+      l.flbs === null ? null : l.flbs.map((f) => ({ name: f.name, data: hexBig(f.data), count: f.count })),
+    complete: l.complete,
+  };
 }
 
 /**
@@ -136,6 +191,7 @@ function reportModel(r: InspectReport): Record<string, unknown> {
       }),
     },
     subtrees: r.subtrees.map(subtreeJson),
+    luo: r.luo === null ? null : luoJson(r.luo),
     findings: r.findings,
     summary: { errors: count('error'), warnings: count('warning'), infos: count('info') },
   };

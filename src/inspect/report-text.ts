@@ -5,7 +5,10 @@
  */
 import type { InspectReport } from './inspect.ts';
 import { hexAddr } from './findings.ts';
+import { luoFileCount } from './luo.ts';
+import type { LuoReport } from './luo.ts';
 import type { SubtreeReport } from './subtrees.ts';
+import { sealsText } from '../abi/memfd-luo.ts';
 
 /** Options of {@link formatReportText}. */
 export interface TextOptions {
@@ -78,6 +81,44 @@ function subtreeLines(s: SubtreeReport, limit: number): string[] {
       out.push(`    … ${lines.length - max} more DTS lines (raise --limit, or see --json)`);
   }
   if (s.hexdump !== undefined) out.push(indent(s.hexdump, '    '));
+  return out;
+}
+
+const hexBig = (x: bigint): string => `0x${x.toString(16)}`;
+
+function luoLines(l: LuoReport, limit: number): string[] {
+  const out: string[] = [];
+  const num = l.liveupdateNumber === null ? 'unknown' : l.liveupdateNumber.toString();
+  out.push(
+    `  ${l.compatible} (${l.format}) at ${hexAddr(l.phys)}: liveupdate number ${num}, ${l.sessions.length} session(s), ${luoFileCount(l)} file(s)${l.complete ? '' : ' (INCOMPLETE)'}`,
+  );
+  const where = l.format === 'luo-v5' ? 'session blocks' : 'session area';
+  out.push(`  ${where}: ${l.sessionBlocks.length === 0 ? '(none)' : l.sessionBlocks.map(hexAddr).join(' ')}`);
+  if (l.flbsPa !== null) {
+    const flbs = l.flbs === null ? 'not decoded' : `${l.flbs.length} FLB(s)`;
+    out.push(`  FLB page ${hexAddr(l.flbsPa)}: ${flbs}`);
+    for (const f of (l.flbs ?? []).slice(0, limit)) {
+      out.push(`    ${f.name}: data ${hexBig(f.data)}, ${f.count} file(s)`);
+    }
+  }
+  for (const s of l.sessions.slice(0, limit)) {
+    const blocks = s.fileBlocks.length === 0 ? '' : `, files at ${s.fileBlocks.map(hexAddr).join(' ')}`;
+    out.push(`  session "${s.name}": ${s.fileCount} file(s)${blocks}`);
+    for (const f of s.files.slice(0, limit)) {
+      out.push(`    token ${hexBig(f.token)}: ${f.compatible}, data ${hexBig(f.data)}`);
+      const m = f.memfd;
+      if (m === null) continue;
+      out.push(
+        `      memfd: size ${m.size} (${humanBytes(m.size)}), pos ${m.pos}, seals ${sealsText(m.seals)}, ${m.nrFolios} folio(s); folio array ${hexAddr(m.folioArray.first)} (${m.folioArray.totalPages} page(s))`,
+      );
+      for (const x of m.folios.slice(0, limit)) {
+        out.push(`        pfn ${hexAddr(x.pfn)} index ${x.index} flags ${hexAddr(x.flags)}`);
+      }
+      more(out, Math.min(limit, m.folios.length), m.nrFolios, 'folios');
+    }
+    more(out, Math.min(limit, s.files.length), s.files.length, 'files');
+  }
+  more(out, Math.min(limit, l.sessions.length), l.sessions.length, 'sessions');
   return out;
 }
 
@@ -156,6 +197,7 @@ export function formatReportText(r: InspectReport, opts: TextOptions = {}): stri
   more(out, Math.min(limit, r.tracker.pages.length), total, 'tracker pages');
   out.push('', `Sub-trees (${r.subtrees.length})`);
   for (const s of r.subtrees) out.push(...subtreeLines(s, limit));
+  if (r.luo !== null) out.push('', 'Live Update Orchestrator', ...luoLines(r.luo, limit));
   const errors = r.findings.filter((f) => f.severity === 'error').length;
   const warnings = r.findings.filter((f) => f.severity === 'warning').length;
   out.push(

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { toDts } from '../../src/fdt/dts.ts';
 import { asComment, khoDocument, khoNotes } from '../../src/abi/kho-annotate.ts';
+import { writeLuoV1Fdt } from '../../src/abi/luo-v1.ts';
 import { readTree } from '../../src/fdt/reader.ts';
 import type { FdtNode, FdtTree } from '../../src/fdt/tree.ts';
 import { dtcCompile } from '../fixtures/fdt/dtc.ts';
@@ -177,4 +178,35 @@ test('no KHO document: no notes at all', () => {
 
 test('asComment cannot be closed early by the text', () => {
   assert.equal(asComment('a */ b'), '/* a * / b */');
+});
+
+test('the FDT-era LUO tree (luo-v1): live update number, session area and FLB page', () => {
+  const page = writeLuoV1Fdt({ liveupdateNum: 3n, sessionHeader: 0x1_0400_0000, flbHeader: 0x5000 });
+  const t = readTree(page.subarray(0, new DataView(page.buffer).getUint32(4)));
+  assert.equal(khoDocument(t).kind, 'luo');
+  const text = khoDts(t);
+  assert.equal(stripComments(text), toDts(t));
+  assert.match(
+    text,
+    /compatible = "luo-v1"; \/\* KHO sub-tree LUO: Live Update Orchestrator, FDT-era ABI luo-v1 \(v6\.19 … v7\.1\) \*\//,
+  );
+  assert.match(text, /liveupdate-number = <0x3000000 0x00>; \/\* LE64 0x3 = 3: live updates so far/);
+  assert.match(
+    text,
+    /luo-session-header = <0x04 0x1000000>; \/\* LE64 0x104000000: phys of the 16-page session area: u64 count \+ 80-byte luo_session_ser \(at most 819\)/,
+  );
+  assert.match(text, /luo-flb-header = <0x500000 0x00>; \/\* LE64 0x5000: phys of the FLB page/);
+  assert.match(text, /compatible = "luo-session-v2"; \/\* session ABI \*\//);
+  const bad = tree({
+    name: '',
+    props: [
+      { name: 'compatible', value: s('luo-v1') },
+      { name: 'liveupdate-number', value: new Uint8Array(4) },
+    ],
+    children: [
+      { name: 'luo-session', props: [{ name: 'compatible', value: s('luo-session-v1') }], children: [] },
+    ],
+  });
+  assert.match(khoDts(bad), /expected 8 bytes \(LE64 live update count\), got 4/);
+  assert.match(khoDts(bad), /session ABI: the successor expects "luo-session-v2"/);
 });

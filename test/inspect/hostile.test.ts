@@ -341,8 +341,8 @@ describe('placement checks against preserved memory and scratch', () => {
 
   test('a sub-tree blob outside the image; a corrupt sub-FDT; kexec-metadata with a bad version', () => {
     const h = built('kho-v4');
-    const luo = h.subtrees.find((s) => s.name === 'LUO')!;
-    h.mem.writeU32(luo.phys + 8, 0xffff_ffff); // off_dt_struct
+    const memblock = h.subtrees.find((s) => s.name === 'memblock')!;
+    h.mem.writeU32(memblock.phys + 8, 0xffff_ffff); // off_dt_struct
     const meta = h.subtrees.find((s) => s.name === 'kexec-metadata')!;
     h.mem.writeU32(meta.phys, 9);
     const r = run(h.mem, h.fdt, {}, [
@@ -351,7 +351,7 @@ describe('placement checks against preserved memory and scratch', () => {
     ]);
     const errs = r.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}@${f.at}`);
     assert.ok(errs.includes('ptr-outside-image@/raw-blob'), errs.join());
-    assert.ok(errs.includes('subtree-invalid@/LUO'), errs.join());
+    assert.ok(errs.includes('subtree-invalid@/memblock'), errs.join());
     assert.ok(errs.includes('subtree-invalid@/kexec-metadata'), errs.join());
   });
 });
@@ -359,7 +359,12 @@ describe('placement checks against preserved memory and scratch', () => {
 describe('fuzzing', () => {
   const base = buildHandover({ version: 'kho-v4', seed: 21 });
   const v1 = buildHandover({ version: 'kho-v1', seed: 22 });
-  const targets = (h: BuiltHandover): number[] => [h.fdtPhys, ...h.tracker, ...h.subtrees.map((s) => s.phys)];
+  const targets = (h: BuiltHandover): number[] => [
+    h.fdtPhys,
+    ...h.tracker,
+    ...h.subtrees.map((s) => s.phys),
+    ...h.luo.pages,
+  ];
 
   for (const h of [base, v1]) {
     test(`${h.version}: random corruption of tracker, FDT and blob pages never crashes`, () => {

@@ -59,7 +59,34 @@ function checkReport(h: BuiltHandover, r: InspectReport): void {
   } else {
     assert.equal(meta, undefined);
   }
-  assert.match(r.subtrees.find((s) => s.name === 'LUO')!.dts!, /compatible = "luo-v1";/);
+  if (h.luo.format === 'luo-v1') {
+    assert.match(r.subtrees.find((s) => s.name === 'LUO')!.dts!, /compatible = "luo-v1";/);
+  }
+  // The LUO sub-tree: every session, token and memfd as built.
+  const luo = r.luo!;
+  assert.deepEqual(
+    [luo.format, luo.liveupdateNumber, luo.complete],
+    [h.luo.format, h.luo.liveupdateNumber, true],
+  );
+  assert.deepEqual(luo.sessionBlocks, h.luo.sessionBlocks);
+  assert.deepEqual(luo.flbs, []);
+  assert.deepEqual(
+    luo.sessions.map((s) => ({
+      name: s.name,
+      blocks: s.fileBlocks,
+      files: s.files.map((f) => [
+        f.token,
+        f.memfd?.size,
+        f.memfd?.seals,
+        f.memfd?.folios.map((x) => x.pfn * 4096),
+      ]),
+    })),
+    h.luo.sessions.map((s, i) => ({
+      name: s.name,
+      blocks: h.luo.fileBlocks[i],
+      files: s.files.map((f) => [f.token, f.size, f.seals, f.folios]),
+    })),
+  );
   // Coalesced ranges cover exactly the blocks.
   const covered = r.ranges.bytes();
   assert.equal(covered, bytes);
@@ -231,9 +258,34 @@ test('text and JSON reports carry the same facts', () => {
     'rangesTruncated',
     'tracker',
     'subtrees',
+    'luo',
     'findings',
     'summary',
   ]);
+  const jl = j['luo'] as {
+    compatible: string;
+    liveupdateNumber: number;
+    sessions: { name: string; files: unknown[] }[];
+  };
+  assert.deepEqual([jl.compatible, jl.liveupdateNumber], ['luo-v5', 3]);
+  assert.deepEqual(jl.sessions[1]!.files[0], {
+    ...(jl.sessions[1]!.files[0] as object),
+    token: '0x1a',
+    compatible: 'memfd-v2',
+    memfd: {
+      ...(jl.sessions[1]!.files[0] as { memfd: object }).memfd,
+      size: 4096,
+      pos: 0,
+      seals: 1,
+      nrFolios: 1,
+    },
+  });
+  assert.match(
+    text,
+    /^Live Update Orchestrator\n {2}luo-v5 \(luo-v5\) at 0x[0-9a-f]+: liveupdate number 3, 3 session\(s\), 3 file\(s\)$/m,
+  );
+  assert.match(text, /^ {4}token 0xfffffffffffffff0: memfd-v2, data 0x[0-9a-f]+$/m);
+  assert.match(text, /^ {6}memfd: size 12288 \(12\.0 KiB\), pos 0, seals 0, 3 folio\(s\)/m);
   // The streamed text parses to the same document.
   assert.deepEqual(JSON.parse(formatReportJson(r)), j);
   const capped = reportToJson({ ...r, maxList: 3 });
