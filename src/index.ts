@@ -20,7 +20,10 @@ import { KernelPanic } from './kernel/boot.ts';
 import { Machine } from './kernel/machine.ts';
 import { profileByName, PROFILE_NAMES, DEFAULT_PROFILE } from './kernel/profile.ts';
 import { openModuleFile } from './kernel/loadable/load.ts';
-import { configureWithModuleFiles } from './kernel/loadable/machine-modules.ts';
+import { configureWithModuleFiles, modStrerror } from './kernel/loadable/machine-modules.ts';
+import { machineDisk } from './kernel/disk.ts';
+import { insertModule } from './kernel/module.ts';
+import { resolve as resolvePath } from 'node:path';
 import { BufferSink, callbackSink } from './shell/io.ts';
 import { createSession } from './shell/machine-setup.ts';
 import { runScript as runShellScript } from './shell/script.ts';
@@ -110,6 +113,11 @@ export interface MachineSpec {
   cmdline?: string;
   /** Module files built into the kernel (initialised at boot in every generation). */
   modules?: readonly string[];
+  /**
+   * Module files (paths) or shipped module names that user space loads after every boot: the
+   * machine disk's `/etc/modules-load.d/api.conf`.
+   */
+  modulesLoad?: readonly string[];
 }
 
 interface BootDefaults {
@@ -136,6 +144,10 @@ export function createMachine(spec: MachineSpec = {}): Machine {
     sanitize: spec.sanitize ?? true,
   });
   configureWithModuleFiles(machine, files);
+  if (spec.modulesLoad !== undefined && spec.modulesLoad.length > 0) {
+    const text = spec.modulesLoad.map((m) => `${m.includes('/') ? resolvePath(m) : m}\n`).join('');
+    machineDisk(machine).write('/etc/modules-load.d/api.conf', new TextEncoder().encode(text), Date.now());
+  }
   BOOT.set(machine, { cmdline: spec.cmdline ?? 'console=ttyS0 kho=on', profile });
   return machine;
 }
@@ -201,6 +213,20 @@ export function kexec(machine: Machine, opts: { cmdline?: string } = {}): KexecR
     throw e;
   }
 }
+
+/**
+ * `insmod FILE param=value…` on the running kernel: 0 or -errno (init's, or -EEXIST, -ENOENT for
+ * an unknown parameter, -EINVAL for a bad value). A file that cannot be loaded throws
+ * {@link ModuleLoadError}.
+ */
+export function insmod(machine: Machine, file: string, params: readonly string[] = []): number {
+  const k = machine.kernel;
+  if (k === null) throw new Error('the machine has no running kernel');
+  return insertModule(k, openModuleFile(file).module, params);
+}
+
+/** kmod's words for an insmod errno (`Invalid module format`, `Unknown symbol in module`, …). */
+export { modStrerror };
 
 /** The running kernel's log, as `dmesg` prints it. */
 export function dmesg(machine: Machine): string {

@@ -2,16 +2,12 @@
  * Runs a check in a worker thread under a watchdog. A module whose init never returns is
  * synchronous JavaScript that nothing inside its thread can stop; the supervisor terminates the
  * worker when the check makes no progress (a new generation, a module's init starting or
- * ending) for `timeout` seconds and reports a soft lockup.
- *
- * Why a soft lockup: a module stuck in a loop is a CPU spinning in kernel mode without
- * scheduling, which is what the kernel's soft-lockup watchdog reports (kernel/watchdog.c:
- * `watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [swapper/0:1]`). The hung-task detector
- * (kernel/hung_task.c, `INFO: task … blocked for more than 120 seconds.`) is for tasks sleeping
- * in D state, which a JavaScript loop cannot be. Built-in initcalls run in PID 1 before it
+ * ending) for `timeout` seconds and reports the kernel's soft lockup (src/kernel/watchdog.ts
+ * says why that report and not the hung-task one). Built-in initcalls run in PID 1 before it
  * executes init, whose name is still `swapper/0`.
  */
 import { Worker } from 'node:worker_threads';
+import { INITCALL_TASK, softLockupLines } from '../kernel/watchdog.ts';
 import type { CheckEvent, CheckOptions, CheckReport, GenerationResult } from './engine.ts';
 
 /** A check with its watchdog timeout in seconds. */
@@ -68,11 +64,7 @@ export function superviseCheck(o: SupervisedCheck): Promise<CheckReport> {
         errors: results.reduce((a, g) => a + g.findings.filter((f) => f.severity === 'error').length, 0) + 1,
         warnings: results.reduce((a, g) => a + g.findings.filter((f) => f.severity === 'warning').length, 0),
         stopped: `${where} within ${secs} s (stopped by the watchdog)`,
-        hung: [
-          `watchdog: BUG: soft lockup - CPU#0 stuck for ${secs}s! [swapper/0:1]`,
-          `Modules linked in: ${module ?? ''}`.trimEnd(),
-          where,
-        ],
+        hung: [...softLockupLines(secs, INITCALL_TASK, module === null ? [] : [module]), where],
       });
     };
     worker.on('message', (m: Message) => {

@@ -31,7 +31,13 @@ export function machineOptions(cmd: Command): Command {
       MACHINE_DEFAULTS.profile,
     )
     .option('--seed <n>', 'seed of every random stream', MACHINE_DEFAULTS.seed)
-    .option('--sanitize', 'poison unpreserved memory at kexec', false);
+    .option('--sanitize', 'poison unpreserved memory at kexec', false)
+    .option(
+      '--module <file>',
+      'a module file built into the kernel, run at boot in every generation (repeatable)',
+      (v: string, prev: string[]) => [...prev, v],
+      [],
+    );
 }
 
 /** Registers `kho shell`. */

@@ -14,6 +14,7 @@ import { ERRNO, ErrnoError, strerror as errnoText } from '../util/errno.ts';
 import type { Kernel } from './kernel.ts';
 import { KernelPanic } from './panic.ts';
 import type { Machine } from './machine.ts';
+import { confLines, machineDisk } from './disk.ts';
 
 /** A module parameter (`module_param`). */
 export interface ModuleParam {
@@ -177,7 +178,9 @@ export function modprobe(
   }
   const loaded = loadedOf(kernel);
   if (loaded.has(canonical(mod.name))) return;
-  const params = parseParams(kernel, mod, args, { builtin: false });
+  const params = parseParams(kernel, mod, [...modprobeOptions(kernel.machine, mod.name), ...args], {
+    builtin: false,
+  });
   const rc = runInit(kernel, mod, params);
   if (rc !== 0) {
     throw new ModuleError(
@@ -186,6 +189,20 @@ export function modprobe(
     );
   }
   loaded.set(canonical(mod.name), { module: mod, builtin: false, params, initResult: 0 });
+}
+
+/**
+ * `init_module()` for a module that is not in the catalog (`insmod FILE`): 0, or -EEXIST when a
+ * module of that name is loaded, or what init returned (an unknown parameter is ignored with
+ * kernel/module/main.c: unknown_module_param_cb()'s line). On success the module is loaded (rmmod removes it).
+ */
+export function insertModule(kernel: Kernel, mod: KernelModule, args: readonly string[] = []): number {
+  const loaded = loadedOf(kernel);
+  if (loaded.has(canonical(mod.name))) return -ERRNO.EEXIST;
+  const params = parseParams(kernel, mod, args, { builtin: false });
+  const rc = runInit(kernel, mod, params);
+  if (rc === 0) loaded.set(canonical(mod.name), { module: mod, builtin: false, params, initResult: 0 });
+  return rc;
 }
 
 /**
@@ -230,21 +247,38 @@ function runInit(kernel: Kernel, mod: KernelModule, params: ReadonlyMap<string, 
 
 // ---------------------------------------------------------------- the machine's build and rootfs
 
-/** What a machine's kernels are built with and what its disk says to load. */
+/** What a machine's kernels are built with (what its disk says to load is on the disk). */
 interface MachineModules {
   catalog: ModuleCatalog;
   /** CONFIG_...=y modules (part of the kernel image, so every successor of the build has them). */
   builtin: string[];
-  /** `/etc/modules-load.d`: modules user space loads at every boot, with their arguments. */
-  modulesLoad: { name: string; args: string[] }[];
+  /** Opens a module file named by path in `/etc/modules-load.d` (absent: paths are refused). */
+  openFile: ((path: string) => KernelModule | ModuleError) | null;
+}
+
+/** The conf files `configureModules` writes for its `modulesLoad` list. */
+const KHO_CONF = 'kho.conf';
+
+/** `options NAME param=value…` lines of `/etc/modprobe.d/*.conf` for `name`, in file order. */
+export function modprobeOptions(machine: Machine, name: string): string[] {
+  const key = canonical(name);
+  const out: string[] = [];
+  for (const f of machineDisk(machine).confFiles('/etc/modprobe.d')) {
+    for (const line of confLines(f.text)) {
+      const [cmd, mod, ...rest] = line.split(/\s+/);
+      if (cmd === 'options' && mod !== undefined && canonical(mod) === key) out.push(...rest);
+    }
+  }
+  return out;
 }
 
 const MACHINES = new WeakMap<Machine, MachineModules>();
 
 /**
  * Configure the modules of `machine`: the catalog, the built-in set (same for every kernel of
- * this build, like `machine.buildOptions`) and the boot-time modprobe list (the root file
- * system's `/etc/modules-load.d`, on disk).
+ * this build, like `machine.buildOptions`) and the boot-time modprobe list, written to the
+ * machine's disk as `/etc/modules-load.d/kho.conf` with the arguments as `options` lines in
+ * `/etc/modprobe.d/kho.conf`. `openFile` lets `/etc/modules-load.d` name module files by path.
  */
 export function configureModules(
   machine: Machine,
@@ -252,6 +286,7 @@ export function configureModules(
     catalog: ModuleCatalog;
     builtin?: readonly string[];
     modulesLoad?: readonly { name: string; args?: readonly string[] }[];
+    openFile?: (path: string) => KernelModule | ModuleError;
   },
 ): void {
   for (const n of cfg.builtin ?? []) {
@@ -261,8 +296,49 @@ export function configureModules(
   MACHINES.set(machine, {
     catalog: cfg.catalog,
     builtin: [...(cfg.builtin ?? [])],
-    modulesLoad: (cfg.modulesLoad ?? []).map((m) => ({ name: m.name, args: [...(m.args ?? [])] })),
+    openFile: cfg.openFile ?? null,
   });
+  writeModulesLoad(
+    machine,
+    (cfg.modulesLoad ?? []).map((m) => ({ name: m.name, args: [...(m.args ?? [])] })),
+  );
+}
+
+/** Write the `kho.conf` pair for a modules-load list (an empty list removes them). */
+function writeModulesLoad(
+  machine: Machine,
+  list: readonly { name: string; args: readonly string[] }[],
+): void {
+  const disk = machineDisk(machine);
+  const load = `/etc/modules-load.d/${KHO_CONF}`;
+  const opts = `/etc/modprobe.d/${KHO_CONF}`;
+  if (list.length === 0) {
+    disk.remove(load);
+    disk.remove(opts);
+    return;
+  }
+  const enc = new TextEncoder();
+  disk.write(load, enc.encode(list.map((m) => `${m.name}\n`).join('')), MACHINE_DISK_EPOCH);
+  const options = list.filter((m) => m.args.length > 0).map((m) => `options ${m.name} ${m.args.join(' ')}\n`);
+  if (options.length > 0) disk.write(opts, enc.encode(options.join('')), MACHINE_DISK_EPOCH);
+  else disk.remove(opts);
+}
+
+/** When the configuration files were written (the synthetic images' build date). */
+const MACHINE_DISK_EPOCH = Date.UTC(2026, 0, 1);
+
+function modulesLoadList(machine: Machine): { name: string; args: string[] }[] {
+  const out: { name: string; args: string[] }[] = [];
+  for (const line of confLines(machineDisk(machine).readText(`/etc/modules-load.d/${KHO_CONF}`) ?? '')) {
+    out.push({ name: line, args: [] });
+  }
+  const opts = confLines(machineDisk(machine).readText(`/etc/modprobe.d/${KHO_CONF}`) ?? '');
+  for (const o of opts) {
+    const [, name, ...rest] = o.split(/\s+/);
+    const m = out.find((x) => canonical(x.name) === canonical(name ?? ''));
+    if (m !== undefined) m.args.push(...rest);
+  }
+  return out;
 }
 
 /** The catalog configured for `machine` (null when none was). */
@@ -270,13 +346,13 @@ export function machineCatalog(machine: Machine): ModuleCatalog | null {
   return MACHINES.get(machine)?.catalog ?? null;
 }
 
-/** Add (or replace) a `/etc/modules-load.d` entry of `machine`. */
+/** Add (or replace) an entry of `machine`'s `/etc/modules-load.d/kho.conf` (arguments as `options`). */
 export function addModulesLoad(machine: Machine, name: string, args: readonly string[] = []): void {
-  const cfg = MACHINES.get(machine);
-  if (cfg === undefined) throw new ModuleError('ENOENT', 'no modules configured on this machine');
+  if (!MACHINES.has(machine)) throw new ModuleError('ENOENT', 'no modules configured on this machine');
   const key = canonical(name);
-  cfg.modulesLoad = cfg.modulesLoad.filter((m) => canonical(m.name) !== key);
-  cfg.modulesLoad.push({ name, args: [...args] });
+  const list = modulesLoadList(machine).filter((m) => canonical(m.name) !== key);
+  list.push({ name, args: [...args] });
+  writeModulesLoad(machine, list);
 }
 
 /** What boot or modules-load did for one module. */
@@ -327,27 +403,44 @@ export function runModuleInitcalls(kernel: Kernel, level: number): void {
 }
 
 /**
- * User space after boot: systemd-modules-load runs `modprobe` for each `/etc/modules-load.d`
- * entry (on disk, so it survives the kexec). The machine calls this once per booted kernel.
+ * User space after boot: systemd-modules-load reads `/etc/modules-load.d/*.conf` (on the
+ * machine's disk, so it survives the kexec) in file-name order and runs `modprobe` for each
+ * name, with the `options` of `/etc/modprobe.d`. A line that is a path (it has a `/`) names a
+ * module file, loaded as `insmod` would (a model extension: systemd takes names only). The
+ * machine calls this once per booted kernel.
  */
 export function runModulesLoad(kernel: Kernel): void {
   const cfg = MACHINES.get(kernel.machine);
   if (cfg === undefined || USERSPACE_DONE.has(kernel)) return;
   USERSPACE_DONE.add(kernel);
-  for (const m of cfg.modulesLoad) {
-    try {
-      modprobe(kernel, cfg.catalog, m.name, m.args);
-      startsOf(kernel).push({ name: canonical(m.name), builtin: false, result: 0 });
-    } catch (e) {
-      if (!(e instanceof ModuleError)) throw e;
-      kernel.dmesg.err(`systemd-modules-load: Failed to insert module '${m.name}': ${e.message}`);
-      startsOf(kernel).push({
-        name: canonical(m.name),
-        builtin: false,
-        result: -((ERRNO as Record<string, number | undefined>)[e.code] ?? ERRNO.EINVAL),
-        message: e.message,
-      });
+  for (const f of machineDisk(kernel.machine).confFiles('/etc/modules-load.d')) {
+    for (const line of confLines(f.text)) modulesLoadOne(kernel, cfg, line);
+  }
+}
+
+function modulesLoadOne(kernel: Kernel, cfg: MachineModules, entry: string): void {
+  let name = entry;
+  try {
+    if (entry.includes('/')) {
+      const mod =
+        cfg.openFile?.(entry) ?? new ModuleError('EINVAL', `${entry}: module files are not supported here`);
+      if (mod instanceof ModuleError) throw mod;
+      name = mod.name;
+      const rc = insertModule(kernel, mod, modprobeOptions(kernel.machine, mod.name));
+      if (rc !== 0 && rc !== -ERRNO.EEXIST) throw new ModuleError(errnoCode(rc), strerror(rc));
+    } else {
+      modprobe(kernel, cfg.catalog, entry);
     }
+    startsOf(kernel).push({ name: canonical(name), builtin: false, result: 0 });
+  } catch (e) {
+    if (!(e instanceof ModuleError)) throw e;
+    kernel.dmesg.err(`systemd-modules-load: Failed to insert module '${entry}': ${e.message}`);
+    startsOf(kernel).push({
+      name: canonical(name),
+      builtin: false,
+      result: -((ERRNO as Record<string, number | undefined>)[e.code] ?? ERRNO.EINVAL),
+      message: e.message,
+    });
   }
 }
 

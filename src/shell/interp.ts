@@ -635,6 +635,10 @@ export class Interpreter {
         }
         continue;
       }
+      // A regular file on the machine's disk (/etc) may be created; `>>` adds to one.
+      node ??= s.vfs.creatable(s.abs(target));
+      if (r.op === '>>' && node?.type === 'file' && node.append !== undefined)
+        node = { ...node, write: node.append };
       const code = openForWriteError(node, s.abs(target));
       if (code !== null) {
         io.stderr.write(`${s.errorPrefix()}${target}: ${strerror(code)}\n`);

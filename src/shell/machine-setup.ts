@@ -6,8 +6,9 @@
 import { KhoMemError } from '../hw/errors.ts';
 import { parseSize } from '../hw/topology.ts';
 import { Machine } from '../kernel/machine.ts';
-import { configureModules } from '../kernel/module.ts';
-import { defaultModuleCatalog } from '../kernel/modules/catalog.ts';
+import { ModuleError } from '../kernel/module.ts';
+import { ModuleLoadError, openModuleFile, type ModuleFile } from '../kernel/loadable/load.ts';
+import { configureWithModuleFiles, loadErrorMessage } from '../kernel/loadable/machine-modules.ts';
 import { DEFAULT_PROFILE, PROFILE_NAMES, profileByName, type ReleaseProfile } from '../kernel/profile.ts';
 import { COMMANDS } from './commands/index.ts';
 import type { Sink } from './io.ts';
@@ -21,6 +22,8 @@ export interface MachineCliOptions {
   profile?: string;
   seed?: string;
   sanitize?: boolean;
+  /** `--module FILE` (repeatable): module files built into the kernel. */
+  module?: string[];
 }
 
 /** Defaults shown in `--help`. */
@@ -40,6 +43,8 @@ export interface MachineConfig {
   profile: ReleaseProfile;
   seed: number;
   sanitize: boolean;
+  /** Module files built in (`--module`), opened and checked. */
+  modules: ModuleFile[];
 }
 
 /** Check the options; a string is the error message. */
@@ -64,6 +69,16 @@ export function machineConfig(o: MachineCliOptions): MachineConfig | string {
   if (!/^[0-9]+$/.test(seedText) || Number(seedText) > 0xffff_ffff) {
     return `--seed: expected an integer in [0, 2^32), got "${seedText}"`;
   }
+  const modules: ModuleFile[] = [];
+  for (const f of o.module ?? []) {
+    try {
+      modules.push(openModuleFile(f));
+    } catch (err) {
+      if (err instanceof ModuleLoadError)
+        return `--module: ${loadErrorMessage('insmod', f, err).replace(/^insmod: ERROR: /, '')}`;
+      throw err;
+    }
+  }
   return {
     mem,
     nodes,
@@ -71,6 +86,7 @@ export function machineConfig(o: MachineCliOptions): MachineConfig | string {
     profile,
     seed: Number(seedText),
     sanitize: o.sanitize === true,
+    modules,
   };
 }
 
@@ -82,8 +98,13 @@ export function bootMachine(cfg: MachineConfig): Machine | string {
   } catch (err) {
     return `cannot build a ${cfg.mem}-byte machine with ${cfg.nodes} nodes: ${err instanceof Error ? err.message : String(err)}`;
   }
-  // /lib/modules holds the shipped modules (test_kho); none is built in or auto-loaded.
-  configureModules(machine, { catalog: defaultModuleCatalog() });
+  // /lib/modules holds the shipped modules (test_kho); `--module` files are built in.
+  try {
+    configureWithModuleFiles(machine, cfg.modules);
+  } catch (err) {
+    if (err instanceof ModuleError) return err.message;
+    throw err;
+  }
   try {
     machine.coldBoot({ cmdline: cfg.cmdline, profile: cfg.profile });
   } catch (err) {

@@ -17,6 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
+import { machineDisk } from '../kernel/disk.ts';
 import { PseudoDir, type PseudoFile, type PseudoLink, type PseudoNode } from '../kernel/pseudo-fs.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { KernelError } from '../util/errno.ts';
@@ -25,7 +26,7 @@ import { loadedCrashImage, loadedImage } from '../kexec/file-load.ts';
 import { programAt, programDirEntries } from '../user/programs.ts';
 
 /** Mount points the machine owns (everything else is the host's). */
-export const MACHINE_MOUNTS: readonly string[] = ['/sys', '/proc', '/dev', '/boot'];
+export const MACHINE_MOUNTS: readonly string[] = ['/sys', '/proc', '/dev', '/boot', '/etc'];
 
 /** The simulated wall clock starts here (the synthetic images' build date). */
 export const MACHINE_EPOCH_MS = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -49,7 +50,8 @@ export interface VDir {
 }
 
 /** What a file is, for messages and `ls -l`. */
-export type VFileKind = 'debugfs' | 'procfs' | 'sysfs' | 'devmem' | 'null' | 'boot' | 'host' | 'symlink';
+export type VFileKind =
+  'debugfs' | 'procfs' | 'sysfs' | 'devmem' | 'null' | 'boot' | 'host' | 'symlink' | 'disk';
 
 /** A file (regular, pseudo or character device). */
 export interface VFile {
@@ -76,6 +78,8 @@ export interface VFile {
   readRange(off: number, len: number): Uint8Array;
   /** Write handler (a pseudo file's); absent when the file cannot be written. */
   write?: (data: Uint8Array) => void;
+  /** `>>` on a regular file of the machine's disk: add to the end instead of replacing. */
+  append?: (data: Uint8Array) => void;
 }
 
 /** A resolved path. */
@@ -213,6 +217,7 @@ export class Vfs {
       return this.lookupPseudo(k.debugfs, rest.slice(2), 'debugfs', t);
     }
     if (top === 'proc') return this.lookupPseudo(k.procfs, rest, 'procfs', t);
+    if (top === 'etc') return this.diskNode(k, abs, false);
     if (top === 'dev') {
       const devs = k.fs.deviceNames().filter((n) => n !== 'null');
       if (rest.length === 0) return fixedDir(['mem', 'null', ...devs], t);
@@ -242,6 +247,59 @@ export class Vfs {
       read: () => bytes,
       readRange: (off, len) => sliceRange(bytes, off, len),
     };
+  }
+
+  /**
+   * `/etc` on the machine's disk (src/kernel/disk.ts): directories, and regular files that `>`
+   * replaces and `>>` extends. With `create`, a missing file whose directory exists is returned
+   * as an empty file that the first write creates.
+   */
+  private diskNode(k: Kernel, abs: string, create: boolean): VNode | null {
+    const disk = machineDisk(k.machine);
+    const now = (): number => this.opts.machineNow();
+    if (disk.isDir(abs)) {
+      return {
+        type: 'dir',
+        machine: true,
+        mode: 0o755,
+        mtime: new Date(MACHINE_EPOCH_MS),
+        uid: 0,
+        gid: 0,
+        size: 4096,
+        names: () => disk.list(abs),
+      };
+    }
+    const f = disk.stat(abs);
+    if (f === null && !(create && disk.canCreate(abs))) {
+      if (disk.stat(abs.slice(0, abs.lastIndexOf('/'))) !== null) throw new FsError('ENOTDIR');
+      return null;
+    }
+    const data = f?.data ?? new Uint8Array(0);
+    return {
+      type: 'file',
+      kind: 'disk',
+      machine: true,
+      mode: 0o644,
+      mtime: new Date(f?.mtime ?? now()),
+      uid: 0,
+      gid: 0,
+      size: data.length,
+      blocks: Math.ceil(data.length / 4096) * 4,
+      read: () => disk.stat(abs)?.data ?? new Uint8Array(0),
+      readRange: (off, len) => sliceRange(disk.stat(abs)?.data ?? new Uint8Array(0), off, len),
+      write: (d) => {
+        disk.write(abs, d, now());
+      },
+      append: (d) => {
+        disk.write(abs, d, now(), true);
+      },
+    };
+  }
+
+  /** A new file on the machine's disk that a redirection may create, or null. */
+  creatable(abs: string): VNode | null {
+    if (!abs.startsWith('/etc/')) return null;
+    return this.diskNode(this.opts.kernel(), abs, true);
   }
 
   private throughFile(isFile: boolean): null {

@@ -28,16 +28,22 @@ import { kernelSeq } from './history.ts';
 
 /** Why a module file could not be loaded: insmod's errno and a reason for people. */
 export class ModuleLoadError extends Error {
-  /** `ENOENT` (no file: insmod says "could not load"), `ENOEXEC` (not a valid module), … */
+  /** `ENOEXEC` (not a valid module), `ENOENT` (a missing file or import), … */
   readonly code: ErrnoName;
   /** What is wrong, e.g. `my.ts:3:17: Unexpected token`. */
   readonly reason: string;
+  /**
+   * `open`: the file itself could not be read (insmod: "could not load module"); `insert`: its
+   * content is not a loadable module (insmod: "could not insert module").
+   */
+  readonly stage: 'open' | 'insert';
 
-  constructor(code: ErrnoName, reason: string) {
+  constructor(code: ErrnoName, reason: string, stage: 'open' | 'insert' = 'insert') {
     super(reason);
     this.name = 'ModuleLoadError';
     this.code = code;
     this.reason = reason;
+    this.stage = stage;
   }
 }
 
@@ -106,7 +112,7 @@ function loadFailure(e: unknown, path: string): ModuleLoadError {
   const code = codeOf(e);
   const msg = e instanceof Error ? e.message.split('\n', 1)[0]! : String(e);
   if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
-    return new ModuleLoadError(code, `${path}: cannot read the file`);
+    return new ModuleLoadError(code, `${path}: cannot read the file`, 'open');
   }
   if (code === 'ERR_REQUIRE_ASYNC_MODULE') {
     return new ModuleLoadError(
@@ -140,9 +146,13 @@ function instantiate(path: string): ModuleDefinition {
     st = statSync(path);
   } catch (e) {
     const code = codeOf(e);
-    throw new ModuleLoadError(code === 'EACCES' ? 'EACCES' : code === 'ENOTDIR' ? 'ENOTDIR' : 'ENOENT', path);
+    throw new ModuleLoadError(
+      code === 'EACCES' ? 'EACCES' : code === 'ENOTDIR' ? 'ENOTDIR' : 'ENOENT',
+      path,
+      'open',
+    );
   }
-  if (st.isDirectory()) throw new ModuleLoadError('EISDIR', path);
+  if (st.isDirectory()) throw new ModuleLoadError('EISDIR', path, 'open');
   const url = instanceUrl(pathToFileURL(path).href, nextInstance++);
   let ns: unknown;
   try {

@@ -14,6 +14,7 @@ import { free } from './free.ts';
 import { grep } from './grep.ts';
 import { head, tail } from './head.ts';
 import { hexdumpCmd } from './hexdump.ts';
+import { insmod } from './insmod.ts';
 import { kexec } from './kexec.ts';
 import { ls } from './ls.ts';
 import { lsmod, modprobe, rmmod } from './modprobe.ts';
@@ -45,6 +46,7 @@ export const COMMANDS: readonly ShellCommand[] = [
   head,
   help,
   hexdumpCmd,
+  insmod,
   kexec,
   ls,
   lsmod,
