@@ -4,16 +4,8 @@
  */
 import type { Command } from 'commander';
 import { PROFILE_NAMES } from '../kernel/profile.ts';
-import { callbackSink } from '../shell/io.ts';
-import {
-  bootMachine,
-  createSession,
-  MACHINE_DEFAULTS,
-  machineConfig,
-  type MachineCliOptions,
-} from '../shell/machine-setup.ts';
-import { runRepl } from '../shell/repl.ts';
-import { ScriptRunner } from '../shell/script.ts';
+import { MACHINE_DEFAULTS, machineConfig, type MachineCliOptions } from '../shell/machine-setup.ts';
+import { runPipedTerminal, runTtyTerminal } from '../shell/repl.ts';
 
 /** Add the machine options shared by `kho shell` and `kho run`. */
 export function machineOptions(cmd: Command): Command {
@@ -51,42 +43,23 @@ export function registerShell(program: Command): void {
         process.exitCode = 2;
         return;
       }
-      const machine = bootMachine(cfg);
-      if (typeof machine === 'string') {
-        process.stderr.write(`kho shell: ${machine}\n`);
-        process.exitCode = 1;
-        return;
-      }
+      // The machine runs in a worker thread; this thread keeps the keyboard (Ctrl-C, Tab).
       const tty = process.stdin.isTTY && process.stdout.isTTY;
-      const session = createSession(machine, cfg, {
-        stdout: callbackSink((b) => process.stdout.write(b)),
-        stderr: callbackSink((b) => process.stderr.write(b)),
-        home: process.cwd(),
-        columns: () => (process.stdout.isTTY ? process.stdout.columns : null),
-      });
-      if (tty) {
-        process.stdout.write(
-          `Linux kho ${machine.kernel!.release} #1 SMP PREEMPT_DYNAMIC x86_64 (simulated: ${opts.mem ?? MACHINE_DEFAULTS.mem}, ${cfg.nodes} nodes, "${cfg.cmdline}")\n` +
-            "Type 'help' for the commands; Ctrl-D or 'exit' leaves. Host files are read-only here.\n\n",
-        );
-      }
-      if (tty) {
-        process.exitCode = await runRepl(session, process.stdin, process.stdout, tty);
-        return;
-      }
-      // Piped input: bash reading commands from a pipe (a transcript after the prompt).
-      const out = callbackSink((b) => process.stdout.write(b));
-      const runner = new ScriptRunner(session, { transcript: out, errors: out, errexit: false });
-      const dec = new TextDecoder();
-      for await (const chunk of process.stdin) {
-        runner.feed(dec.decode(chunk as Uint8Array, { stream: true }));
-        const r = await runner.run(false);
-        if (r !== null) {
-          process.exitCode = r.status;
-          return;
-        }
-      }
-      runner.feed(dec.decode());
-      process.exitCode = (await runner.run(true))!.status;
+      const start = {
+        machine: opts,
+        hostDir: process.cwd(),
+        columns: process.stdout.isTTY ? process.stdout.columns : null,
+      };
+      process.exitCode = tty
+        ? await runTtyTerminal(start, {
+            input: process.stdin,
+            output: process.stdout,
+            errors: process.stderr,
+          })
+        : await runPipedTerminal(start, {
+            input: process.stdin,
+            output: process.stdout,
+            errors: process.stderr,
+          });
     });
 }

@@ -6,7 +6,7 @@
  * so every view updates. Output is kept (the last 256 KiB) for pages that connect later.
  */
 import type { Machine } from '../kernel/machine.ts';
-import { complete } from '../shell/repl.ts';
+import { complete } from '../shell/complete.ts';
 import { callbackSink } from '../shell/io.ts';
 import { createSession, type MachineConfig } from '../shell/machine-setup.ts';
 import type { Session } from '../shell/session.ts';

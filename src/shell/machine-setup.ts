@@ -6,6 +6,7 @@
 import { KhoMemError } from '../hw/errors.ts';
 import { parseSize } from '../hw/topology.ts';
 import { Machine } from '../kernel/machine.ts';
+import type { InterruptFlag } from '../util/interrupt.ts';
 import { ModuleError } from '../kernel/module.ts';
 import { ModuleLoadError, openModuleFile, type ModuleFile } from '../kernel/loadable/load.ts';
 import { configureWithModuleFiles, loadErrorMessage } from '../kernel/loadable/machine-modules.ts';
@@ -91,10 +92,16 @@ export function machineConfig(o: MachineCliOptions): MachineConfig | string {
 }
 
 /** Build and cold-boot the machine; a string is the error message. */
-export function bootMachine(cfg: MachineConfig): Machine | string {
+export function bootMachine(cfg: MachineConfig, opts: { interrupt?: InterruptFlag } = {}): Machine | string {
   let machine: Machine;
   try {
-    machine = Machine.create({ mem: cfg.mem, nodes: cfg.nodes, seed: cfg.seed, sanitize: cfg.sanitize });
+    machine = Machine.create({
+      mem: cfg.mem,
+      nodes: cfg.nodes,
+      seed: cfg.seed,
+      sanitize: cfg.sanitize,
+      ...(opts.interrupt === undefined ? {} : { interrupt: opts.interrupt }),
+    });
   } catch (err) {
     return `cannot build a ${cfg.mem}-byte machine with ${cfg.nodes} nodes: ${err instanceof Error ? err.message : String(err)}`;
   }

@@ -1,6 +1,8 @@
 /**
- * The interactive terminal under a real TTY (tmux): prompt, a command, Tab completion (Tab sent
- * on its own with pauses, as readline needs), Ctrl-C, cd in the prompt, Ctrl-D logs out.
+ * The interactive terminal under a real TTY (tmux): prompt, a command, Tab completion (one Tab
+ * completes; two Tabs sent in one read list basenames; module names after modprobe), Ctrl-C
+ * at the prompt and in a busy shell loop (the machine runs in a worker, the keyboard stays
+ * live), cd in the prompt, Ctrl-D logs out.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +32,7 @@ async function waitFor(re: RegExp, ms = 15000): Promise<string> {
 
 test(
   'kho shell in a terminal: prompt, command, Tab completion, Ctrl-C, cd, Ctrl-D',
-  { timeout: 60000 },
+  { timeout: 90000 },
   async (t) => {
     if (spawnSync('tmux', ['-V']).status !== 0) {
       t.skip('tmux is not installed');
@@ -52,6 +54,23 @@ test(
       await sleep(300);
       tmux('send-keys', '-t', 'k', 'Enter');
       await waitFor(/^fdt\s+scratch_len\s+scratch_phys\s+sub_fdts$/m);
+      // Two Tabs in one read list the candidates as bash does: basenames, directories with `/`.
+      tmux('send-keys', '-t', 'k', 'cat /sys/kernel/debug/kho/out/s');
+      await sleep(300);
+      tmux('send-keys', '-t', 'k', 'Tab', 'Tab');
+      await waitFor(/^scratch_len\s+scratch_phys\s+sub_fdts\/\s*$/m);
+      tmux('send-keys', '-t', 'k', 'C-u', 'modprobe te');
+      await sleep(300);
+      tmux('send-keys', '-t', 'k', 'Tab');
+      await waitFor(/modprobe test_kho$/m);
+      tmux('send-keys', '-t', 'k', 'C-u');
+      // Ctrl-C stops a busy loop in the shell: ^C, a new prompt, $? = 130.
+      tmux('send-keys', '-t', 'k', 'while true; do :; done', 'Enter');
+      await sleep(1000);
+      tmux('send-keys', '-t', 'k', 'C-c');
+      await waitFor(/done\n\^C\nroot@kho:~#$/m);
+      tmux('send-keys', '-t', 'k', 'echo status=$?', 'Enter');
+      await waitFor(/^status=130$/m);
       // Ctrl-C drops the typed line.
       tmux('send-keys', '-t', 'k', 'echo dropped');
       await sleep(200);
