@@ -164,6 +164,8 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
     scratch: string;
     reserve: { name: string; start: number; size: number; csum: number }[];
     count: number;
+    /** test_kho saved in the predecessor (it restores, or saves when it finds nothing). */
+    testKho: boolean;
   } | null = null;
 
   let tBoot = now();
@@ -252,6 +254,7 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
       scratch: JSON.stringify(report.scratch),
       reserve: k.reserveMem.map((r) => ({ ...r, csum: csumBytes(machine.mem.read(r.start, r.size)) })),
       count: k.generation + 1,
+      testKho: (testKhoStatus(k)?.saved ?? null) !== null,
     };
     progress(`generation ${gen}: kexec -l -s (file load into scratch)`);
     const tLoad = now();
@@ -277,6 +280,38 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
   };
 }
 
+/**
+ * lib/test_kho.c restores what its predecessor saved and then stops; a kernel that finds no
+ * `kho_test` sub-tree saves. So generations alternate: restore where the predecessor saved,
+ * save where it restored.
+ */
+function testKhoVerdict(k: Kernel, handedOver: boolean): Verdict {
+  const t = testKhoStatus(k);
+  const hex = (x: number): string => `0x${x.toString(16).padStart(8, '0')}`;
+  if (!handedOver) {
+    const sv = t?.saved ?? null;
+    return {
+      name: 'test_kho',
+      ok: sv !== null,
+      detail:
+        sv === null
+          ? 'nothing handed over, and test_kho did not save'
+          : `nothing handed over (the predecessor restored): saved ${sv.pfns.length} folios, ${sv.bytes} bytes, checksum ${hex(sv.csum)}`,
+    };
+  }
+  const tr = t?.restore ?? null;
+  return {
+    name: 'test_kho',
+    ok: tr?.ok === true,
+    detail:
+      tr === null
+        ? 'test_kho did not run its restore path'
+        : tr.ok
+          ? `KHO restore succeeded: ${tr.folios} folios, ${tr.bytes} bytes, checksum ${hex(tr.csum)}`
+          : `KHO restore failed: ${tr.error ?? ''}`,
+  };
+}
+
 /** The successor's checks of what its predecessor handed over. */
 function verify(
   k: Kernel,
@@ -284,6 +319,7 @@ function verify(
     scratch: string;
     reserve: { name: string; start: number; size: number; csum: number }[];
     count: number;
+    testKho: boolean;
   },
 ): Verdict[] {
   const out: Verdict[] = [];
@@ -305,18 +341,7 @@ function verify(
     ok: scratch === e.scratch,
     detail: scratch === e.scratch ? `${k.kho.scratch.length} areas, unchanged` : 'scratch areas changed',
   });
-  const t = testKhoStatus(k);
-  const tr = t?.restore ?? null;
-  out.push({
-    name: 'test_kho',
-    ok: tr?.ok === true,
-    detail:
-      tr === null
-        ? 'test_kho did not run its restore path'
-        : tr.ok
-          ? `KHO restore succeeded: ${tr.folios} folios, ${tr.bytes} bytes, checksum 0x${tr.csum.toString(16).padStart(8, '0')}`
-          : `KHO restore failed: ${tr.error ?? ''}`,
-  });
+  out.push(testKhoVerdict(k, e.testKho));
   for (const r of e.reserve) {
     const cur = k.reserveMem.find((x) => x.name === r.name);
     const csum = cur === undefined ? 0 : csumBytes(k.machine.mem.read(cur.start, cur.size));

@@ -532,15 +532,18 @@ export class PhysicalMemory {
   }
 
   /**
-   * Fills `[addr, addr+len)` with the seeded random stream `seed` that starts at `addr`
-   * (`get_random_bytes()`-like content; docs/hw.md). Whole pages are described, not
-   * materialised; the same seed and address always give the same bytes.
+   * Fills `[addr, addr+len)` with the seeded random stream `seed` whose offset 0 sits at physical
+   * address `origin` (default `addr`): `get_random_bytes()`-like content (docs/hw.md). Whole
+   * pages are described, not materialised. The bytes depend only on `seed`, `origin` and the
+   * address, so fills of one stream at different places never repeat each other, and adjacent
+   * fills of one stream are one description.
    */
-  fillRandom(addr: number, len: number, seed: number): void {
+  fillRandom(addr: number, len: number, seed: number, origin = addr): void {
     this.checkRange(addr, len);
     if (!Number.isInteger(seed)) throw badValue(addr, seed, 'seed');
+    if (!Number.isSafeInteger(origin) || origin > addr) throw badValue(addr, origin, 'stream origin');
     if (len === 0) return;
-    this.describe(addr, len, randomContent(seed >>> 0, addr));
+    this.describe(addr, len, randomContent(seed >>> 0, origin));
   }
 
   /** Fills `[a, e)` page by page, materialising pages unless a zero fill changes nothing. */

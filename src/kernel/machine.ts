@@ -5,6 +5,7 @@
  */
 import { PhysicalMemory } from '../hw/physical-memory.ts';
 import { InterruptFlag } from '../util/interrupt.ts';
+import { WorkMeter } from '../util/long-work.ts';
 import { Topology } from '../hw/topology.ts';
 import { readBootParams } from '../kexec/boot-params.ts';
 import { runModulesLoad } from './module.ts';
@@ -52,6 +53,11 @@ export class Machine {
   readonly sanitize: boolean;
   /** Pending interrupt (Ctrl-C): long kernel-side work polls it as `signal_pending()`. */
   readonly interrupt: InterruptFlag;
+  /**
+   * Long kernel-side work on this machine polls the interrupt through this and reports progress
+   * to its sink (a front end sets `work.sink`; src/util/long-work.ts).
+   */
+  readonly work: WorkMeter;
   /** The running kernel (null before power-on, during a jump and once halted). */
   kernel: Kernel | null = null;
   /** The panic that halted the machine (null while a kernel runs or after a restart). */
@@ -73,6 +79,7 @@ export class Machine {
   private constructor(topology: Topology, seed: number, sanitize: boolean, interrupt: InterruptFlag) {
     this.topology = topology;
     this.interrupt = interrupt;
+    this.work = new WorkMeter(interrupt);
     this.mem = new PhysicalMemory({ limit: Math.max(topology.end, 4096) });
     this.seed = seed;
     this.sanitize = sanitize;

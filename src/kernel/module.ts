@@ -11,6 +11,7 @@
  * memory crosses. The loaded set is keyed by the `Kernel` object, which does not survive a jump.
  */
 import { ERRNO, ErrnoError, strerror as errnoText } from '../util/errno.ts';
+import { HostMemoryError } from '../util/host-memory.ts';
 import type { Kernel } from './kernel.ts';
 import { KernelPanic } from './panic.ts';
 import type { Machine } from './machine.ts';
@@ -230,15 +231,22 @@ function errnoCode(rc: number): string {
 }
 
 /**
- * Run init. A kernel panic goes on unwinding; a failure the module did not handle becomes
- * init's result (-errno of a failed kernel call, else -EINVAL) with the errno's text, never a
- * JavaScript message.
+ * Run init. A kernel panic goes on unwinding; a workload the host cannot simulate
+ * (HostMemoryError) is refused (modprobe fails with that line); any other failure the module did
+ * not handle becomes init's result (-errno of a failed kernel call, else -EINVAL) with the
+ * errno's text, never a JavaScript message.
  */
 function runInit(kernel: Kernel, mod: KernelModule, params: ReadonlyMap<string, string>): number {
   try {
     return mod.init(kernel, params);
   } catch (e) {
     if (e instanceof KernelPanic) throw e;
+    if (e instanceof HostMemoryError) {
+      throw new ModuleError(
+        'ENOMEM',
+        `modprobe: ERROR: could not insert '${canonical(mod.name)}': ${e.message}`,
+      );
+    }
     const code = e instanceof ErrnoError ? e.code : 'EINVAL';
     kernel.dmesg.err(`${mod.name}: init failed: ${errnoText(code)}`);
     return -ERRNO[code];
@@ -395,7 +403,15 @@ export function runModuleInitcalls(kernel: Kernel, level: number): void {
     const key = canonical(mod.name);
     if (loaded.has(key)) continue;
     const params = parseParams(kernel, mod, cmdlineParams(kernel, mod), { builtin: true });
-    const rc = runInit(kernel, mod, params);
+    let rc: number;
+    try {
+      rc = runInit(kernel, mod, params);
+    } catch (e) {
+      if (!(e instanceof ModuleError)) throw e;
+      // The host cannot simulate this initcall's work: the model's line, then -ENOMEM.
+      kernel.dmesg.err(e.message.replace(/^modprobe: ERROR: could not insert '[^']*': /, `${key}: `));
+      rc = -ERRNO.ENOMEM;
+    }
     if (rc !== 0) kernel.dmesg.warn(`initcall ${key}_init returned ${rc}`);
     loaded.set(key, { module: mod, builtin: true, params, initResult: rc });
     startsOf(kernel).push({ name: key, builtin: true, result: rc });

@@ -113,6 +113,20 @@ export function kstrtoint(s: string, base = 10): KstrtoxResult<number> {
   return { ok: true, value: Number(v) };
 }
 
+/**
+ * `kstrtol(s, base)` (`kstrtoll` on 64-bit): like {@link kstrtoint} with the 64-bit signed
+ * range; the value as a BigInt.
+ */
+export function kstrtol(s: string, base = 10): KstrtoxResult<bigint> {
+  const neg = s.charCodeAt(0) === 0x2d;
+  if (neg && s.charCodeAt(1) === 0x2b) return { ok: false, error: 'EINVAL' };
+  const r = kstrtoull(neg ? s.slice(1) : s, base);
+  if (!r.ok) return r;
+  const v = neg ? -r.value : r.value;
+  if (v < -(2n ** 63n) || v > 2n ** 63n - 1n) return { ok: false, error: 'ERANGE' };
+  return { ok: true, value: v };
+}
+
 /** Options of {@link kstrtobool}. */
 export interface KstrtoboolOptions {
   /**

@@ -24,6 +24,11 @@ export interface KernelOptions {
   v1ActiveFile: boolean;
   /** CONFIG_LIVEUPDATE (with CONFIG_LIVEUPDATE_MEMFD): `liveupdate=` is understood and LUO is built in. */
   liveupdate: boolean;
+  /**
+   * test_kho's folio loops stop on Ctrl-C (a pending fatal signal) and unwind with -EINTR; the
+   * kernel's loops do not check for signals and run to the end (docs/quirks.md).
+   */
+  interruptibleTestKho: boolean;
 }
 
 /**
@@ -106,6 +111,7 @@ export const DEFAULT_OPTIONS: KernelOptions = {
   roundExplicitScratch: false,
   v1ActiveFile: true,
   liveupdate: true,
+  interruptibleTestKho: true,
 };
 
 /** Names accepted by `--profile`, newest last. */

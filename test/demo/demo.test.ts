@@ -35,7 +35,10 @@ test('kho demo --json --generations 2 exits 0 and lists every generation with it
       assert.ok(names.includes(n), `${n} in generation ${g.generation}`);
     }
     assert.ok(g.verdicts.every((v) => v.ok));
-    assert.ok(g.preservedBytes > 8 * 1024 * 1024);
+    // test_kho saves in even generations (odd ones restore and hand over nothing of it).
+    assert.ok(g.preservedBytes > (g.generation % 2 === 0 ? 8 : 4) * 1024 * 1024);
+    const t = g.verdicts.find((v) => v.name === 'test_kho')!.detail;
+    assert.match(t, g.generation % 2 === 1 ? /^KHO restore succeeded/ : /^nothing handed over/);
   }
 });
 

@@ -13,7 +13,7 @@ import { profileByName } from '../../src/kernel/profile.ts';
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
-export const CMDLINE = 'console=ttyS0 kho=on kho_scratch=128M,128M,64M test_kho.max_mem=1M';
+export const CMDLINE = 'console=ttyS0 kho=on kho_scratch=128M,128M,64M test_kho.max_mem=1048576';
 
 const profile = profileByName('kho-v4')!;
 const image = mkImage({ profile, size: MiB });

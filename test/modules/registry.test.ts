@@ -85,7 +85,7 @@ test('modprobe loads once (a second modprobe is silent), dashes equal underscore
 test('built-in modules run at boot with name.param= from the command line and cannot be removed', () => {
   const { k, started } = bootMachine({ builtin: ['test_kho'] });
   assert.deepEqual(started, [{ name: 'test_kho', builtin: true, result: 0 }]);
-  assert.equal(lsmod(k)[0]!.params['max_mem'], '1M');
+  assert.equal(lsmod(k)[0]!.params['max_mem'], '1048576');
   const e = thrown(() => {
     rmmod(k, 'test_kho');
   });

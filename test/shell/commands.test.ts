@@ -353,7 +353,7 @@ test('head and tail: lines, bytes, several files, bad counts', async () => {
 
 test('modules across a kexec: test_kho restores', async () => {
   const t = term({ mem: '4G' });
-  assert.equal((await t.run('modprobe test_kho max_mem=1M')).status, 0);
+  assert.equal((await t.run('modprobe test_kho max_mem=1048576')).status, 0);
   assert.match((await t.run('lsmod')).out, /^test_kho +16384 +0$/m);
   assert.equal((await t.run('ls /sys/kernel/debug/kho/out/sub_fdts')).status, 0);
   assert.equal((await t.run('kexec -l /boot/vmlinuz --reuse-cmdline -s')).status, 0);
