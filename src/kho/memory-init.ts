@@ -12,6 +12,7 @@ import type { Buddy } from '../mm/buddy.ts';
 import type { Memblock } from '../mm/memblock.ts';
 import { PHYS_ADDR_MAX } from '../mm/mm-error.ts';
 import type { KhoContext, ScratchArea } from './context.ts';
+import { POW2 } from '../abi/kho-radix.ts';
 import { walkRadixTree } from './radix-walk.ts';
 import { markScratchPageblocksCma, readScratchArray, reserveScratch, scratchSizes } from './scratch.ts';
 
@@ -39,49 +40,71 @@ export interface MemoryInitStats {
   firstInScratch: number;
 }
 
-/** Ranges to reserve, gathered during the walk and applied merged (same result, fewer splices). */
+/**
+ * The blocks to reserve, gathered during the walk per order (the radix walk delivers each order
+ * in ascending address order; a v1 map may not, and is sorted then), then merged across orders
+ * into sorted disjoint ranges and reserved in one memblock pass: the same reservations as one
+ * `memblock_reserve` + `memblock_reserved_mark_noinit` per block, in time linear in the blocks.
+ */
 class PendingReservations {
-  private starts = new Float64Array(1024);
-  private ends = new Float64Array(1024);
-  private n = 0;
+  private readonly heads: (Float64Array | undefined)[] = [];
+  private readonly n: number[] = [];
+  private readonly sorted: boolean[] = [];
+  private total = 0;
 
-  push(start: number, end: number): void {
-    if (this.n === this.starts.length) {
-      const s = new Float64Array(this.n * 2);
-      const e = new Float64Array(this.n * 2);
-      s.set(this.starts);
-      e.set(this.ends);
-      this.starts = s;
-      this.ends = e;
+  push(phys: number, order: number): void {
+    let a = this.heads[order];
+    const n = this.n[order] ?? 0;
+    if (a === undefined || n === a.length) {
+      const b = new Float64Array(Math.max(1024, n * 2));
+      if (a !== undefined) b.set(a);
+      a = b;
+      this.heads[order] = a;
+      if (n === 0) this.sorted[order] = true;
     }
-    this.starts[this.n] = start;
-    this.ends[this.n] = end;
-    this.n++;
+    if (n > 0 && a[n - 1]! > phys) this.sorted[order] = false;
+    a[n] = phys;
+    this.n[order] = n + 1;
+    this.total++;
   }
 
-  /** memblock_reserve + memblock_reserved_mark_noinit of the union of the ranges. */
-  apply(mb: Memblock): void {
-    const idx = Array.from({ length: this.n }, (_, i) => i);
-    idx.sort((a, b) => this.starts[a]! - this.starts[b]!);
-    let cs = -1;
-    let ce = -1;
-    const flush = (): void => {
-      if (cs < 0) return;
-      mb.reserve(cs, ce - cs);
-      mb.reservedMarkNoinit(cs, ce - cs);
-    };
-    for (const i of idx) {
-      const s = this.starts[i]!;
-      const e = this.ends[i]!;
-      if (cs >= 0 && s <= ce) {
-        if (e > ce) ce = e;
-        continue;
+  /** memblock_reserve + memblock_reserved_mark_noinit of every block (sizes per `reserve64`). */
+  apply(mb: Memblock, reserve64: boolean): void {
+    const runs: { a: Float64Array; n: number; size: number; i: number }[] = [];
+    this.heads.forEach((a, order) => {
+      if (a === undefined) return;
+      const n = this.n[order]!;
+      if (this.sorted[order] !== true) a.subarray(0, n).sort();
+      runs.push({ a, n, size: reserveSizeOf(order, reserve64), i: 0 });
+    });
+    const starts = new Float64Array(this.total);
+    const ends = new Float64Array(this.total);
+    let m = 0;
+    // k-way merge by start (a handful of orders), coalescing overlapping and touching ranges.
+    for (;;) {
+      let best = -1;
+      let bs = Infinity;
+      for (let r = 0; r < runs.length; r++) {
+        const run = runs[r]!;
+        if (run.i < run.n && run.a[run.i]! < bs) {
+          bs = run.a[run.i]!;
+          best = r;
+        }
       }
-      flush();
-      cs = s;
-      ce = e;
+      if (best < 0) break;
+      const run = runs[best]!;
+      run.i++;
+      const e = Math.min(bs + run.size, PHYS_ADDR_MAX);
+      if (e <= bs) continue;
+      if (m > 0 && bs <= ends[m - 1]!) {
+        if (e > ends[m - 1]!) ends[m - 1] = e;
+      } else {
+        starts[m] = bs;
+        ends[m] = e;
+        m++;
+      }
     }
-    flush();
+    mb.reserveNoinitRanges(starts, ends, m);
   }
 }
 
@@ -106,7 +129,6 @@ function checkWhatWasSeen(ctx: KhoContext, st: MemoryInitStats): void {
 
 /** Reserve one preserved block (spec §4.7 steps 1–3); the memblock part is batched. */
 function reserveBlock(
-  ctx: KhoContext,
   buddy: Buddy,
   pending: PendingReservations,
   scratch: readonly ScratchArea[],
@@ -114,10 +136,9 @@ function reserveBlock(
   order: number,
   st: MemoryInitStats,
 ): void {
-  const size = Math.min(reserveSizeOf(order, ctx.profile.options.reserve64), PHYS_ADDR_MAX - phys);
-  if (size > 0) pending.push(phys, phys + size);
+  pending.push(phys, order);
   st.blocks++;
-  const bytes = 2 ** (order + 12);
+  const bytes = POW2[order + 12]!;
   st.bytes += bytes;
   for (const a of scratch) {
     if (phys < a.addr + a.size && a.addr < phys + bytes) {
@@ -143,7 +164,7 @@ function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null
       ctx.mem,
       inc.memMapPhys,
       (phys, order) => {
-        reserveBlock(ctx, buddy, pending, scratch, phys, order, st);
+        reserveBlock(buddy, pending, scratch, phys, order, st);
         return 0;
       },
       {
@@ -154,7 +175,7 @@ function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null
       },
     );
     if (r === -22) return null;
-    pending.apply(ctx.memblock);
+    pending.apply(ctx.memblock, ctx.profile.options.reserve64);
     return st;
   }
   const r = walkKhoV1MemMap(
@@ -168,7 +189,7 @@ function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null
     },
     {
       onBlock: (phys, order) => {
-        reserveBlock(ctx, buddy, pending, scratch, phys, order, st);
+        reserveBlock(buddy, pending, scratch, phys, order, st);
       },
     },
   );
@@ -176,7 +197,7 @@ function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null
     ctx.dmesg.warn(`kexec sanitizer: preserved memory map: ${r.error.message}`);
     st.problems++;
   }
-  pending.apply(ctx.memblock);
+  pending.apply(ctx.memblock, ctx.profile.options.reserve64);
   return st;
 }
 

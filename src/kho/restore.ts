@@ -28,8 +28,12 @@ function restorePage(ctx: KhoContext, phys: number, folio: boolean): number | nu
   const n = 2 ** order;
   meta.setPrivate(pfn, 0, 0);
   meta.setRefcount(pfn, 1);
-  const tail = folio ? 0 : 1;
-  for (let i = 1; i < n; i++) meta.setRefcount(pfn + i, tail);
+  // Tail pages: 0 for a folio (pages without state read 0, so only stale counts are cleared),
+  // 1 for each page of a kho_restore_pages block.
+  if (!folio) for (let i = 1; i < n; i++) meta.setRefcount(pfn + i, 1);
+  else if (n > 1 && meta.firstReferenced(pfn + 1, pfn + n) >= 0) {
+    for (let i = 1; i < n; i++) if (meta.refcount(pfn + i) !== 0) meta.setRefcount(pfn + i, 0);
+  }
   meta.setOrder(pfn, folio ? order : 0);
   if (folio && order > 0) meta.setFlags(pfn, PG_HEAD);
   buddy.adjustManagedPageCount(pfn, n);

@@ -90,8 +90,8 @@ function isPow2(a: number): boolean {
 /** A sorted, non-overlapping region list (`struct memblock_type`). */
 export class MemblockType {
   readonly name: MemblockTypeName;
-  /** Regions, ascending by base; adjacent regions differ in flags or node. */
-  readonly regions: MemblockRegion[] = [];
+  /** Regions, ascending by base; adjacent regions differ in flags or node (replaced by bulk updates). */
+  regions: MemblockRegion[] = [];
 
   constructor(name: MemblockTypeName) {
     this.name = name;
@@ -196,6 +196,70 @@ export class MemblockType {
       r.flags = set ? r.flags | flags : r.flags & ~flags;
     }
     this.mergeAround(Math.max(0, from - 1), to + 1);
+  }
+
+  /**
+   * `memblock_add_range` of many sorted ranges `[starts[k], ends[k])`, each then flagged with
+   * `setFlags` as `memblock_reserved_mark_noinit` does: new parts get `setFlags` and `nid`,
+   * parts already in the list keep their flags and node and gain `setFlags`; neighbours merge.
+   * The same list as calling `addRange` and `setClearFlags` per range in order, built in one
+   * linear merge instead of a splice per range (millions of KHO blocks in a successor).
+   */
+  addRangesFlagged(
+    starts: ArrayLike<number>,
+    ends: ArrayLike<number>,
+    n: number,
+    nid: number,
+    setFlags: number,
+  ): void {
+    const rs = this.regions;
+    const out: MemblockRegion[] = [];
+    let i = 0;
+    let r: MemblockRegion | undefined = rs[0];
+    const push = (x: MemblockRegion): void => {
+      const last = out[out.length - 1];
+      // The old list is replaced wholesale, so growing a region in place is safe.
+      if (last !== undefined && end(last) === x.base && last.flags === x.flags && last.nid === x.nid) {
+        last.size += x.size;
+      } else out.push(x);
+    };
+    for (let k = 0; k < n; k++) {
+      const s = starts[k]!;
+      const e = ends[k]!;
+      if (e <= s) continue;
+      while (r !== undefined && end(r) <= s) {
+        push(r);
+        r = rs[++i];
+      }
+      if (r !== undefined && r.base < s) {
+        push({ ...r, size: s - r.base });
+        r = { ...r, base: s, size: end(r) - s };
+      }
+      let cur = s;
+      while (cur < e) {
+        if (r !== undefined && r.base <= cur) {
+          const re = end(r);
+          if (re <= e) {
+            push({ ...r, flags: r.flags | setFlags });
+            cur = re;
+            r = rs[++i];
+          } else {
+            push({ ...r, size: e - r.base, flags: r.flags | setFlags });
+            r = { ...r, base: e, size: re - e };
+            cur = e;
+          }
+        } else {
+          const gapEnd = r === undefined ? e : Math.min(e, r.base);
+          push({ base: cur, size: gapEnd - cur, flags: setFlags, nid });
+          cur = gapEnd;
+        }
+      }
+    }
+    while (r !== undefined) {
+      push(r);
+      r = rs[++i];
+    }
+    this.regions = out;
   }
 
   /** Set the node id of `[base, e)` (`memblock_set_node`). */
@@ -310,6 +374,19 @@ export class Memblock {
     this.clearFlags('memory', base, size, MEMBLOCK_KHO_SCRATCH);
   }
 
+  /**
+   * `memblock_reserve` + `memblock_reserved_mark_noinit` of many ranges, sorted by start and
+   * disjoint (`ends[k] <= starts[k+1]`), in one pass: KHO's reservation of every preserved block.
+   */
+  reserveNoinitRanges(starts: ArrayLike<number>, ends: ArrayLike<number>, n: number): void {
+    for (let k = 0; k < n; k++) {
+      this.range(starts[k], ends[k]! - starts[k]!);
+      if (k > 0 && starts[k]! < ends[k - 1]!)
+        throw new MmError('EINVAL', 'ranges must be sorted and disjoint');
+    }
+    this.reserved.addRangesFlagged(starts, ends, n, NUMA_NO_NODE, MEMBLOCK_RSRV_NOINIT);
+  }
+
   /** `memblock_reserved_mark_noinit`: the struct pages of the range are not re-initialised. */
   reservedMarkNoinit(base: number, size: number): void {
     this.markFlags('reserved', base, size, MEMBLOCK_RSRV_NOINIT);
@@ -401,6 +478,14 @@ export class Memblock {
    */
   freeRanges(nid: number = NUMA_NO_NODE, flags: number = MEMBLOCK_NONE): FreeRange[] {
     const out: FreeRange[] = [];
+    this.forEachFreeRange(nid, flags, (start, e, rnid) => {
+      out.push({ start, end: e, nid: rnid });
+    });
+    return out;
+  }
+
+  /** {@link freeRanges} as a callback per range, without building the list. */
+  forEachFreeRange(nid: number, flags: number, fn: (start: number, end: number, nid: number) => void): void {
     const res = this.reserved.regions;
     for (const m of this.memory.regions) {
       if (this.skip(m, nid, flags)) continue;
@@ -409,12 +494,11 @@ export class Memblock {
       for (let j = this.reserved.firstEndingAfter(cur); j < res.length && cur < mEnd; j++) {
         const r = res[j]!;
         if (r.base >= mEnd) break;
-        if (r.base > cur) out.push({ start: cur, end: r.base, nid: m.nid });
+        if (r.base > cur) fn(cur, r.base, m.nid);
         cur = Math.max(cur, end(r));
       }
-      if (cur < mEnd) out.push({ start: cur, end: mEnd, nid: m.nid });
+      if (cur < mEnd) fn(cur, mEnd, m.nid);
     }
-    return out;
   }
 
   /** The flags allocations pass to the region iterator (`choose_memblock_flags`). */
@@ -605,13 +689,13 @@ export class Memblock {
   freeAll(buddy: MemblockFreeSink): number {
     this.clearKhoScratchOnly();
     let pages = 0;
-    for (const f of this.freeRanges(NUMA_NO_NODE, MEMBLOCK_NONE)) {
-      const s = Math.ceil(f.start / PAGE_SIZE);
-      const e = Math.floor(f.end / PAGE_SIZE);
-      if (s >= e) continue;
+    this.forEachFreeRange(NUMA_NO_NODE, MEMBLOCK_NONE, (start, fend) => {
+      const s = Math.ceil(start / PAGE_SIZE);
+      const e = Math.floor(fend / PAGE_SIZE);
+      if (s >= e) return;
       buddy.freeRange(s, e);
       pages += e - s;
-    }
+    });
     this.released = true;
     return pages;
   }

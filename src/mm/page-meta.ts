@@ -4,9 +4,11 @@
  * stores it only for pages that have state (allocated heads, KHO-preserved blocks, restored
  * pages). Pages without an entry read as all-zero: refcount 0, private 0, no flags.
  *
- * Storage is struct-of-arrays per 4096-page section (16 MiB of RAM, about 56 KiB of typed
- * arrays), created on first write and dropped when its last entry is cleared; sections are
- * found through a Map keyed by `pfn / 4096` with a one-entry cache.
+ * Storage is struct-of-arrays per 1024-page section (4 MiB of RAM), created on first write and
+ * dropped when its last entry is cleared; sections are found through a Map keyed by
+ * `pfn / 1024` with a one-entry cache. Each field's array (flags 1 KiB, refcount 4 KiB, order
+ * 1 KiB, private 8 KiB) is allocated on the first write of that field: a section of allocated
+ * blocks costs 6 KiB, one that also holds KHO's `page->private` 14 KiB.
  */
 import { MmError, checkU } from './mm-error.ts';
 
@@ -17,19 +19,39 @@ export const PG_KHO_RESTORED = 0x2;
 /** Internal: the entry has state (so an all-zero entry can be told from a used one). */
 const PG_USED = 0x80;
 
-const SEC_SHIFT = 12;
+const SEC_SHIFT = 10;
 const SEC_PAGES = 1 << SEC_SHIFT;
 const SEC_MASK = SEC_PAGES - 1;
 const INV_SEC = 1 / SEC_PAGES;
 const MAX_PFN = 0x1_0000_0000_00; // 2^40 pfns = 2^52 bytes
 
+/** Shared all-zero arrays standing in for fields a section has not written yet. */
+const ZERO_U32 = new Uint32Array(2 * SEC_PAGES);
+const ZERO_I32 = new Int32Array(SEC_PAGES);
+const ZERO_U8 = new Uint8Array(SEC_PAGES);
+
 class Section {
-  readonly privLo = new Uint32Array(SEC_PAGES);
-  readonly privHi = new Uint32Array(SEC_PAGES);
-  readonly ref = new Int32Array(SEC_PAGES);
-  readonly order = new Uint8Array(SEC_PAGES);
+  /** `page->private` as [lo, hi] pairs. */
+  priv: Uint32Array = ZERO_U32;
+  ref: Int32Array = ZERO_I32;
+  order: Uint8Array = ZERO_U8;
   readonly flags = new Uint8Array(SEC_PAGES);
   used = 0;
+
+  privW(): Uint32Array {
+    if (this.priv === ZERO_U32) this.priv = new Uint32Array(2 * SEC_PAGES);
+    return this.priv;
+  }
+
+  refW(): Int32Array {
+    if (this.ref === ZERO_I32) this.ref = new Int32Array(SEC_PAGES);
+    return this.ref;
+  }
+
+  orderW(): Uint8Array {
+    if (this.order === ZERO_U8) this.order = new Uint8Array(SEC_PAGES);
+    return this.order;
+  }
 }
 
 /** Sparse per-page metadata. */
@@ -95,13 +117,13 @@ export class PageMeta {
   /** Low 32 bits of `page->private`. */
   privateLo(pfn: number): number {
     const s = this.sec(pfn);
-    return s === undefined ? 0 : s.privLo[PageMeta.idx(pfn)]!;
+    return s === undefined ? 0 : s.priv[2 * PageMeta.idx(pfn)]!;
   }
 
   /** High 32 bits of `page->private`. */
   privateHi(pfn: number): number {
     const s = this.sec(pfn);
-    return s === undefined ? 0 : s.privHi[PageMeta.idx(pfn)]!;
+    return s === undefined ? 0 : s.priv[2 * PageMeta.idx(pfn) + 1]!;
   }
 
   /** `set_page_private` with the value as two 32-bit halves. */
@@ -109,8 +131,9 @@ export class PageMeta {
     const s = this.secW(pfn);
     const i = PageMeta.idx(pfn);
     this.touch(s, i);
-    s.privHi[i] = hi;
-    s.privLo[i] = lo;
+    const p = s.privW();
+    p[2 * i] = lo;
+    p[2 * i + 1] = hi;
   }
 
   /** `page_ref_count`. */
@@ -124,7 +147,7 @@ export class PageMeta {
     const s = this.secW(pfn);
     const i = PageMeta.idx(pfn);
     this.touch(s, i);
-    s.ref[i] = n;
+    s.refW()[i] = n;
   }
 
   /** `page_ref_inc`; returns the new count. */
@@ -132,7 +155,7 @@ export class PageMeta {
     const s = this.secW(pfn);
     const i = PageMeta.idx(pfn);
     this.touch(s, i);
-    return ++s.ref[i]!;
+    return ++s.refW()[i]!;
   }
 
   /** `page_ref_dec_return`; throws EINVAL on a page whose count is already 0. */
@@ -142,7 +165,7 @@ export class PageMeta {
     if (s === undefined || s.ref[i]! <= 0) {
       throw new MmError('EINVAL', `put_page on pfn 0x${pfn.toString(16)} with refcount 0 (bad page state)`);
     }
-    return --s.ref[i]!;
+    return --s.refW()[i]!;
   }
 
   /** Page flags (PG_HEAD, PG_KHO_RESTORED). */
@@ -176,7 +199,7 @@ export class PageMeta {
     const s = this.secW(pfn);
     const i = PageMeta.idx(pfn);
     this.touch(s, i);
-    s.order[i] = order;
+    s.orderW()[i] = order;
   }
 
   /**
@@ -202,10 +225,12 @@ export class PageMeta {
     const i = PageMeta.idx(pfn);
     if ((s.flags[i]! & PG_USED) === 0) return;
     s.flags[i] = 0;
-    s.privLo[i] = 0;
-    s.privHi[i] = 0;
-    s.ref[i] = 0;
-    s.order[i] = 0;
+    if (s.priv !== ZERO_U32) {
+      s.priv[2 * i] = 0;
+      s.priv[2 * i + 1] = 0;
+    }
+    if (s.ref !== ZERO_I32) s.ref[i] = 0;
+    if (s.order !== ZERO_U8) s.order[i] = 0;
     this.entries--;
     if (--s.used === 0) {
       this.emptied.push(Math.floor(pfn * INV_SEC));
@@ -266,6 +291,7 @@ export class PageMeta {
       const base = key * SEC_PAGES;
       const a = Math.max(startPfn, base) - base;
       const b = Math.min(endPfn, base + SEC_PAGES) - base;
+      if (s.ref === ZERO_I32) continue;
       for (let i = a; i < b; i++) if (s.ref[i]! > 0) return base + i;
     }
     return -1;

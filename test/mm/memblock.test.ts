@@ -353,3 +353,58 @@ describe('memblock allocation model', () => {
     assert.ok(successes > RUNS / 2 && failures > 0, `exercised: ${successes} ok, ${failures} failed`);
   });
 });
+
+describe('reserveNoinitRanges (KHO memory init in one pass)', () => {
+  const range = fc
+    .tuple(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 8 }))
+    .map(([a, n]) => [a * 0x1000, (a + n) * 0x1000] as const);
+  it('builds the same reserved list as memblock_reserve + mark_noinit per range', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            range,
+            fc.constantFrom(0, MEMBLOCK_RSRV_KERN, MEMBLOCK_RSRV_NOINIT),
+            fc.integer({ min: -1, max: 1 }),
+          ),
+          {
+            maxLength: 8,
+          },
+        ),
+        fc.array(range, { maxLength: 12 }),
+        (existing, ranges) => {
+          const a = new Memblock();
+          const b = new Memblock();
+          for (const [[s, e], flags, nid] of existing) {
+            a.reserve(s, e - s, flags, nid);
+            b.reserve(s, e - s, flags, nid);
+          }
+          // Sorted, disjoint (touching allowed) ranges, as the walk's merge produces them.
+          const sorted = [...ranges].sort((x, y) => x[0] - y[0]);
+          const starts: number[] = [];
+          const ends: number[] = [];
+          for (const [s, e] of sorted) {
+            const lo = Math.max(s, ends[ends.length - 1] ?? 0);
+            if (lo >= e) continue;
+            starts.push(lo);
+            ends.push(e);
+          }
+          for (let k = 0; k < starts.length; k++) {
+            a.reserve(starts[k]!, ends[k]! - starts[k]!);
+            a.reservedMarkNoinit(starts[k]!, ends[k]! - starts[k]!);
+          }
+          b.reserveNoinitRanges(starts, ends, starts.length);
+          assert.deepEqual(b.snapshot().reserved, a.snapshot().reserved);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('rejects ranges that are not sorted and disjoint', () => {
+    const m = new Memblock();
+    assert.throws(() => {
+      m.reserveNoinitRanges([0x3000, 0x1000], [0x4000, 0x2000], 2);
+    }, MmError);
+  });
+});
