@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { attachProgress } from '../shell/progress.ts';
 import { callbackSink } from '../shell/io.ts';
 import { bootMachine, createSession, machineConfig, type MachineCliOptions } from '../shell/machine-setup.ts';
 import { runScript } from '../shell/script.ts';
@@ -43,6 +44,7 @@ export function registerRun(program: Command): void {
         process.exitCode = 1;
         return;
       }
+      attachProgress(machine, process.stderr);
       const out = callbackSink((b) => process.stdout.write(b));
       const err = callbackSink((b) => process.stderr.write(b));
       const session = createSession(machine, cfg, { stdout: out, stderr: err, home: process.cwd() });

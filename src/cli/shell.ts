@@ -49,6 +49,7 @@ export function registerShell(program: Command): void {
         machine: opts,
         hostDir: process.cwd(),
         columns: process.stdout.isTTY ? process.stdout.columns : null,
+        progress: process.stderr.isTTY,
       };
       process.exitCode = tty
         ? await runTtyTerminal(start, {

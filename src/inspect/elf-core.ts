@@ -37,6 +37,11 @@ export interface ElfCoreWriteOptions {
   mergeGapPages?: number;
   /** Use PN_XNUM from this many segments on (default 0xffff; tests lower it). */
   xnumFrom?: number;
+  /**
+   * Called with the bytes of memory gone through so far, every few hundred pages; returning
+   * true stops the dump (Ctrl-C): the file then ends where the dump stopped.
+   */
+  step?: (done: number) => boolean;
 }
 
 /** What {@link writeElfCore} wrote. */
@@ -47,6 +52,8 @@ export interface ElfCoreStats {
   fileBytes: number;
   /** Bytes actually written (headers and non-zero pages). */
   writtenBytes: number;
+  /** True when `step` stopped the dump before the end. */
+  interrupted: boolean;
   /** Physical ranges dumped. */
   ranges: ImageRange[];
 }
@@ -133,12 +140,15 @@ export function writeElfCore(
   });
   const fd = openSync(path, 'w');
   let written = 0;
+  let interrupted = false;
   try {
     writeSync(fd, head, 0, head.length, 0);
     written += head.length;
     const buf = new Uint8Array(1 << 20);
     const page = new Uint32Array(PAGE / 4);
-    runs.forEach((r, i) => {
+    let seen = 0;
+    for (let i = 0; i < runs.length && !interrupted; i++) {
+      const r = runs[i]!;
       // Batch consecutive non-zero pages into one write; zero pages stay holes.
       let bufStart = -1; // file offset of buf[0]
       let bufLen = 0;
@@ -165,14 +175,18 @@ export function writeElfCore(
           bufLen += pageEnd - at;
         }
         at = pageEnd;
+        if (++seen % 256 === 0 && opts.step?.(seen * PAGE) === true) {
+          interrupted = true;
+          break;
+        }
       }
       flush();
-    });
-    ftruncateSync(fd, off);
+    }
+    if (!interrupted) ftruncateSync(fd, off);
   } finally {
     closeSync(fd);
   }
-  return { segments: n, fileBytes: off, writtenBytes: written, ranges: runs };
+  return { segments: n, fileBytes: off, writtenBytes: written, ranges: runs, interrupted };
 }
 
 function isZero(words: Uint32Array): boolean {

@@ -82,6 +82,7 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
     debugfs,
     enabled: cmdline.kho,
     liveupdate: cmdline.liveupdate,
+    work: machine.work,
   });
   const image = spec.kernelImage ?? { base: KERNEL_IMAGE_BASE, size: KERNEL_IMAGE_SIZE };
   let reserveMem: ReserveMemRecord[] = [];
@@ -129,6 +130,7 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
     log: (l) => {
       dmesg.warn(l);
     },
+    fatalSignalPending: () => machine.signalPending(),
   });
   kho.ctx.vmalloc = vmalloc;
   dmesg.info(`Memory: ${buddy.meminfo().MemFree}K/${Math.floor(topology.totalRam / 1024)}K available`);

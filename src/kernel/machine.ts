@@ -91,6 +91,14 @@ export class Machine {
     return new Machine(topo, opts.seed ?? 1, opts.sanitize ?? false, opts.interrupt ?? new InterruptFlag());
   }
 
+  /**
+   * `fatal_signal_pending(current)`: Ctrl-C reaches the process a running kernel is working for;
+   * while a kernel boots (`kernel` is null) there is none, and kernel work is not interrupted.
+   */
+  signalPending(): boolean {
+    return this.kernel !== null && this.interrupt.pending();
+  }
+
   /** A deterministic random stream for `stream` (same seed and name → same numbers). */
   rng(stream: string): () => number {
     return seededRng(this.seed, stream);

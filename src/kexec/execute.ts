@@ -140,12 +140,20 @@ function jump(
     }
   }
 
-  // Read what the successor will find, from memory, before anything is overwritten.
+  // Read what the successor will find, from memory, before anything is overwritten. This part
+  // only reads: Ctrl-C here aborts the jump and the running kernel goes on.
+  const prep = machine.work.start('kexec -e: reading the preserved memory map');
   const map: PreservedMap | null =
-    image.kho === null ? null : readPreservedMap(machine.mem, image.kho.fdtPhys);
+    image.kho === null
+      ? null
+      : readPreservedMap(machine.mem, image.kho.fdtPhys, { stop: () => prep.step(0) });
   const preserved = preservedRanges(map);
   const scratch = image.kho === null ? [] : k.kho.scratch;
   const f = findings({ map, segments: image.segments, scratch, buddy: k.buddy }, preserved);
+  prep.end(0);
+  if (map?.interrupted === true || prep.pending()) {
+    throw new KexecError('EINTR', 'interrupted before the jump; the running kernel goes on');
+  }
   const list = f.list;
   const v1 = k.kho.ctx.tracker;
   if (map !== null && v1 instanceof KhoV1Tracker) {
@@ -188,7 +196,12 @@ function jump(
   if (sanitize) {
     const fdtPfns = image.kho === null ? [] : [Math.floor(image.kho.fdtPhys / 4096)];
     const keep = keepRanges(preserved, map, fdtPfns, image.segments);
-    const r = poisonComplement(machine.mem, machine.topology.ramRanges(), keep);
+    // Past the point of no return (the segments are in place): progress only, no stopping.
+    const w = machine.work.start('kexec -e: poisoning unpreserved memory');
+    const r = poisonComplement(machine.mem, machine.topology.ramRanges(), keep, () => {
+      w.step(0);
+    });
+    w.end(0);
     report.poisoned = true;
     report.poisonedPages = r.poisonedPages;
     report.keptPages = r.keptPages;

@@ -12,6 +12,7 @@ import { Fdt } from '../fdt/reader.ts';
 import type { PhysicalMemory } from '../hw/physical-memory.ts';
 import { walkRadixTree } from '../kho/radix-walk.ts';
 import { POW2 } from '../abi/kho-radix.ts';
+import { ERRNO } from '../util/errno.ts';
 
 const PAGE = 4096;
 
@@ -38,6 +39,8 @@ export interface PreservedMap {
   trackerPfns: number[];
   /** What did not look right. */
   problems: string[];
+  /** The walk was stopped by `stop` (Ctrl-C): the map is incomplete. */
+  interrupted: boolean;
 }
 
 function emptyMap(problems: string[], compatible: string | null = null): PreservedMap {
@@ -49,6 +52,7 @@ function emptyMap(problems: string[], compatible: string | null = null): Preserv
     bytes: 0,
     trackerPfns: [],
     problems,
+    interrupted: false,
   };
 }
 
@@ -94,8 +98,15 @@ class OrderBuckets {
   }
 }
 
-/** Read the root FDT at `fdtPhys` (one page) and walk its memory map. Never throws. */
-export function readPreservedMap(mem: PhysicalMemory, fdtPhys: number): PreservedMap {
+/**
+ * Read the root FDT at `fdtPhys` (one page) and walk its memory map. Never throws. `stop` is
+ * polled during a radix walk (per leaf); when it returns true the map is `interrupted`.
+ */
+export function readPreservedMap(
+  mem: PhysicalMemory,
+  fdtPhys: number,
+  opts: { stop?: () => boolean } = {},
+): PreservedMap {
   const problems: string[] = [];
   let fdt: Fdt;
   try {
@@ -132,7 +143,7 @@ export function readPreservedMap(mem: PhysicalMemory, fdtPhys: number): Preserve
   const list = new OrderBuckets();
   const tracker: number[] = [];
   if (abi.memoryMap === 'radix') {
-    walkRadixTree(
+    const r = walkRadixTree(
       mem,
       root,
       (phys, order) => {
@@ -146,8 +157,10 @@ export function readPreservedMap(mem: PhysicalMemory, fdtPhys: number): Preserve
         onProblem: (p) => {
           if (problems.length < 32) problems.push(`radix tree: ${p.message}`);
         },
+        ...(opts.stop === undefined ? {} : { stop: opts.stop }),
       },
     );
+    if (r === -ERRNO.EINTR) out.interrupted = true;
   } else {
     const r = walkKhoV1MemMap(
       root,

@@ -224,13 +224,15 @@ export function freedPreserved(
 
 /**
  * Poison every RAM page outside `keep` (pfn ranges). Returns the RAM pages poisoned and kept.
- * Touched pages are saved, all touched pages are dropped (so poisoning costs only the interval
- * list), and kept ones are written back: memory never grows.
+ * Touched pages are saved, all touched pages are dropped (so poisoning costs only the
+ * description map), and kept ones are written back: memory never grows. The gaps are poisoned
+ * in one pass (`poisonPages`); `tick` is called now and then (progress).
  */
 export function poisonComplement(
   mem: PhysicalMemory,
   ram: readonly { start: number; end: number }[],
   keep: PfnRanges,
+  tick: () => void = () => undefined,
 ): { poisonedPages: number; keptPages: number } {
   const saved: { pfn: number; words: Uint32Array }[] = [];
   const ramPfn = [...ram]
@@ -246,26 +248,41 @@ export function poisonComplement(
     if (!inRam || kept) saved.push({ pfn, words: mem.peekPage(pfn)!.slice() });
     mem.discard(pfn);
   }
+  tick();
 
   let poisoned = 0;
   let keptPages = 0;
+  let starts = new Float64Array(1024);
+  let ends = new Float64Array(1024);
+  let n = 0;
+  const gap = (a: number, b: number): void => {
+    if (n === starts.length) {
+      const s2 = new Float64Array(n * 2);
+      const e2 = new Float64Array(n * 2);
+      s2.set(starts);
+      e2.set(ends);
+      starts = s2;
+      ends = e2;
+      tick();
+    }
+    starts[n] = a;
+    ends[n] = b;
+    n++;
+    poisoned += b - a;
+  };
   for (const r of ramPfn) {
     let cur = r.s;
     for (let k = firstEndingAfter(keep, cur); k < keep.count && keep.start[k]! < r.e; k++) {
       const ks = Math.max(keep.start[k]!, cur);
-      if (ks > cur) {
-        mem.poison(cur * PAGE, (ks - cur) * PAGE);
-        poisoned += ks - cur;
-      }
+      if (ks > cur) gap(cur, ks);
       const ke = Math.min(keep.end[k]!, r.e);
       keptPages += ke - ks;
       cur = ke;
     }
-    if (cur < r.e) {
-      mem.poison(cur * PAGE, (r.e - cur) * PAGE);
-      poisoned += r.e - cur;
-    }
+    if (cur < r.e) gap(cur, r.e);
   }
+  mem.poisonPages(starts, ends, n);
+  tick();
   for (const s of saved) mem.page(s.pfn).set(s.words);
   return { poisonedPages: poisoned, keptPages };
 }

@@ -12,6 +12,7 @@ import type { PseudoDir } from '../kernel/pseudo-fs.ts';
 import type { Buddy } from '../mm/buddy.ts';
 import type { Memblock } from '../mm/memblock.ts';
 import type { Vmalloc } from '../mm/vmalloc.ts';
+import type { WorkMeter } from '../util/long-work.ts';
 import type { PreservedMemTracker } from './v1-tracker.ts';
 
 /** One scratch area (`struct kho_scratch`). */
@@ -77,6 +78,8 @@ export interface KhoContext {
   khoBoot: boolean;
   /** WARN_ON_ONCE sites already fired. */
   readonly warned: Set<string>;
+  /** The machine's long-work meter: long walks report progress through it (null: none). */
+  readonly work: WorkMeter | null;
 }
 
 /** WARN_ON_ONCE: log the first time `site` fires. */

@@ -10,6 +10,7 @@ import type { PhysicalMemory } from '../hw/physical-memory.ts';
 import type { Dmesg } from '../kernel/dmesg.ts';
 import type { ReleaseProfile } from '../kernel/profile.ts';
 import type { PseudoDir } from '../kernel/pseudo-fs.ts';
+import type { WorkMeter } from '../util/long-work.ts';
 import { GFP_KERNEL, __GFP_ZERO } from '../mm/gfp.ts';
 import type { Memblock } from '../mm/memblock.ts';
 import { allocPreserve, unpreserveFree } from './alloc-preserve.ts';
@@ -48,6 +49,8 @@ export interface KhoOptions {
   enabled: boolean;
   /** `liveupdate=` (LUO finalizes kho-v1 at reboot). Default false. */
   liveupdate?: boolean;
+  /** The machine's long-work meter (progress of long walks); none in unit tests. */
+  work?: WorkMeter | null;
 }
 
 /** The KHO subsystem. */
@@ -81,6 +84,7 @@ export class Kho {
       incoming: null,
       khoBoot: false,
       warned: new Set(),
+      work: o.work ?? null,
     };
   }
 

@@ -159,6 +159,8 @@ function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null
   const st: MemoryInitStats = { blocks: 0, bytes: 0, problems: 0, inScratch: 0, firstInScratch: 0 };
   const pending = new PendingReservations();
   const scratch = readScratchArray(ctx.mem, ctx.scratchPhys, ctx.scratchCnt).filter((a) => a.size > 0);
+  // A boot has no process to interrupt: long walks only report progress.
+  const w = ctx.work?.start('KHO: reserving preserved memory') ?? null;
   if (ctx.profile.abi.memoryMap === 'radix') {
     const r = walkRadixTree(
       ctx.mem,
@@ -172,10 +174,15 @@ function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null
           st.problems++;
           ctx.dmesg.warn(`kexec sanitizer: preserved memory map: ${p.message}`);
         },
+        stop: () => {
+          w?.step(st.blocks);
+          return false;
+        },
       },
     );
     if (r === -22) return null;
     pending.apply(ctx.memblock, ctx.profile.options.reserve64);
+    w?.end(st.blocks);
     return st;
   }
   const r = walkKhoV1MemMap(

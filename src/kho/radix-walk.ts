@@ -57,6 +57,11 @@ export interface RadixWalkOptions {
   onProblem?: (p: RadixProblem) => void;
   /** Told about each node page entered (root, intermediate and leaf), with its level (5..0). */
   onNode?: (phys: number, level: number) => void;
+  /**
+   * Asked before each leaf (`signal_pending()` for long walks); true stops the walk, which then
+   * returns -EINTR.
+   */
+  stop?: () => boolean;
 }
 
 /** Receives each leaf: its physical address, its key prefix (`key >> 15`) and its words. */
@@ -83,6 +88,8 @@ interface VisitState {
   onNode: ((phys: number, level: number) => void) | undefined;
   leaf: RadixLeafVisitor;
   stopped: boolean;
+  stop: (() => boolean) | undefined;
+  interrupted: boolean;
 }
 
 /** Read through a call: recursion may have set the flag (TypeScript cannot see that). */
@@ -206,6 +213,11 @@ function visitNode(
     if (st.stopped) return 0;
     if (child === undefined || child === null) continue;
     const p = prefix * 512 + i;
+    if (level === 1 && st.stop !== undefined && st.stop()) {
+      st.interrupted = true;
+      st.stopped = true;
+      return 0;
+    }
     const r = level === 1 ? st.leaf(pfn * 4096, p, child) : visitNode(st, child, level - 1, pfn * 4096, p);
     if (r !== 0) return r;
     if (isStopped(st)) return 0;
@@ -215,7 +227,7 @@ function visitNode(
 
 /**
  * Visits every leaf of the tree rooted at `rootPhys` in ascending key order, reading only
- * memory. Returns 0, the first non-zero visitor result, -EINVAL for a zero root, or -EFAULT
+ * memory. Returns 0, the first non-zero visitor result, -EINVAL for a zero root, -EINTR when `opts.stop` stopped it, or -EFAULT
  * when problems were found (after visiting everything that was sound).
  */
 export function visitRadixLeaves(
@@ -236,6 +248,8 @@ export function visitRadixLeaves(
     onNode: opts.onNode,
     leaf,
     stopped: false,
+    stop: opts.stop,
+    interrupted: false,
   };
   if (rootPhys === 0) return -RADIX_ERRNO.EINVAL;
   if (typeof rootPhys !== 'number' || !Number.isSafeInteger(rootPhys) || rootPhys < 0) {
@@ -255,6 +269,7 @@ export function visitRadixLeaves(
   if (root === undefined) return -RADIX_ERRNO.EFAULT;
   const r = root === null ? 0 : visitNode(st, root, 5, rootPhys, 0);
   if (r !== 0) return r;
+  if (st.interrupted) return -RADIX_ERRNO.EINTR;
   return st.problems === 0 ? 0 : -RADIX_ERRNO.EFAULT;
 }
 
@@ -359,8 +374,9 @@ function walkLeafBits(
 /**
  * Walks the tree rooted at `rootPhys` (spec §4.6) reading only `mem`: `cb(phys, order)` for
  * each set bit, in strictly ascending key order (highest orders first, then ascending address).
- * Returns 0, the first non-zero `cb` result, -EINVAL for a zero root, or -EFAULT when problems
- * were found (reported through `opts.onProblem`, everything sound still walked).
+ * Returns 0, the first non-zero `cb` result, -EINVAL for a zero root, -EINTR when `opts.stop`
+ * stopped it, or -EFAULT when problems were found (reported through `opts.onProblem`,
+ * everything sound still walked).
  */
 export function walkRadixTree(
   mem: RadixMemory,

@@ -72,11 +72,25 @@ export class Vmalloc {
   /** Areas ascending by address. */
   private readonly areas: VmArea[] = [];
 
-  constructor(buddy: Buddy, mem: PhysicalMemory, opts: { log?: (line: string) => void } = {}) {
+  /**
+   * `log` receives warnings; `fatalSignalPending` is `fatal_signal_pending(current)`, which
+   * page allocation for an area checks (mm/vmalloc.c: vm_area_alloc_pages stops, and
+   * __vmalloc_area_node fails quietly).
+   */
+  constructor(
+    buddy: Buddy,
+    mem: PhysicalMemory,
+    opts: { log?: (line: string) => void; fatalSignalPending?: () => boolean } = {},
+  ) {
     this.buddy = buddy;
     this.mem = mem;
     this.log = opts.log ?? (() => undefined);
+    this.fatalSignalPending = opts.fatalSignalPending ?? (() => false);
   }
+
+  private readonly fatalSignalPending: () => boolean;
+  /** Set when the last page allocation stopped on a fatal signal (no warning then). */
+  private interrupted = false;
 
   /** All areas, ascending (like /proc/vmallocinfo). */
   list(): readonly VmArea[] {
@@ -125,8 +139,11 @@ export class Vmalloc {
     const step = 1 << order;
     // Higher-order pieces are split so every page is independent (vm_area_alloc_pages).
     const g = (gfp & ~__GFP_COMP) | (order > 0 ? __GFP_NOWARN : 0);
+    this.interrupted = false;
     for (let i = 0; i < nr; i += step) {
-      const pfn = this.buddy.alloc(order, g, nid);
+      const stop = (i & 1023) === 1023 && this.fatalSignalPending();
+      if (stop) this.interrupted = true;
+      const pfn = stop ? null : this.buddy.alloc(order, g, nid);
       if (pfn === null) {
         for (let j = 0; j < i; j++) this.buddy.freePages(pages[j]!, 0);
         return null;
@@ -168,7 +185,7 @@ export class Vmalloc {
           order = 0;
           continue;
         }
-        this.log(`vmalloc error: size ${size}, failed to allocate pages`);
+        if (!this.interrupted) this.log(`vmalloc error: size ${size}, failed to allocate pages`);
         return null;
       }
       const addr = this.mapArea(pages, bytes, align, flags, order, nid);
@@ -250,7 +267,9 @@ export class Vmalloc {
     if (va === 0) return;
     const a = this.unlink(va, 'vfree');
     if (a === null) return;
-    if ((a.flags & (VM_ALLOC | VM_MAP_PUT_PAGES)) !== 0) for (const p of a.pages) this.buddy.putPage(p);
+    // VM_ALLOC pages are independent order-0 pages (split at allocation): free them directly.
+    if ((a.flags & VM_ALLOC) !== 0) for (const p of a.pages) this.buddy.freePages(p, 0);
+    else if ((a.flags & VM_MAP_PUT_PAGES) !== 0) for (const p of a.pages) this.buddy.putPage(p);
   }
 
   /** `vunmap`: unmap without touching the pages. */

@@ -20,6 +20,8 @@ export interface TerminalStart {
   readonly hostDir: string | null;
   /** Terminal width for `ls` (null: not a terminal). */
   readonly columns: number | null;
+  /** stderr is a terminal: long simulated work shows a progress line there (src/shell/progress.ts). */
+  readonly progress?: boolean;
   /**
    * `line`: a person types lines (prompts, errors without line numbers, errors end only the
    * line). `stream`: input is a script arriving in pieces (each command is echoed after the

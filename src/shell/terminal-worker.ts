@@ -11,6 +11,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { InterruptFlag } from '../util/interrupt.ts';
 import { complete } from './complete.ts';
 import { Interrupted, type Sink } from './io.ts';
+import { attachProgress } from './progress.ts';
 import { bootMachine, createSession, MACHINE_DEFAULTS, machineConfig } from './machine-setup.ts';
 import { ScriptRunner } from './script.ts';
 import type { Session } from './session.ts';
@@ -117,6 +118,17 @@ export class TerminalSession {
     if (typeof machine === 'string') {
       this.send({ t: 'fatal', message: machine, status: 1 });
       return false;
+    }
+    if (this.start.progress === true) {
+      // Sent at once: the work that reports runs synchronously, so a batched line would wait.
+      const err = this.sink(2);
+      attachProgress(machine, {
+        isTTY: true,
+        write: (text) => {
+          err.write(text);
+          this.flush();
+        },
+      });
     }
     const line = this.start.mode === 'line';
     const session = createSession(machine, cfg, {

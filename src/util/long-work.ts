@@ -38,6 +38,9 @@ export class WorkMeter {
   readonly interrupt: InterruptFlag;
   /** The front end's progress sink; null shows nothing. */
   sink: ProgressSink | null = null;
+  /** Seconds of work before the first progress event, and between events (tests lower them). */
+  afterS = PROGRESS_AFTER_S;
+  everyS = PROGRESS_EVERY_S;
 
   constructor(interrupt: InterruptFlag) {
     this.interrupt = interrupt;
@@ -64,7 +67,7 @@ export class LongWork {
     this.label = label;
     this.total = total;
     this.unit = unit;
-    this.next = this.t0 + PROGRESS_AFTER_S * 1000;
+    this.next = this.t0 + meter.afterS * 1000;
   }
 
   /** True when an interrupt is pending (`signal_pending()`); no progress is reported. */
@@ -82,7 +85,7 @@ export class LongWork {
     if (sink !== null) {
       const t = performance.now();
       if (t >= this.next) {
-        this.next = t + PROGRESS_EVERY_S * 1000;
+        this.next = t + this.meter.everyS * 1000;
         this.shown = true;
         sink(this.event(done, t, false));
       }
@@ -112,7 +115,8 @@ export class LongWork {
 export function formatProgress(e: ProgressEvent): string {
   const amount = (x: number): string => (e.unit === 'bytes' ? formatBytes(x) : String(x));
   const of = e.total > 0 ? ` / ${amount(e.total)} (${Math.floor((100 * e.done) / e.total)}%)` : '';
-  return `${e.label}: ${amount(e.done)}${of} ${e.elapsed.toFixed(1)} s`;
+  const done = e.done > 0 || e.total > 0 ? ` ${amount(e.done)}${of}` : '';
+  return `${e.label}:${done} ${e.elapsed.toFixed(1)} s`;
 }
 
 /** Bytes as `1.5 GiB`. */

@@ -11,7 +11,10 @@ import { ExtentMap } from '../../src/hw/extent-map.ts';
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 200);
 const SPACE = 80;
 
-type Op = { k: 'set'; a: number; b: number; v: number } | { k: 'remove'; a: number; b: number };
+type Op =
+  | { k: 'set'; a: number; b: number; v: number }
+  | { k: 'remove'; a: number; b: number }
+  | { k: 'many'; ranges: { a: number; b: number }[]; v: number };
 
 const range = fc
   .tuple(fc.integer({ min: 0, max: SPACE }), fc.integer({ min: 0, max: 12 }))
@@ -19,9 +22,19 @@ const range = fc
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.tuple(range, fc.integer({ min: 1, max: 3 })).map(([r, v]) => ({ k: 'set' as const, ...r, v })),
   range.map((r) => ({ k: 'remove' as const, ...r })),
+  fc.tuple(fc.array(range, { maxLength: 6 }), fc.integer({ min: 1, max: 3 })).map(([rs, v]) => {
+    // Sorted and disjoint, as setMany wants them.
+    const sorted = [...rs].sort((x, y) => x.a - y.a);
+    const ranges: { a: number; b: number }[] = [];
+    for (const r of sorted) {
+      const a = Math.max(r.a, ranges[ranges.length - 1]?.b ?? 0);
+      if (a < r.b) ranges.push({ a, b: r.b });
+    }
+    return { k: 'many' as const, ranges, v };
+  }),
 );
 
-test('ExtentMap matches a per-pfn model and keeps its intervals sorted, disjoint and merged', () => {
+test('ExtentMap (set, remove, setMany) matches a per-pfn model; intervals stay sorted, disjoint and merged', () => {
   fc.assert(
     fc.property(fc.array(opArb, { maxLength: 80 }), fc.integer({ min: 2, max: 6 }), (ops, chunk) => {
       const m = new ExtentMap<number>(undefined, chunk);
@@ -30,6 +43,14 @@ test('ExtentMap matches a per-pfn model and keeps its intervals sorted, disjoint
         if (op.k === 'set') {
           m.set(op.a, op.b, op.v);
           model.fill(op.v, op.a, op.b);
+        } else if (op.k === 'many') {
+          m.setMany(
+            op.ranges.map((r) => r.a),
+            op.ranges.map((r) => r.b),
+            op.ranges.length,
+            op.v,
+          );
+          for (const r of op.ranges) model.fill(op.v, r.a, r.b);
         } else {
           m.remove(op.a, op.b);
           model.fill(0, op.a, op.b);

@@ -80,6 +80,7 @@ type Op =
   | { k: 'random'; a: number; len: number; seed: number }
   | { k: 'csum'; a: number; len: number; sum: number }
   | { k: 'readPage'; p: number }
+  | { k: 'poisonPages'; ranges: [number, number][] }
   | { k: 'copy'; d: number; s: number; len: number }
   | { k: 'discard'; p: number }
   | { k: 'poison'; a: number; len: number }
@@ -120,6 +121,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     .tuple(ranged('csum'), fc.oneof(fc.constant(0), u32))
     .map(([r, sum]) => ({ k: 'csum' as const, a: r.a, len: r.len, sum })),
   fc.record({ k: fc.constant('readPage' as const), p: fc.integer({ min: 0, max: WINDOW_PAGES - 1 }) }),
+  fc.uniqueArray(fc.integer({ min: 0, max: WINDOW_PAGES }), { minLength: 0, maxLength: 4 }).map((cuts) => {
+    // Boundaries in the window, paired into sorted, disjoint pfn ranges (offsets).
+    const b = [...cuts].sort((x, y) => x - y);
+    const ranges: [number, number][] = [];
+    for (let i = 0; i + 1 < b.length; i += 2) ranges.push([b[i]!, b[i + 1]!]);
+    return { k: 'poisonPages' as const, ranges };
+  }),
   fc.tuple(off(0), off(0), span).map(([d, s, len]) => ({
     k: 'copy' as const,
     d,
@@ -192,6 +200,15 @@ function apply(mem: PhysicalMemory, model: Model, base: number, op: Op): void {
       mem.page(base + op.p)[op.i] = op.v;
       model.setRange(B + op.p * PAGE_SIZE + op.i * 4, le(op.v, 4));
       model.lazy.delete(base + op.p);
+      break;
+    }
+    case 'poisonPages': {
+      mem.poisonPages(
+        op.ranges.map(([a]) => base + a),
+        op.ranges.map(([, b]) => base + b),
+        op.ranges.length,
+      );
+      for (const [a, b] of op.ranges) model.poison(B + a * PAGE_SIZE, (b - a) * PAGE_SIZE);
       break;
     }
     case 'csum': {

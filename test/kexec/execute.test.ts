@@ -251,6 +251,7 @@ describe('findings', () => {
       bytes: 4096,
       trackerPfns: [0x100, 0x101],
       problems: [],
+      interrupted: false,
     };
     const seg = {
       role: 'kernel' as const,

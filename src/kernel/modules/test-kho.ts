@@ -124,9 +124,12 @@ function kvfree(k: Kernel, a: KvAlloc | null): void {
   else k.buddy.freePages(a.pfn, a.order);
 }
 
-/** The model's interrupt check inside test_kho's loops (KernelOptions.interruptibleTestKho). */
+/**
+ * The model's interrupt check inside test_kho's loops (KernelOptions.interruptibleTestKho): a
+ * built-in test_kho runs at boot, where no process can be interrupted.
+ */
 function interrupted(k: Kernel, w: LongWork, done: number): boolean {
-  return k.machine.buildOptions.interruptibleTestKho && w.step(done);
+  return w.step(done) && k.machine.buildOptions.interruptibleTestKho && k.machine.signalPending();
 }
 
 /** `kho_test_generate_data`: 0, -ENOMEM (all folios put back) or -EINTR (the same unwinding). */

@@ -24,7 +24,13 @@ export const dumpMemory: ShellCommand = {
     }
     try {
       const ranges = s.machine.topology.ramRanges().map((r) => ({ start: r.start, end: r.end }));
-      const st = writeElfCore(s.machine.mem, ranges, abs);
+      const w = s.machine.work.start(`dump-memory ${file}`, 0, 'bytes');
+      const st = writeElfCore(s.machine.mem, ranges, abs, { step: (done) => w.step(done) });
+      w.end(0);
+      if (st.interrupted) {
+        ctx.stderr.write(`dump-memory: ${file}: interrupted; the file is incomplete\n`);
+        return 130;
+      }
       ctx.stdout.write(
         `${file}: ELF core, ${st.segments} segments, ${st.fileBytes} bytes (${st.writtenBytes} written)\n`,
       );
