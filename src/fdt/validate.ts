@@ -163,6 +163,10 @@ export function validateFdt(blob: Uint8Array): FdtIndex {
       propsClosed = true;
       pos += 4;
     } else if (tag === FDT_NOP) {
+      // libfdt's fdt_check_full (1.6.1) expects FDT_END right after the root's END_NODE; NOPs
+      // before the root and inside nodes are fine.
+      if (depth === 0 && rootSeen)
+        throw new FdtError('FDT_ERR_BADSTRUCTURE', pos, "FDT_NOP between the root's END_NODE and END");
       pos += 4;
     } else if (tag === FDT_END) {
       if (depth !== 0) throw new FdtError('FDT_ERR_BADSTRUCTURE', pos, `END inside a node (depth ${depth})`);

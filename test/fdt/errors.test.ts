@@ -31,6 +31,18 @@ function patch(edits: [number, number][], length = BASE.length): Uint8Array {
   return b;
 }
 
+/** BASE with one structure word inserted at absolute offset `at` (header sizes follow). */
+function insertWord(at: number, word: number): Uint8Array {
+  const b = new Uint8Array(BASE.length + 4);
+  b.set(BASE.subarray(0, at));
+  b.set(BASE.subarray(at), at + 4);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(at, word);
+  for (const field of [4, 12, 36]) dv.setUint32(field, dv.getUint32(field) + 4); // totalsize, strings, struct size
+  return b;
+}
+const NOP = 4;
+
 /** [what, blob, our error, offset, libfdt's fdt_check_full error or null when libfdt accepts it] */
 const CASES: [string, Uint8Array, FdtErrorName, number, FdtErrorName | null][] = [
   ['buffer shorter than a header', BASE.slice(0, 20), 'FDT_ERR_TRUNCATED', 20, 'FDT_ERR_TRUNCATED'],
@@ -135,6 +147,20 @@ const CASES: [string, Uint8Array, FdtErrorName, number, FdtErrorName | null][] =
     null,
   ],
   ['reservation map overlaps the structure', patch([[16, 64]]), 'FDT_ERR_BADLAYOUT', 64, 'FDT_ERR_TRUNCATED'],
+  [
+    "FDT_NOP between the root's END_NODE and END",
+    insertWord(116, NOP),
+    'FDT_ERR_BADSTRUCTURE',
+    116,
+    'FDT_ERR_BADSTRUCTURE',
+  ],
+];
+
+/** NOPs that libfdt accepts, and so do we: before the root, between properties, before END_NODE. */
+const NOP_OK: [string, Uint8Array][] = [
+  ['NOP before the root', insertWord(64, NOP)],
+  ['NOP between a property and a subnode', insertWord(88, NOP)],
+  ['NOP before an END_NODE', insertWord(108, NOP)],
 ];
 
 test('each FdtError code on a hand-made bad blob, at the expected offset', () => {
@@ -166,6 +192,14 @@ test('libfdt (fdt_check_full) on the same blobs: same code, except where we are 
       lib,
       what,
     );
+  });
+});
+
+test('NOPs where fdt_check_full accepts them: we read the base tree', () => {
+  const ref = libfdt(NOP_OK.map(([, blob]) => ({ kind: 'check' as const, blob: hex(blob) })));
+  NOP_OK.forEach(([what, blob], i) => {
+    assert.equal(ref[i]!.err, undefined, what);
+    assert.deepEqual(readTree(blob), readTree(BASE), what);
   });
 });
 

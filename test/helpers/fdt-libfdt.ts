@@ -26,6 +26,7 @@ export type LibfdtCase =
   | { kind: 'sw'; ops: SwOp[] }
   | { kind: 'rw'; blob: string; bufsize: number; ops: RwOp[]; inplace?: boolean }
   | { kind: 'read'; blob: string }
+  | { kind: 'check'; blob: string }
   | { kind: 'paths'; blob: string; paths: string[] };
 
 /** libfdt's view of a node: name, [prop name, hex value] pairs, children. */

@@ -14,6 +14,8 @@ stdin: JSON list of cases; stdout: JSON list of results, one per case.
       -> {"hex": whole buffer after the ops, "errs": [[op index, errno], ...]} (errors do not stop)
   {"kind": "read", "blob": hex} -> {"err": errno} or {"tree": [...]} (libfdt's view of the tree),
       {"skip": why} when the binding cannot show it, {"crash": signal} when libfdt crashed
+  {"kind": "check", "blob": hex} -> {"err": errno} or {}: fdt_check_full alone (libfdt's readers
+      assume the root at offset 0, so a blob it accepts may still not read)
   {"kind": "paths", "blob": hex, "paths": [...]} -> {"offsets": fdt_path_offset of each (or -errno)}
 Paths are resolved with fdt_path_offset; a lookup failure is reported like any other error.
 """
@@ -169,11 +171,17 @@ def run_read_isolated(case):
     return json.loads(out)
 
 
+def run_check(case):
+    data = bytearray.fromhex(case["blob"])
+    err = libfdt.fdt_check_full(data, len(data))
+    return {"err": abs(err)} if err else {}
+
+
 def run_paths(case):
     data = bytearray.fromhex(case["blob"])
     return {"offsets": [libfdt.fdt_path_offset(data, p) for p in case["paths"]]}
 
 
-RUN = {"sw": run_sw, "rw": run_rw, "read": run_read_isolated, "paths": run_paths}
+RUN = {"sw": run_sw, "rw": run_rw, "read": run_read_isolated, "check": run_check, "paths": run_paths}
 cases = json.load(sys.stdin)
 json.dump([RUN[c["kind"]](c) for c in cases], sys.stdout)
