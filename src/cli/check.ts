@@ -13,6 +13,8 @@ import { renderCheck } from '../check/render.ts';
 import { superviseCheck } from '../check/supervise.ts';
 import type { CheckReport } from '../check/engine.ts';
 import { MACHINE_DEFAULTS, machineConfig } from '../shell/machine-setup.ts';
+import { stderr, stdout } from '../util/host-output.ts';
+import { runAction } from './action.ts';
 
 function intArg(min: number, max: number): (v: string) => number {
   return (v) => {
@@ -47,7 +49,7 @@ interface CheckCliOptions {
 }
 
 function usage(msg: string): void {
-  process.stderr.write(`kho check: ${msg}\n`);
+  stderr.write(`kho check: ${msg}\n`);
   process.exitCode = 2;
 }
 
@@ -82,64 +84,64 @@ export function registerCheck(program: Command): void {
       secondsArg,
       30,
     )
-    .action(async (file: string, params: string[], o: CheckCliOptions) => {
-      const profiles = o.profile === 'all' ? [...PROFILE_NAMES] : o.profile.split(',').map((p) => p.trim());
-      for (const p of profiles) {
-        if (!(PROFILE_NAMES as readonly string[]).includes(p)) {
-          usage(`--profile: unknown profile "${p}" (known: ${PROFILE_NAMES.join(', ')}, all)`);
+    .action((file: string, params: string[], o: CheckCliOptions) =>
+      runAction('kho check', async () => {
+        const profiles = o.profile === 'all' ? [...PROFILE_NAMES] : o.profile.split(',').map((p) => p.trim());
+        for (const p of profiles) {
+          if (!(PROFILE_NAMES as readonly string[]).includes(p)) {
+            usage(`--profile: unknown profile "${p}" (known: ${PROFILE_NAMES.join(', ')}, all)`);
+            return;
+          }
+        }
+        const cfg = machineConfig({ mem: o.mem, nodes: o.nodes, cmdline: o.cmdline, seed: o.seed });
+        if (typeof cfg === 'string') {
+          usage(cfg);
           return;
         }
-      }
-      const cfg = machineConfig({ mem: o.mem, nodes: o.nodes, cmdline: o.cmdline, seed: o.seed });
-      if (typeof cfg === 'string') {
-        usage(cfg);
-        return;
-      }
-      for (const f of [file, ...o.module]) {
-        if (!existsSync(f)) {
-          usage(`${f}: No such file or directory`);
-          return;
+        for (const f of [file, ...o.module]) {
+          if (!existsSync(f)) {
+            usage(`${f}: No such file or directory`);
+            return;
+          }
+          if (statSync(f).isDirectory()) {
+            usage(`${f}: Is a directory`);
+            return;
+          }
         }
-        if (statSync(f).isDirectory()) {
-          usage(`${f}: Is a directory`);
-          return;
+        for (const p of params) {
+          if (!/^[A-Za-z_][A-Za-z0-9_]*(=.*)?$/.test(p)) {
+            usage(`'${p}' is not a module parameter (param=value)`);
+            return;
+          }
         }
-      }
-      for (const p of params) {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*(=.*)?$/.test(p)) {
-          usage(`'${p}' is not a module parameter (param=value)`);
-          return;
+        const reports: CheckReport[] = [];
+        for (const profile of profiles) {
+          let r: CheckReport;
+          try {
+            r = await superviseCheck({
+              file: resolve(file),
+              params,
+              modules: o.module.map((m) => resolve(m)),
+              generations: o.generations,
+              profile,
+              mem: cfg.mem,
+              nodes: cfg.nodes,
+              seed: cfg.seed,
+              cmdline: cfg.cmdline,
+              timeout: o.timeout,
+            });
+          } catch (e) {
+            stderr.write(`kho check: the check stopped: ${e instanceof Error ? e.message : String(e)}\n`);
+            process.exitCode = 1;
+            return;
+          }
+          r.file = file;
+          reports.push(r);
+          if (o.json !== true) stdout.write(`${reports.length > 1 ? '\n' : ''}${renderCheck(r)}`);
         }
-      }
-      const reports: CheckReport[] = [];
-      for (const profile of profiles) {
-        let r: CheckReport;
-        try {
-          r = await superviseCheck({
-            file: resolve(file),
-            params,
-            modules: o.module.map((m) => resolve(m)),
-            generations: o.generations,
-            profile,
-            mem: cfg.mem,
-            nodes: cfg.nodes,
-            seed: cfg.seed,
-            cmdline: cfg.cmdline,
-            timeout: o.timeout,
-          });
-        } catch (e) {
-          process.stderr.write(
-            `kho check: the check stopped: ${e instanceof Error ? e.message : String(e)}\n`,
-          );
-          process.exitCode = 1;
-          return;
-        }
-        r.file = file;
-        reports.push(r);
-        if (o.json !== true) process.stdout.write(`${reports.length > 1 ? '\n' : ''}${renderCheck(r)}`);
-      }
-      const ok = reports.every((r) => r.verdict === 'pass');
-      if (o.json === true) process.stdout.write(`${JSON.stringify({ ok, reports }, null, 2)}\n`);
-      process.exitCode = ok ? 0 : 1;
-    });
+        const ok = reports.every((r) => r.verdict === 'pass');
+        if (o.json === true) stdout.write(`${JSON.stringify({ ok, reports }, null, 2)}\n`);
+        process.exitCode = ok ? 0 : 1;
+      }),
+    );
 }

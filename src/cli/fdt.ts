@@ -5,56 +5,33 @@
  * error and byte offset, or the JSON path); 2 usage errors, including files that cannot be read
  * or written. User errors print one line on stderr, never a stack trace.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { buildBlob } from '../fdt/convert.ts';
-import { toDts } from '../fdt/dts.ts';
+import { writeDts } from '../fdt/dts.ts';
 import { FdtError } from '../fdt/errors.ts';
-import { formatTreeJson, FdtJsonError, parseTreeJson, treeToJson } from '../fdt/json.ts';
-import { khoDts, khoNotes } from '../abi/kho-annotate.ts';
+import { FDT_MAX_TOTALSIZE, FDT_V17_HEADER_SIZE } from '../fdt/constants.ts';
+import { claimedTotalsize } from '../fdt/header.ts';
+import { FdtJsonError, parseTreeJson, writeTreeJson } from '../fdt/json.ts';
+import { asComment, khoNotes } from '../abi/kho-annotate.ts';
 import { checkFdt, readTree } from '../fdt/reader.ts';
+import { hostIoError } from '../util/host-errors.ts';
+import { readHostFile, type ReadLimit } from '../util/host-input.ts';
+import { stdout } from '../util/host-output.ts';
+import { CliFailure, runAction } from './action.ts';
 
-/** A user-facing failure: one line on stderr and an exit code. */
-class CliFailure extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode: number) {
-    super(message);
-    this.exitCode = exitCode;
-  }
-}
-
-/** strerror() texts for the errors a file argument usually meets. */
-const STRERROR: Readonly<Record<string, string>> = {
-  ENOENT: 'No such file or directory',
-  EACCES: 'Permission denied',
-  EISDIR: 'Is a directory',
-  ENOTDIR: 'Not a directory',
-  EPERM: 'Operation not permitted',
-  ENOSPC: 'No space left on device',
-  EROFS: 'Read-only file system',
-  ENAMETOOLONG: 'File name too long',
-  ELOOP: 'Too many levels of symbolic links',
+/**
+ * A blob is read header first and only as far as its `totalsize` (a file without the FDT magic
+ * is judged on its header), so `/dev/zero` or an endless pipe costs 40 bytes.
+ */
+const BLOB_LIMIT: ReadLimit = {
+  max: FDT_MAX_TOTALSIZE,
+  why: 'a flattened devicetree',
+  head: { bytes: FDT_V17_HEADER_SIZE, length: (h) => claimedTotalsize(h) ?? h.length },
 };
 
-function osMessage(file: string, err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  const text =
-    typeof code === 'string' && code in STRERROR
-      ? STRERROR[code]!
-      : err instanceof Error
-        ? err.message
-        : String(err);
-  return `${file}: ${text}`;
-}
-
-/** Read a file (`-` = stdin); an OS error is a usage error (exit 2). */
-function readInput(file: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(file === '-' ? 0 : file));
-  } catch (err) {
-    throw new CliFailure(osMessage(file, err), 2);
-  }
-}
+/** The JSON form is parsed as one string, which V8 caps near 512 MiB. */
+const JSON_LIMIT: ReadLimit = { max: 256 << 20, why: 'the JSON form of a devicetree' };
 
 /** Parse and validate a blob; an invalid blob is exit 1 with the libfdt error name and offset. */
 function loadTree(file: string, blob: Uint8Array) {
@@ -66,57 +43,51 @@ function loadTree(file: string, blob: Uint8Array) {
   }
 }
 
-/** A reader that stops early (`kho fdt dump x | head`) is no error: no EPIPE stack trace. */
-function quietEpipe(): void {
-  if (process.stdout.listenerCount('error') > 0) return;
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
-  });
-}
-
-/** Run an action; turn CliFailure into a one-line message and an exit code. */
-function run(prefix: string, action: () => void): void {
-  quietEpipe();
-  try {
-    action();
-  } catch (err) {
-    if (!(err instanceof CliFailure)) throw err;
-    process.stderr.write(`${prefix}: ${err.message}\n`);
-    process.exitCode = err.exitCode;
-  }
-}
+const toStdout = (chunk: string): void => {
+  stdout.write(chunk);
+};
 
 function dump(file: string, opts: { kho?: boolean; json?: boolean }): void {
-  const tree = loadTree(file, readInput(file));
+  const tree = loadTree(file, readHostFile(file, BLOB_LIMIT));
   const kho = opts.kho === true ? khoNotes(tree) : undefined;
   if (opts.json === true) {
-    const doc = treeToJson(
+    writeTreeJson(
       tree,
+      toStdout,
       kho === undefined
         ? {}
         : { comment: kho.note, ...(kho.summary === undefined ? {} : { docComment: kho.summary }) },
     );
-    process.stdout.write(formatTreeJson(doc));
     return;
   }
-  process.stdout.write(kho === undefined ? toDts(tree) : khoDts(tree));
+  const note = kho?.note;
+  writeDts(
+    tree,
+    toStdout,
+    note === undefined
+      ? undefined
+      : (path, prop) => {
+          const text = note(path, prop);
+          return text === undefined ? undefined : asComment(text);
+        },
+  );
 }
 
 function check(file: string): void {
-  const blob = readInput(file);
+  const blob = readHostFile(file, BLOB_LIMIT);
   try {
     checkFdt(blob);
   } catch (err) {
     if (!(err instanceof FdtError)) throw err;
-    process.stdout.write(`invalid: ${err.message}\n`);
+    stdout.write(`invalid: ${err.message}\n`);
     process.exitCode = 1;
     return;
   }
-  process.stdout.write('valid\n');
+  stdout.write('valid\n');
 }
 
 function build(file: string, opts: { output: string }): void {
-  const bytes = readInput(file);
+  const bytes = readHostFile(file, JSON_LIMIT);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -134,7 +105,7 @@ function build(file: string, opts: { output: string }): void {
   try {
     writeFileSync(opts.output, blob);
   } catch (err) {
-    throw new CliFailure(osMessage(opts.output, err), 2);
+    throw hostIoError(opts.output, err);
   }
 }
 
@@ -151,7 +122,7 @@ export function registerFdt(program: Command): void {
     .option('--kho', 'add comments decoding KHO values (LE64 addresses, sizes, ABI version)')
     .option('--json', 'print the lossless JSON form instead (kho fdt build reads it)')
     .action((file: string, opts: { kho?: boolean; json?: boolean }) => {
-      run('kho fdt', () => {
+      return runAction('kho fdt', () => {
         dump(file, opts);
       });
     });
@@ -160,7 +131,7 @@ export function registerFdt(program: Command): void {
     .description('validate a blob: prints "valid" (exit 0) or the libfdt error and offset (exit 1)')
     .argument('<file>', 'the blob (- for stdin)')
     .action((file: string) => {
-      run('kho fdt', () => {
+      return runAction('kho fdt', () => {
         check(file);
       });
     });
@@ -170,7 +141,7 @@ export function registerFdt(program: Command): void {
     .argument('<file>', 'the JSON file (- for stdin)')
     .requiredOption('-o, --output <out>', 'where to write the blob')
     .action((file: string, opts: { output: string }) => {
-      run('kho fdt', () => {
+      return runAction('kho fdt', () => {
         build(file, opts);
       });
     });

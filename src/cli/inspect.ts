@@ -5,7 +5,7 @@
  * Exit codes: 0 no error finding (warnings are fine); 1 at least one error finding; 2 usage
  * errors (bad options, unreadable files, unparsable scratch input).
  */
-import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { KhoScratch } from '../abi/kho-scratch.ts';
 import { isElf, openElfCore } from '../inspect/elf-core.ts';
@@ -17,6 +17,12 @@ import type { MemoryImage } from '../inspect/memory-image.ts';
 import { writeReportJson } from '../inspect/report-json.ts';
 import { formatReportText } from '../inspect/report-text.ts';
 import { parseScratchFile, parseScratchPair, ScratchInputError } from '../inspect/scratch.ts';
+import { FDT_V17_HEADER_SIZE } from '../fdt/constants.ts';
+import { claimedTotalsize } from '../fdt/header.ts';
+import { errorCode, hostIoError } from '../util/host-errors.ts';
+import { readHostFile, type ReadLimit } from '../util/host-input.ts';
+import { stdout } from '../util/host-output.ts';
+import { CliFailure, runAction, usageError } from './action.ts';
 
 /** Options as commander hands them over. */
 export interface InspectOptions {
@@ -34,35 +40,34 @@ export interface InspectOptions {
   scanLimit?: string;
 }
 
-/** A bad option or unreadable input: one line on stderr, exit 2. */
-export class UsageError extends Error {}
+/**
+ * The root FDT is one page in the kernel (kexec_handover.c: kho_init() allocates it, debugfs
+ * shows fdt_totalsize() of it); 64 KiB is the largest page size (arm64), so any kernel's file
+ * fits. Read header first and no further than its totalsize.
+ */
+const ROOT_FDT_LIMIT: ReadLimit = {
+  max: 64 << 10,
+  why: 'a root KHO FDT fits in one page',
+  head: { bytes: FDT_V17_HEADER_SIZE, length: claimedTotalsize },
+};
+
+/** The scratch array has one 16-byte entry per NUMA node plus two; its text forms are alike. */
+const SCRATCH_LIMIT: ReadLimit = {
+  max: 1 << 20,
+  why: 'a scratch array has one entry per NUMA node and two more',
+};
 
 const UNITS: Readonly<Record<string, number>> = { k: 10, m: 20, g: 30, t: 40 };
 
 /** `0x…`, decimal, or with a K/M/G/T suffix; below 2^53. */
 function parseNum(text: string, what: string): number {
   const m = /^(0[xX][0-9a-fA-F]+|[0-9]+)([kKmMgGtT]?)$/.exec(text.trim());
-  if (m === null) throw new UsageError(`${what}: '${text}' is not a number`);
+  if (m === null) throw usageError(`${what}: '${text}' is not a number`);
   let v = BigInt(m[1]!);
   const unit = m[2]!.toLowerCase();
   if (unit !== '') v <<= BigInt(UNITS[unit]!);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new UsageError(`${what}: ${text} is too large`);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw usageError(`${what}: ${text} is too large`);
   return Number(v);
-}
-
-function osError(file: string, err: unknown): UsageError {
-  const code = (err as { code?: unknown } | null)?.code;
-  return new UsageError(
-    `${file}: ${typeof code === 'string' ? code : err instanceof Error ? err.message : String(err)}`,
-  );
-}
-
-function readFile(file: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(file === '-' ? 0 : file));
-  } catch (err) {
-    throw osError(file, err);
-  }
 }
 
 function readHead(file: string): Uint8Array {
@@ -76,30 +81,36 @@ function readHead(file: string): Uint8Array {
       closeSync(fd);
     }
   } catch (err) {
-    throw osError(file, err);
+    throw hostIoError(file, err);
   }
 }
 
 function scratchInput(o: InspectOptions): { entries: KhoScratch[]; source: string } | undefined {
   if (o.scratch !== undefined && (o.scratchPhys !== undefined || o.scratchLen !== undefined)) {
-    throw new UsageError('give either --scratch or --scratch-phys with --scratch-len, not both');
+    throw usageError('give either --scratch or --scratch-phys with --scratch-len, not both');
   }
   if ((o.scratchPhys === undefined) !== (o.scratchLen === undefined)) {
-    throw new UsageError('--scratch-phys and --scratch-len go together');
+    throw usageError('--scratch-phys and --scratch-len go together');
   }
   try {
     if (o.scratch !== undefined) {
-      return { entries: parseScratchFile(readFile(o.scratch), o.scratch), source: o.scratch };
+      return {
+        entries: parseScratchFile(readHostFile(o.scratch, SCRATCH_LIMIT), o.scratch),
+        source: o.scratch,
+      };
     }
     if (o.scratchPhys !== undefined && o.scratchLen !== undefined) {
       const dec = new TextDecoder();
       return {
-        entries: parseScratchPair(dec.decode(readFile(o.scratchPhys)), dec.decode(readFile(o.scratchLen))),
+        entries: parseScratchPair(
+          dec.decode(readHostFile(o.scratchPhys, SCRATCH_LIMIT)),
+          dec.decode(readHostFile(o.scratchLen, SCRATCH_LIMIT)),
+        ),
         source: `${o.scratchPhys} + ${o.scratchLen}`,
       };
     }
   } catch (err) {
-    if (err instanceof ScratchInputError) throw new UsageError(err.message);
+    if (err instanceof ScratchInputError) throw usageError(err.message);
     throw err;
   }
   return undefined;
@@ -107,7 +118,7 @@ function scratchInput(o: InspectOptions): { entries: KhoScratch[]; source: strin
 
 function openImage(o: InspectOptions, findings: Findings): InspectInput['image'] {
   if (o.image === undefined) {
-    if (o.base !== undefined) throw new UsageError('--base needs --image');
+    if (o.base !== undefined) throw usageError('--base needs --image');
     return undefined;
   }
   const file = o.image;
@@ -126,20 +137,20 @@ function openImage(o: InspectOptions, findings: Findings): InspectInput['image']
     }
     image = openRawImage(file, o.base === undefined ? 0 : parseNum(o.base, '--base'));
   } catch (err) {
-    if (err instanceof UsageError) throw err;
-    if (err instanceof ImageError) throw new UsageError(err.message);
-    throw osError(file, err);
+    if (err instanceof ImageError) throw usageError(err.message);
+    if (err instanceof CliFailure) throw err;
+    throw hostIoError(file, err);
   }
   return { image, kind: 'raw', source: file };
 }
 
 /** The inputs named by the options (files opened); throws {@link UsageError}. */
 export function inspectInput(o: InspectOptions): InspectInput {
-  if (o.fdt === undefined && o.image === undefined)
-    throw new UsageError('give --fdt FILE and/or --image FILE');
+  if (o.fdt === undefined && o.image === undefined) throw usageError('give --fdt FILE and/or --image FILE');
   const findings = new Findings();
   const input: InspectInput = { findings };
-  if (o.fdt !== undefined) input.fdt = { blob: readFile(o.fdt), source: o.fdt === '-' ? 'stdin' : o.fdt };
+  if (o.fdt !== undefined)
+    input.fdt = { blob: readHostFile(o.fdt, ROOT_FDT_LIMIT), source: o.fdt === '-' ? 'stdin' : o.fdt };
   if (o.fdtAddr !== undefined) input.fdtPhys = parseNum(o.fdtAddr, '--fdt-addr');
   const scratch = scratchInput(o);
   if (scratch !== undefined) input.scratch = scratch;
@@ -156,13 +167,20 @@ function inspect(o: InspectOptions): void {
   const input = inspectInput(o);
   const image = input.image;
   try {
-    const report = inspectHandover(input);
+    let report;
+    try {
+      report = inspectHandover(input);
+    } catch (err) {
+      // Reads of the image are positional (pread): a FIFO or a failing disk ends up here.
+      if (errorCode(err) !== null && o.image !== undefined) throw hostIoError(o.image, err);
+      throw err;
+    }
     if (o.json === true) {
       writeReportJson(report, (chunk) => {
-        writeSync(1, chunk);
+        stdout.write(chunk);
       });
     } else {
-      process.stdout.write(formatReportText(report, { limit }));
+      stdout.write(formatReportText(report, { limit }));
     }
     process.exitCode = report.findings.some((f) => f.severity === 'error') ? 1 : 0;
   } finally {
@@ -199,13 +217,9 @@ export function registerInspect(program: Command): void {
   )
     .option('--json', 'print the JSON report (schema in docs/inspect.md)')
     .option('--limit <n>', 'most lines per list in the text report', '32')
-    .action((o: InspectOptions) => {
-      try {
+    .action((o: InspectOptions) =>
+      runAction('kho inspect', () => {
         inspect(o);
-      } catch (err) {
-        if (!(err instanceof UsageError)) throw err;
-        process.stderr.write(`kho inspect: ${err.message}\n`);
-        process.exitCode = 2;
-      }
-    });
+      }),
+    );
 }

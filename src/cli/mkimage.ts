@@ -12,6 +12,8 @@ import { KexecError } from '../kexec/errors.ts';
 import { PROFILE_NAMES, profileByName, DEFAULT_PROFILE } from '../kernel/profile.ts';
 import { parseSize } from '../hw/topology.ts';
 import { KhoMemError } from '../hw/errors.ts';
+import { hostErrorText } from '../util/host-errors.ts';
+import { stderr, stdout } from '../util/host-output.ts';
 
 interface MkImageCliOptions {
   profile: string;
@@ -21,7 +23,7 @@ interface MkImageCliOptions {
 }
 
 function fail(message: string): void {
-  process.stderr.write(`kho mkimage: ${message}\n`);
+  stderr.write(`kho mkimage: ${message}\n`);
   process.exitCode = 2;
 }
 
@@ -75,10 +77,10 @@ export function registerMkimage(program: Command): void {
       try {
         writeFileSync(opts.output, image);
       } catch (err) {
-        fail(`${opts.output}: ${err instanceof Error ? err.message : String(err)}`);
+        fail(`${opts.output}: ${hostErrorText(err)}`);
         return;
       }
-      process.stdout.write(
+      stdout.write(
         `${opts.output}: bzImage, ${image.length} bytes, version ${mkImageVersionString(profile)}\n`,
       );
     });

@@ -13,7 +13,8 @@ import { isLoopback, newToken } from '../serve/security.ts';
 import { startServer, type RunningServer } from '../serve/server.ts';
 import { inspectSnapshot } from '../serve/snapshot.ts';
 import { Console } from '../serve/terminal.ts';
-import { inspectInput, inspectInputOptions, UsageError, type InspectOptions } from './inspect.ts';
+import { describeFailure } from './action.ts';
+import { inspectInput, inspectInputOptions, type InspectOptions } from './inspect.ts';
 import { machineOptions } from './shell.ts';
 
 /** Default port (any free one with --port 0). */
@@ -37,8 +38,8 @@ function build(o: ServeCliOptions): { model: ServeModel; console: Console | null
     try {
       input = inspectInput(o);
     } catch (err) {
-      if (err instanceof UsageError) return [err.message, 2];
-      throw err;
+      const d = describeFailure(err);
+      return [d.message, d.status];
     }
     const report = inspectHandover(input);
     const what = [input.fdt?.source, input.image?.source].filter((x) => x !== undefined).join(' + ');

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { PROFILE_NAMES } from '../kernel/profile.ts';
 import { MACHINE_DEFAULTS, machineConfig, type MachineCliOptions } from '../shell/machine-setup.ts';
 import { runPipedTerminal, runTtyTerminal } from '../shell/repl.ts';
+import { runAction, usageError } from './action.ts';
 
 /** Add the machine options shared by `kho shell` and `kho run`. */
 export function machineOptions(cmd: Command): Command {
@@ -36,31 +37,20 @@ export function machineOptions(cmd: Command): Command {
 export function registerShell(program: Command): void {
   machineOptions(program.command('shell'))
     .description("interactive terminal on a simulated machine (type the KHO usage document's commands)")
-    .action(async (opts: MachineCliOptions) => {
-      const cfg = machineConfig(opts);
-      if (typeof cfg === 'string') {
-        process.stderr.write(`kho shell: ${cfg}\n`);
-        process.exitCode = 2;
-        return;
-      }
-      // The machine runs in a worker thread; this thread keeps the keyboard (Ctrl-C, Tab).
-      const tty = process.stdin.isTTY && process.stdout.isTTY;
-      const start = {
-        machine: opts,
-        hostDir: process.cwd(),
-        columns: process.stdout.isTTY ? process.stdout.columns : null,
-        progress: process.stderr.isTTY,
-      };
-      process.exitCode = tty
-        ? await runTtyTerminal(start, {
-            input: process.stdin,
-            output: process.stdout,
-            errors: process.stderr,
-          })
-        : await runPipedTerminal(start, {
-            input: process.stdin,
-            output: process.stdout,
-            errors: process.stderr,
-          });
-    });
+    .action((opts: MachineCliOptions) =>
+      runAction('kho shell', async () => {
+        const cfg = machineConfig(opts);
+        if (typeof cfg === 'string') throw usageError(cfg);
+        // The machine runs in a worker thread; this thread keeps the keyboard (Ctrl-C, Tab).
+        const tty = process.stdin.isTTY && process.stdout.isTTY;
+        const start = {
+          machine: opts,
+          hostDir: process.cwd(),
+          columns: process.stdout.isTTY ? process.stdout.columns : null,
+          progress: process.stderr.isTTY,
+        };
+        const io = { input: process.stdin, output: process.stdout, errors: process.stderr };
+        process.exitCode = tty ? await runTtyTerminal(start, io) : await runPipedTerminal(start, io);
+      }),
+    );
 }

@@ -6,6 +6,7 @@
  * guess and dtc's formatting byte for byte, including the one tree change dtc's checks make
  * on the way (a `name` property equal to the node's base name is dropped as redundant).
  */
+import { collectText, TextChunker, type TextSink } from '../util/text-sink.ts';
 import type { FdtNode, FdtProperty, FdtTree } from './tree.ts';
 
 /** How dtc shows a property value it has no type markers for. */
@@ -54,45 +55,82 @@ const ESCAPES: Readonly<Record<number, string>> = {
   0x5c: '\\\\',
 };
 
+/** Bytes formatted per piece, so a value of any size streams in bounded pieces. */
+const SLICE = 1 << 14;
+
 /** `"..."` for a value guessed as a string; inner NULs print as `\0`, as dtc 1.6.1 does. */
-function formatString(value: Uint8Array): string {
-  let out = '"';
-  for (let i = 0; i < value.length - 1; i++) {
-    const c = value[i]!;
-    out += ESCAPES[c] ?? String.fromCharCode(c);
+function writeString(value: Uint8Array, emit: (s: string) => void): void {
+  emit('"');
+  const end = value.length - 1;
+  for (let at = 0; at < end; at += SLICE) {
+    let piece = '';
+    for (let i = at, stop = Math.min(end, at + SLICE); i < stop; i++) {
+      const c = value[i]!;
+      piece += ESCAPES[c] ?? String.fromCharCode(c);
+    }
+    emit(piece);
   }
-  return out + '"';
+  emit('"');
 }
 
 /** `<0x01 0x1234>`: big-endian cells, at least two hex digits each (dtc's `0x%02x`). */
-function formatCells(value: Uint8Array): string {
-  const words: string[] = [];
-  for (let i = 0; i < value.length; i += 4) {
-    const w = ((value[i]! << 24) | (value[i + 1]! << 16) | (value[i + 2]! << 8) | value[i + 3]!) >>> 0;
-    words.push(`0x${w.toString(16).padStart(2, '0')}`);
+function writeCells(value: Uint8Array, emit: (s: string) => void): void {
+  emit('<');
+  for (let at = 0; at < value.length; at += SLICE) {
+    const words: string[] = [];
+    for (let i = at, stop = Math.min(value.length, at + SLICE); i < stop; i += 4) {
+      const w = ((value[i]! << 24) | (value[i + 1]! << 16) | (value[i + 2]! << 8) | value[i + 3]!) >>> 0;
+      words.push(`0x${w.toString(16).padStart(2, '0')}`);
+    }
+    emit((at === 0 ? '' : ' ') + words.join(' '));
   }
-  return `<${words.join(' ')}>`;
+  emit('>');
 }
 
 /** `[00 1f]`: one two-digit hex byte each. */
-function formatBytes(value: Uint8Array): string {
-  const parts: string[] = [];
-  for (const b of value) parts.push(b.toString(16).padStart(2, '0'));
-  return `[${parts.join(' ')}]`;
+function writeBytes(value: Uint8Array, emit: (s: string) => void): void {
+  emit('[');
+  for (let at = 0; at < value.length; at += SLICE) {
+    const parts: string[] = [];
+    for (let i = at, stop = Math.min(value.length, at + SLICE); i < stop; i++) parts.push(HEX2[value[i]!]!);
+    emit((at === 0 ? '' : ' ') + parts.join(' '));
+  }
+  emit(']');
+}
+
+/** Two-digit lowercase hex of every byte value. */
+const HEX2: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/**
+ * Stream the text after a property's name: `;` for an empty value, else ` = VALUE;`. Large
+ * values come in pieces of a few tens of KiB.
+ */
+export function writePropertyValue(value: Uint8Array, emit: (s: string) => void): void {
+  switch (guessValueKind(value)) {
+    case 'empty':
+      emit(';');
+      return;
+    case 'string':
+      emit(' = ');
+      writeString(value, emit);
+      break;
+    case 'cells':
+      emit(' = ');
+      writeCells(value, emit);
+      break;
+    case 'bytes':
+      emit(' = ');
+      writeBytes(value, emit);
+      break;
+  }
+  emit(';');
 }
 
 /** The text after a property's name: `;` for an empty value, else ` = VALUE;`. */
 export function formatPropertyValue(value: Uint8Array): string {
-  switch (guessValueKind(value)) {
-    case 'empty':
-      return ';';
-    case 'string':
-      return ` = ${formatString(value)};`;
-    case 'cells':
-      return ` = ${formatCells(value)};`;
-    case 'bytes':
-      return ` = ${formatBytes(value)};`;
-  }
+  return collectText((sink) => {
+    writePropertyValue(value, sink);
+  });
 }
 
 /** True when a value is exactly one NUL-terminated string (dtc's `data_is_one_string`). */
@@ -170,47 +208,65 @@ function formatMemreserve(address: bigint, size: bigint): string {
   return `/memreserve/\t${h(address)} ${h(size)};\n`;
 }
 
+/** A property annotation hook: a comment (without the leading space) for a property's line. */
+export type DtsAnnotate = (path: readonly string[], prop: FdtProperty) => string | undefined;
+
 /**
- * Print a tree as `dtc -I dtb -O dts` (dtc 1.6.1) prints its blob: header line, blank line,
+ * Stream a tree as `dtc -I dtb -O dts` (dtc 1.6.1) prints its blob: header line, blank line,
  * memreserve lines, then the nodes indented with tabs, properties before children and a blank
- * line before each child node.
+ * line before each child node. The text reaches `sink` in chunks of about 64 KiB, so a tree of
+ * any depth or size prints with bounded memory (dtc prints a 40,000-deep blob as 1.6 GB).
  *
- * @param tree the tree as read from the blob
- * @param annotate optional hook returning a comment (without the leading space) to append to a
- *   property's line; used by `kho fdt dump --kho`. Return `undefined` to add nothing.
+ * @param annotate optional hook returning a comment to append to a property's line; used by
+ *   `kho fdt dump --kho`. `path` holds the node names from the root and is only valid during
+ *   the call.
  */
-export function toDts(
-  tree: FdtTree,
-  annotate?: (path: readonly string[], prop: FdtProperty) => string | undefined,
-): string {
-  const out: string[] = ['/dts-v1/;\n\n'];
-  for (const r of tree.memreserve) out.push(formatMemreserve(r.address, r.size));
+export function writeDts(tree: FdtTree, sink: TextSink, annotate?: DtsAnnotate): void {
+  const out = new TextChunker(sink);
+  const emit = (s: string): void => {
+    out.push(s);
+  };
+  emit('/dts-v1/;\n\n');
+  for (const r of tree.memreserve) emit(formatMemreserve(r.address, r.size));
   const drop = redundantNameProps(tree.root);
-  // Iterative walk: a hostile blob may nest deeper than the JS stack allows.
-  type Frame = { node: FdtNode; depth: number; path: string[]; next: number };
-  const open = (node: FdtNode, depth: number, path: string[]): Frame => {
-    const indent = '\t'.repeat(depth);
-    out.push(`${indent}${node.name === '' ? '/' : node.name} {\n`);
+  // Iterative walk: a valid blob may nest far deeper than the JS stack allows.
+  type Frame = { node: FdtNode; indent: string; next: number };
+  const path: string[] = [];
+  const open = (node: FdtNode, indent: string): Frame => {
+    emit(`${indent}${node.name === '' ? '/' : node.name} {\n`);
     for (const prop of node.props) {
       if (drop.has(prop)) continue;
+      emit(`${indent}\t${prop.name}`);
+      writePropertyValue(prop.value, emit);
       const note = annotate?.(path, prop);
-      out.push(`${indent}\t${prop.name}${formatPropertyValue(prop.value)}`);
-      out.push(note === undefined ? '\n' : ` ${note}\n`);
+      emit(note === undefined ? '\n' : ` ${note}\n`);
     }
-    return { node, depth, path, next: 0 };
+    return { node, indent, next: 0 };
   };
-  const stack: Frame[] = [open(tree.root, 0, [])];
+  const stack: Frame[] = [open(tree.root, '')];
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
     const child = top.node.children[top.next];
     if (child === undefined) {
-      out.push(`${'\t'.repeat(top.depth)}};\n`);
+      emit(`${top.indent}};\n`);
       stack.pop();
+      path.pop();
       continue;
     }
     top.next++;
-    out.push('\n');
-    stack.push(open(child, top.depth + 1, annotate === undefined ? top.path : [...top.path, child.name]));
+    emit('\n');
+    path.push(child.name);
+    stack.push(open(child, `${top.indent}\t`));
   }
-  return out.join('');
+  out.flush();
+}
+
+/**
+ * The whole DTS text of a tree as one string (see {@link writeDts}); for trees whose text fits
+ * in memory.
+ */
+export function toDts(tree: FdtTree, annotate?: DtsAnnotate): string {
+  return collectText((sink) => {
+    writeDts(tree, sink, annotate);
+  });
 }

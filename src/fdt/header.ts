@@ -175,3 +175,12 @@ export function readHeader(blob: Uint8Array): FdtHeader {
     headerSize,
   };
 }
+
+/**
+ * The `totalsize` a blob's header claims, or null when the bytes do not start with the FDT
+ * magic. Lets a caller read a file header first and no further than the blob reaches.
+ */
+export function claimedTotalsize(head: Uint8Array): number | null {
+  if (head.length < 8 || be32(head, HDR_MAGIC) !== FDT_MAGIC) return null;
+  return be32(head, HDR_TOTALSIZE);
+}

@@ -7,6 +7,7 @@
  * `jsonToTree(treeToJson(t))` equals `t`. The schema is documented in docs/fdt.md.
  */
 import { guessValueKind } from './dts.ts';
+import { collectText, TextChunker, type TextSink } from '../util/text-sink.ts';
 import type { FdtNode, FdtProperty, FdtReserveEntry, FdtTree } from './tree.ts';
 
 /** The value of the `format` field: names the schema and its revision. */
@@ -110,7 +111,7 @@ export function propToJson(prop: FdtProperty): FdtJsonProp {
 
 const hex64 = (x: bigint): string => `0x${BigInt.asUintN(64, x).toString(16)}`;
 
-/** The JSON form of a tree (a plain object; see {@link formatTreeJson} for text). */
+/** The JSON form of a tree (a plain object; {@link writeTreeJson} streams the same document as text). */
 export function treeToJson(tree: FdtTree, options: TreeToJsonOptions = {}): FdtJson {
   const { comment } = options;
   const convert = (node: FdtNode, path: readonly string[]): FdtJsonNode => ({
@@ -149,62 +150,138 @@ export function treeToJson(tree: FdtTree, options: TreeToJsonOptions = {}): FdtJ
   return doc;
 }
 
-/** One property on one line: `{ "name": "reg", "cells": ["0x0", "0x1000"] }`. */
-function formatProp(p: FdtJsonProp): string {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(p)) {
-    const text = Array.isArray(v) ? `[${v.map((x) => JSON.stringify(x)).join(', ')}]` : JSON.stringify(v);
-    parts.push(`${JSON.stringify(k)}: ${text}`);
+/** Bytes formatted per piece, so a value of any size streams in bounded pieces. */
+const SLICE = 1 << 14;
+
+/** Two-digit lowercase hex of every byte value. */
+const HEX2: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/**
+ * One property on one line, streamed: `{ "name": "reg", "cells": ["0x0", "0x1000"] }`, the
+ * same text as `propToJson` gives, with large values in pieces.
+ */
+function writePropJson(prop: FdtProperty, note: string | undefined, emit: (s: string) => void): void {
+  emit(`{ "name": ${JSON.stringify(prop.name)}`);
+  const v = prop.value;
+  switch (guessValueKind(v)) {
+    case 'empty':
+      break;
+    case 'string': {
+      // dtc's string guess admits only ASCII bytes, so char codes are the bytes
+      const list = v.indexOf(0) < v.length - 1;
+      emit(list ? ', "strings": ["' : ', "string": "');
+      const end = v.length - 1;
+      for (let at = 0; at < end; at += SLICE) {
+        const stop = Math.min(end, at + SLICE);
+        let from = at;
+        for (let i = at; i <= stop; i++) {
+          if (i < stop && v[i] !== 0) continue;
+          if (i > from) emit(JSON.stringify(asciiOf(v, from, i)).slice(1, -1));
+          if (i < stop) emit('", "');
+          from = i + 1;
+        }
+      }
+      emit(list ? '"]' : '"');
+      break;
+    }
+    case 'cells':
+      emit(', "cells": [');
+      for (let at = 0; at < v.length; at += SLICE) {
+        const words: string[] = [];
+        for (let i = at, stop = Math.min(v.length, at + SLICE); i < stop; i += 4) {
+          const w = ((v[i]! << 24) | (v[i + 1]! << 16) | (v[i + 2]! << 8) | v[i + 3]!) >>> 0;
+          words.push(`"0x${w.toString(16)}"`);
+        }
+        emit((at === 0 ? '' : ', ') + words.join(', '));
+      }
+      emit(']');
+      break;
+    case 'bytes':
+      emit(', "bytes": "');
+      for (let at = 0; at < v.length; at += SLICE) {
+        const parts: string[] = [];
+        for (let i = at, stop = Math.min(v.length, at + SLICE); i < stop; i++) parts.push(HEX2[v[i]!]!);
+        emit((at === 0 ? '' : ' ') + parts.join(' '));
+      }
+      emit('"');
+      break;
   }
-  return `{ ${parts.join(', ')} }`;
+  if (note !== undefined) emit(`, "comment": ${JSON.stringify(note)}`);
+  emit(' }');
 }
 
 /**
- * JSON text for a document: two-space indentation, one property per line, trailing newline.
- * Iterative, so deep trees cannot overflow the stack.
+ * Stream the JSON text of a tree (the document {@link treeToJson} builds): two-space
+ * indentation, one property per line, trailing newline. Iterative, in chunks of about 64 KiB,
+ * so trees of any depth and values of any size print with bounded memory.
  */
-export function formatTreeJson(doc: FdtJson): string {
-  const out: string[] = ['{\n'];
-  if (doc.comment !== undefined) out.push(`  "comment": ${JSON.stringify(doc.comment)},\n`);
-  out.push(`  "format": ${JSON.stringify(doc.format)},\n`);
-  out.push(`  "version": ${doc.version},\n`);
-  out.push(`  "lastCompVersion": ${doc.lastCompVersion},\n`);
-  out.push(`  "bootCpuidPhys": ${doc.bootCpuidPhys},\n`);
-  if (doc.memreserve.length === 0) out.push('  "memreserve": [],\n');
+export function writeTreeJson(tree: FdtTree, sink: TextSink, options: TreeToJsonOptions = {}): void {
+  const out = new TextChunker(sink);
+  const emit = (s: string): void => {
+    out.push(s);
+  };
+  emit('{\n');
+  if (options.docComment !== undefined) emit(`  "comment": ${JSON.stringify(options.docComment)},\n`);
+  emit(`  "format": ${JSON.stringify(FDT_JSON_FORMAT)},\n`);
+  emit(`  "version": ${tree.version},\n`);
+  emit(`  "lastCompVersion": ${tree.lastCompVersion},\n`);
+  emit(`  "bootCpuidPhys": ${tree.bootCpuidPhys},\n`);
+  if (tree.memreserve.length === 0) emit('  "memreserve": [],\n');
   else
-    out.push(
-      `  "memreserve": [\n${doc.memreserve.map((r) => `    { "address": "${r.address}", "size": "${r.size}" }`).join(',\n')}\n  ],\n`,
+    emit(
+      `  "memreserve": [\n${tree.memreserve.map((r) => `    { "address": "${hex64(r.address)}", "size": "${hex64(r.size)}" }`).join(',\n')}\n  ],\n`,
     );
-  out.push('  "root": ');
-  type Item = { node: FdtJsonNode; depth: number } | { close: string };
-  const stack: Item[] = [{ node: doc.root, depth: 1 }];
-  while (stack.length > 0) {
-    const item = stack.pop()!;
-    if ('close' in item) {
-      out.push(item.close);
-      continue;
+  emit('  "root": ');
+  const path: string[] = [];
+  type Frame = { node: FdtNode; ind: string; next: number };
+  /** A node up to its children; returns null when it has none (it is closed already). */
+  const open = (node: FdtNode, ind: string): Frame | null => {
+    emit(`{\n${ind}  "name": ${JSON.stringify(node.name)},\n`);
+    if (node.props.length === 0) emit(`${ind}  "props": [],\n`);
+    else {
+      emit(`${ind}  "props": [\n`);
+      node.props.forEach((p, i) => {
+        emit(`${ind}    `);
+        writePropJson(p, options.comment?.(path, p), emit);
+        emit(i === node.props.length - 1 ? '\n' : ',\n');
+      });
+      emit(`${ind}  ],\n`);
     }
-    const { node, depth } = item;
-    const ind = '  '.repeat(depth);
-    out.push(`{\n${ind}  "name": ${JSON.stringify(node.name)},\n`);
-    if (node.props.length === 0) out.push(`${ind}  "props": [],\n`);
-    else
-      out.push(
-        `${ind}  "props": [\n${node.props.map((p) => `${ind}    ${formatProp(p)}`).join(',\n')}\n${ind}  ],\n`,
-      );
     if (node.children.length === 0) {
-      out.push(`${ind}  "children": []\n${ind}}`);
+      emit(`${ind}  "children": []\n${ind}}`);
+      return null;
+    }
+    emit(`${ind}  "children": [\n`);
+    return { node, ind, next: 0 };
+  };
+  const stack: Frame[] = [];
+  const first = open(tree.root, '  ');
+  if (first !== null) stack.push(first);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const child = top.node.children[top.next];
+    if (child === undefined) {
+      emit(`\n${top.ind}  ]\n${top.ind}}`);
+      stack.pop();
+      path.pop();
       continue;
     }
-    out.push(`${ind}  "children": [\n`);
-    stack.push({ close: `\n${ind}  ]\n${ind}}` });
-    for (let i = node.children.length - 1; i >= 0; i--) {
-      stack.push({ node: node.children[i]!, depth: depth + 2 });
-      stack.push({ close: i === 0 ? `${ind}    ` : `,\n${ind}    ` });
-    }
+    emit(top.next === 0 ? `${top.ind}    ` : `,\n${top.ind}    `);
+    top.next++;
+    path.push(child.name);
+    const frame = open(child, `${top.ind}    `);
+    if (frame === null) path.pop();
+    else stack.push(frame);
   }
-  out.push('\n}\n');
-  return out.join('');
+  emit('\n}\n');
+  out.flush();
+}
+
+/** The JSON text of a tree as one string (see {@link writeTreeJson}). */
+export function formatTreeJson(tree: FdtTree, options: TreeToJsonOptions = {}): string {
+  return collectText((sink) => {
+    writeTreeJson(tree, sink, options);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

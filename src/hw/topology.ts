@@ -72,6 +72,14 @@ export const EXT_MEM_START = 0x10_0000;
 export const MAX_NODES = 64;
 /** Node sizes must be multiples of this (one pageblock), so node boundaries align to pageblocks. */
 export const NODE_ALIGN = 2 * MiB;
+/**
+ * The model's per-node limit: a node's zone spans at most 2^32 pages (16 TiB of physical
+ * addresses, holes included) so the buddy allocator's block indices stay 32-bit
+ * (src/mm/buddy.ts). Linux has no such limit; the model does.
+ */
+export const MAX_NODE_SPAN = 16 * TiB;
+/** The buddy allocator's largest block (MAX_PAGE_ORDER 10): zones are rounded out to it. */
+const MAX_ORDER_BYTES = 4 * MiB;
 
 /** Named machines. */
 export const MACHINE_PRESETS: Readonly<Record<'default' | 'small' | 'big', MachineSpec>> = {
@@ -153,6 +161,34 @@ export function formatSize(bytes: number): string {
   return `${bytes} B`;
 }
 
+/**
+ * Why `mem` bytes over `nodes` nodes cannot make a machine, saying what is allowed; null when
+ * they can. Checked before anything is built, so a front end can refuse the options at once.
+ */
+export function machineSizeError(mem: number, nodes: number): string | null {
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_NODES)
+    return `nodes must be an integer from 1 to ${MAX_NODES}, got ${String(nodes)}`;
+  if (!Number.isSafeInteger(mem) || mem <= 0)
+    return `mem must be a positive integer byte count, got ${String(mem)}`;
+  if (mem % (nodes * NODE_ALIGN) !== 0) {
+    return `${formatSize(mem)} does not split into ${nodes} node(s) of whole 2 MiB pageblocks: use a multiple of ${formatSize(nodes * NODE_ALIGN)}`;
+  }
+  const low = lowRamOf(mem);
+  const highEnd = mem > low ? HIGH_RAM_BASE + (mem - low) : low;
+  if (highEnd > MAX_PHYS_LIMIT) return `${formatSize(mem)} does not fit below 2^52 bytes`;
+  // Node 0 also spans the hole below 4 GiB; the last node's end is the highest address.
+  const per = mem / nodes;
+  const firstEnd = per <= low ? per : HIGH_RAM_BASE + (per - low);
+  const span = (start: number, end: number): number =>
+    Math.ceil(end / MAX_ORDER_BYTES) * MAX_ORDER_BYTES -
+    Math.floor(start / MAX_ORDER_BYTES) * MAX_ORDER_BYTES;
+  const lastStart = mem - per < low ? mem - per : HIGH_RAM_BASE + (mem - per - low);
+  if (span(0, firstEnd) > MAX_NODE_SPAN || span(lastStart, highEnd) > MAX_NODE_SPAN) {
+    return `${formatSize(mem)} over ${nodes} node(s) exceeds the model's per-node limit: a node spans at most ${formatSize(MAX_NODE_SPAN)} of physical addresses (node 0 with the hole below 4 GiB); use more nodes (at most ${MAX_NODES}) or less memory`;
+  }
+  return null;
+}
+
 /** The RAM layout of a machine, per NUMA node. */
 export class Topology {
   /** Nodes in id order. */
@@ -189,28 +225,10 @@ export class Topology {
    */
   static preset(opts: { mem: number; nodes: number }): Topology {
     const { mem, nodes } = opts;
-    if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_NODES) {
-      throw new KhoMemError(
-        'EINVAL',
-        -1,
-        `nodes must be an integer from 1 to ${MAX_NODES}, got ${String(nodes)}`,
-      );
-    }
-    if (!Number.isSafeInteger(mem) || mem <= 0) {
-      throw new KhoMemError('EINVAL', -1, `mem must be a positive integer byte count, got ${String(mem)}`);
-    }
-    if (mem % (nodes * NODE_ALIGN) !== 0) {
-      throw new KhoMemError(
-        'EINVAL',
-        -1,
-        `mem ${formatSize(mem)} does not split into ${nodes} node(s) of whole 2 MiB pageblocks`,
-      );
-    }
+    const bad = machineSizeError(mem, nodes);
+    if (bad !== null) throw new KhoMemError('EINVAL', -1, bad);
     const low = lowRamOf(mem);
     const highEnd = mem > low ? HIGH_RAM_BASE + (mem - low) : low;
-    if (highEnd > MAX_PHYS_LIMIT) {
-      throw new KhoMemError('EINVAL', -1, `mem ${formatSize(mem)} does not fit below 2^52 bytes`);
-    }
     // Installed RAM in address order; offsets into it map to addresses with the hole skipped.
     const toAddr = (off: number): number => (off < low ? off : HIGH_RAM_BASE + (off - low));
     // Firmware and kernel holes inside installed RAM (what memblock never sees).

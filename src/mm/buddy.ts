@@ -31,6 +31,7 @@ import {
   migratetypeIsMergeable,
 } from './pageblock.ts';
 import type { PhysicalMemory } from '../hw/physical-memory.ts';
+import { MAX_NODE_SPAN } from '../hw/topology.ts';
 
 /** Largest buddy order (`MAX_PAGE_ORDER`): 4 MiB blocks. */
 export const MAX_PAGE_ORDER = 10;
@@ -43,7 +44,7 @@ const PAGE_SIZE = 4096;
 const MAX_ORDER_PAGES = 1 << MAX_PAGE_ORDER;
 const NT = MIGRATE_TYPES;
 /** Zones span at most 2^32 pages (16 TiB per node) so block indices stay 32-bit. */
-const MAX_ZONE_PAGES = 0x1_0000_0000;
+const MAX_ZONE_PAGES = MAX_NODE_SPAN / PAGE_SIZE;
 
 /** Kernel fallback order per starting type (`fallbacks[]`); CMA is never a fallback. */
 const FALLBACKS: readonly (readonly number[])[] = [

@@ -4,7 +4,7 @@
  * one clear message each, then a cold-booted machine and a terminal session on it.
  */
 import { KhoMemError } from '../hw/errors.ts';
-import { parseSize } from '../hw/topology.ts';
+import { machineSizeError, MAX_NODES, parseSize } from '../hw/topology.ts';
 import { Machine } from '../kernel/machine.ts';
 import type { InterruptFlag } from '../util/interrupt.ts';
 import { ModuleError } from '../kernel/module.ts';
@@ -58,10 +58,13 @@ export function machineConfig(o: MachineCliOptions): MachineConfig | string {
     throw err;
   }
   const nodesText = o.nodes ?? MACHINE_DEFAULTS.nodes;
-  if (!/^[0-9]+$/.test(nodesText) || Number(nodesText) < 1 || Number(nodesText) > 64) {
-    return `--nodes: expected an integer from 1 to 64, got "${nodesText}"`;
+  if (!/^[0-9]+$/.test(nodesText) || Number(nodesText) < 1 || Number(nodesText) > MAX_NODES) {
+    return `--nodes: expected an integer from 1 to ${MAX_NODES}, got "${nodesText}"`;
   }
   const nodes = Number(nodesText);
+  // Refused here, before anything is built or booted (src/hw/topology.ts: machineSizeError()).
+  const size = machineSizeError(mem, nodes);
+  if (size !== null) return `--mem ${o.mem ?? MACHINE_DEFAULTS.mem} --nodes ${nodes}: ${size}`;
   const profileName = o.profile ?? MACHINE_DEFAULTS.profile;
   const profile = profileByName(profileName);
   if (profile === null)

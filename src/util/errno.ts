@@ -1,5 +1,5 @@
 /**
- * Linux errno values and glibc's `strerror` texts (spec §0.3), shared by every layer, and the
+ * Linux errno values and glibc's `strerror` texts (include/uapi/asm-generic/errno-base.h, errno.h), shared by every layer, and the
  * base error class each layer's typed error extends. Kernel functions return `-errno`; the
  * model's calls either return those numbers or throw an `ErrnoError` carrying the name.
  */
@@ -26,19 +26,24 @@ const TABLE = {
   ENOTDIR: [20, 'Not a directory'],
   EISDIR: [21, 'Is a directory'],
   EINVAL: [22, 'Invalid argument'],
+  ENFILE: [23, 'Too many open files in system'],
   EMFILE: [24, 'Too many open files'],
   ENOTTY: [25, 'Inappropriate ioctl for device'],
+  ETXTBSY: [26, 'Text file busy'],
   EFBIG: [27, 'File too large'],
   ENOSPC: [28, 'No space left on device'],
   ESPIPE: [29, 'Illegal seek'],
   EROFS: [30, 'Read-only file system'],
+  EPIPE: [32, 'Broken pipe'],
   ERANGE: [34, 'Numerical result out of range'],
   ENAMETOOLONG: [36, 'File name too long'],
   ENOTEMPTY: [39, 'Directory not empty'],
+  ELOOP: [40, 'Too many levels of symbolic links'],
   ENODATA: [61, 'No data available'],
   EOVERFLOW: [75, 'Value too large for defined data type'],
   EOPNOTSUPP: [95, 'Operation not supported'],
   EADDRNOTAVAIL: [99, 'Cannot assign requested address'],
+  EDQUOT: [122, 'Disk quota exceeded'],
 } as const;
 
 /** An errno name the model knows. */

@@ -18,7 +18,7 @@ import { randomTree } from '../fixtures/fdt/random-tree.ts';
 
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 300);
 const enc = new TextEncoder();
-const roundTrip = (t: FdtTree): FdtTree => parseTreeJson(formatTreeJson(treeToJson(t)));
+const roundTrip = (t: FdtTree): FdtTree => parseTreeJson(formatTreeJson(t));
 
 test('seeded corpus: JSON round trip gives the same tree and the identical blob', () => {
   for (let seed = 0; seed < 200; seed++) {
@@ -103,7 +103,7 @@ test('the text form: one property per line, comments only when asked', () => {
     }),
   );
   assert.equal(
-    formatTreeJson(treeToJson(t)),
+    formatTreeJson(t),
     `{
   "format": "kho-fdt/1",
   "version": 17,
@@ -301,7 +301,7 @@ test('arbitrary JSON never escapes as anything but FdtJsonError (fast-check)', (
 });
 
 test('a valid document with one part replaced by random JSON fails only with FdtJsonError', () => {
-  const doc = JSON.parse(formatTreeJson(treeToJson(readTree(buildBlob(randomTree(7)))))) as unknown;
+  const doc = JSON.parse(formatTreeJson(readTree(buildBlob(randomTree(7))))) as unknown;
   // every path into the document
   const paths: (string | number)[][] = [];
   const walk = (x: unknown, path: (string | number)[]) => {
@@ -339,6 +339,47 @@ test('deep JSON documents convert without overflowing the stack', () => {
   let depth = 0;
   for (let x = t.root; x.children.length > 0; x = x.children[0]!) depth++;
   assert.equal(depth, 1001);
-  const text = formatTreeJson(treeToJson(t));
+  const text = formatTreeJson(t);
   assert.deepEqual(buildBlob(parseTreeJson(text)), buildBlob(t)); // deepEqual itself would recurse
+});
+
+test('the streamed text is the document treeToJson builds, comments included', () => {
+  const comment = (path: readonly string[], prop: { name: string }) =>
+    prop.name.length % 2 === 0 ? `${path.join('/')}:${prop.name}` : undefined;
+  for (let seed = 0; seed < 50; seed++) {
+    const t = readTree(buildBlob(randomTree(seed)));
+    assert.deepEqual(
+      JSON.parse(formatTreeJson(t, { comment, docComment: 'd' })),
+      JSON.parse(JSON.stringify(treeToJson(t, { comment, docComment: 'd' }))),
+      `seed ${seed}`,
+    );
+  }
+});
+
+test('values larger than one streamed piece keep their form and bytes', () => {
+  const big = 40_000;
+  const str = new Uint8Array(big + 1).map((_, i) => (i === big ? 0 : i % 7 === 6 ? 0 : 0x61 + (i % 26)));
+  str[big - 1] = 0x62; // no NUL right before the terminator
+  const cells = new Uint8Array(big * 4).map((_, i) => (i * 13) & 0xff);
+  const bytes = new Uint8Array(big + 3).map((_, i) => (i * 29) & 0xff);
+  const quoted = new Uint8Array(big + 1).map((_, i) => (i === big ? 0 : i % 3 === 0 ? 0x22 : 0x5c));
+  const t: FdtTree = {
+    version: 17,
+    lastCompVersion: 16,
+    bootCpuidPhys: 0,
+    memreserve: [],
+    root: {
+      name: '',
+      props: [
+        { name: 'strs', value: str },
+        { name: 'cells', value: cells },
+        { name: 'bytes', value: bytes },
+        { name: 'quoted', value: quoted },
+      ],
+      children: [],
+    },
+  };
+  const text = formatTreeJson(t);
+  assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(treeToJson(t))));
+  assert.deepEqual(buildBlob(parseTreeJson(text)), buildBlob(t));
 });

@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { KhoMemError } from '../../src/hw/errors.ts';
-import { MACHINE_PRESETS, parseMachineSpec, parseSize, Topology, formatSize } from '../../src/hw/topology.ts';
+import {
+  MACHINE_PRESETS,
+  machineSizeError,
+  parseMachineSpec,
+  parseSize,
+  Topology,
+  formatSize,
+} from '../../src/hw/topology.ts';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -139,6 +146,20 @@ test('bad machine descriptions are EINVAL', () => {
   ];
   for (const spec of bad) assert.throws(() => Topology.preset(spec), isEinval, JSON.stringify(spec));
   assert.throws(() => Topology.preset({ mem: 6 * MiB, nodes: 2 }), /3 MiB|2 MiB pageblocks/);
+});
+
+test('the per-node limit: a node spans at most 16 TiB, checked before anything is built', () => {
+  // One node of 16 TiB also spans the 1 GiB hole below 4 GiB: over the limit.
+  assert.match(machineSizeError(16 * TiB, 1)!, /per-node limit: a node spans at most 16 TiB/);
+  assert.match(machineSizeError(3 * 2 ** 50, 1)!, /per-node limit/);
+  assert.throws(() => Topology.preset({ mem: 16 * TiB, nodes: 1 }), /per-node limit/);
+  assert.equal(machineSizeError(16 * TiB - 2 * GiB, 1), null);
+  assert.match(machineSizeError(32 * TiB, 2)!, /per-node limit/); // node 0: 16 TiB + the hole
+  assert.equal(machineSizeError(32 * TiB - 4 * GiB, 2), null);
+  assert.match(machineSizeError(16 * GiB, 3)!, /use a multiple of 6 MiB/);
+  // The limit is the buddy allocator's: a machine just under it boots its zones.
+  const t = Topology.preset({ mem: 16 * TiB - 2 * GiB, nodes: 1 });
+  assert.equal(t.nodes.length, 1);
 });
 
 test('any valid machine: nodes split mem evenly, ranges ascending and disjoint, nodeOf agrees', () => {

@@ -117,7 +117,7 @@ test('an error finding exits 1; the combined scratch text form', () => {
 test('usage errors exit 2 with one line', async () => {
   const cases: [string[], RegExp][] = [
     [[], /--fdt FILE and\/or --image FILE/],
-    [['--fdt', join(dir, 'missing')], /ENOENT/],
+    [['--fdt', join(dir, 'missing')], /: No such file or directory\n$/],
     [['--fdt', fdt, '--base', '0'], /--base needs --image/],
     [['--fdt', fdt, '--scratch-phys', phys], /go together/],
     [['--fdt', fdt, '--scratch', scratchBin, '--scratch-phys', phys, '--scratch-len', len], /not both/],

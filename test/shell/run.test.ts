@@ -127,7 +127,7 @@ test('kho run CLI: transcript, --quiet, stdin, exit statuses, bad options', () =
   assert.match(badProfile.stderr, /unknown profile "kho-v9"/);
   const missing = spawnSync(node, [MAIN, 'run', '/nonexistent.sh'], { encoding: 'utf8' });
   assert.equal(missing.status, 2);
-  assert.match(missing.stderr, /cannot read \/nonexistent.sh: No such file or directory/);
+  assert.equal(missing.stderr, 'kho run: /nonexistent.sh: No such file or directory\n');
 });
 
 test('kho shell with piped stdin: transcript, continuation prompt, exit status', () => {

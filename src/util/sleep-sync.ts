@@ -1,0 +1,30 @@
+/**
+ * A short synchronous sleep, for retrying a read or write on a non-blocking descriptor that said
+ * EAGAIN (Node has no synchronous poll()). Atomics.wait blocks the calling thread without
+ * spinning; it is allowed on Node's main thread and in workers.
+ */
+const cell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Block the calling thread for about `ms` milliseconds. */
+export function sleepSync(ms: number): void {
+  Atomics.wait(cell, 0, 0, ms);
+}
+
+/**
+ * Back-off for EAGAIN retries: 1 ms doubling to 16 ms, so a reader or writer that stays busy
+ * costs about 60 wake-ups a second and one that becomes ready is noticed quickly.
+ */
+export class Backoff {
+  private ms = 1;
+
+  /** Sleep the current step and lengthen the next. */
+  wait(): void {
+    sleepSync(this.ms);
+    if (this.ms < 16) this.ms *= 2;
+  }
+
+  /** Progress was made: the next wait starts short again. */
+  reset(): void {
+    this.ms = 1;
+  }
+}
