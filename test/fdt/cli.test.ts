@@ -9,6 +9,7 @@ import { after } from 'node:test';
 import { buildBlob } from '../../src/fdt/convert.ts';
 import { toDts } from '../../src/fdt/dts.ts';
 import { readTree } from '../../src/fdt/reader.ts';
+import { fdtTree, type FdtNode } from '../../src/fdt/tree.ts';
 import { dtcCompile, dtcDecompileAll } from '../fixtures/fdt/dtc.ts';
 import { randomTree } from '../fixtures/fdt/random-tree.ts';
 
@@ -189,4 +190,79 @@ test('a reader that stops early gets no EPIPE stack trace', () => {
   );
   assert.equal(r.status, 0);
   assert.equal(r.stderr, '');
+});
+
+/** A valid blob nested `depth` levels below the root (a chain of `n` nodes, a leaf at the end). */
+function deepBlob(depth: number): Uint8Array {
+  let n: FdtNode = { name: 'leaf', props: [{ name: 'x', value: Uint8Array.of(0, 0, 0, 1) }], children: [] };
+  for (let i = 0; i < depth; i++)
+    n = { name: 'n', props: [{ name: 'name', value: enc('n\0') }], children: [n] };
+  return buildBlob(fdtTree({ name: '', props: [], children: [n] }));
+}
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+test('a 3,000-deep blob prints byte for byte as dtc; --json round-trips it', () => {
+  const p = file('deep3k.dtb', deepBlob(3000));
+  const r = spawnSync(process.execPath, ['src/cli/main.ts', 'fdt', 'dump', p], { maxBuffer: 1 << 28 });
+  assert.equal(r.status, 0);
+  const want = spawnSync('dtc', ['-q', '-I', 'dtb', '-O', 'dts', p], { maxBuffer: 1 << 28 });
+  assert.ok(r.stdout.length > 9_000_000);
+  assert.equal(Buffer.compare(r.stdout, want.stdout), 0);
+  const json = join(dir, 'deep1k.json');
+  const blob = deepBlob(1000);
+  const d = spawnSync(
+    process.execPath,
+    ['src/cli/main.ts', 'fdt', 'dump', '--json', file('deep1k.dtb', blob)],
+    {
+      maxBuffer: 1 << 28,
+    },
+  );
+  writeFileSync(json, d.stdout);
+  const out = join(dir, 'deep1k.out.dtb');
+  assert.equal(kho(['build', json, '-o', out]).status, 0);
+  assert.deepEqual(new Uint8Array(readFileSync(out)), blob);
+});
+
+test('a 40,000-deep valid blob streams (dtc prints 1.6 GB): no RangeError, output starts at once', () => {
+  const p = file('deep40k.dtb', deepBlob(40_000));
+  for (const mode of ['', '--kho', '--json']) {
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"$0" src/cli/main.ts fdt dump ${mode} "$1" | head -c 1000000 | wc -c; echo "\${PIPESTATUS[0]}"`,
+        process.execPath,
+        p,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.stdout, '1000000\n141\n', mode); // the reader left; kho died of SIGPIPE, as dtc would
+    assert.equal(r.stderr, '', mode);
+  }
+  assert.equal(kho(['check', p]).stdout, 'valid\n');
+});
+
+test('values far larger than one printed piece print as dtc prints them', () => {
+  const big = 200_000;
+  const blob = buildBlob(
+    fdtTree({
+      name: '',
+      props: [
+        { name: 'bytes', value: new Uint8Array(big + 1).map((_, i) => (i * 7) & 0xff) },
+        { name: 'cells', value: new Uint8Array(big * 4).map((_, i) => (i * 13) & 0xff) },
+        {
+          name: 'str',
+          value: new Uint8Array(big + 1).map((_, i) => (i === big ? 0 : i % 9 === 8 ? 0 : 0x21 + (i % 90))),
+        },
+      ],
+      children: [],
+    }),
+  );
+  const want = dtcDecompileAll([blob])[0];
+  const r = spawnSync(process.execPath, ['src/cli/main.ts', 'fdt', 'dump', file('bigvalues.dtb', blob)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  assert.ok(r.stdout.length > 3_000_000);
+  assert.ok(r.stdout === want, 'kho fdt dump and dtc differ');
 });
