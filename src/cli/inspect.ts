@@ -15,7 +15,7 @@ import type { InspectInput } from '../inspect/inspect.ts';
 import { ImageError, openRawImage } from '../inspect/memory-image.ts';
 import type { MemoryImage } from '../inspect/memory-image.ts';
 import { writeReportJson } from '../inspect/report-json.ts';
-import { formatReportText } from '../inspect/report-text.ts';
+import { writeReportText } from '../inspect/report-text.ts';
 import { parseScratchFile, parseScratchPair, ScratchInputError } from '../inspect/scratch.ts';
 import { FDT_V17_HEADER_SIZE } from '../fdt/constants.ts';
 import { claimedTotalsize } from '../fdt/header.ts';
@@ -144,6 +144,10 @@ function openImage(o: InspectOptions, findings: Findings): InspectInput['image']
   return { image, kind: 'raw', source: file };
 }
 
+const toStdout = (chunk: string): void => {
+  stdout.write(chunk);
+};
+
 /** The inputs named by the options (files opened); throws {@link UsageError}. */
 export function inspectInput(o: InspectOptions): InspectInput {
   if (o.fdt === undefined && o.image === undefined) throw usageError('give --fdt FILE and/or --image FILE');
@@ -176,11 +180,9 @@ function inspect(o: InspectOptions): void {
       throw err;
     }
     if (o.json === true) {
-      writeReportJson(report, (chunk) => {
-        stdout.write(chunk);
-      });
+      writeReportJson(report, toStdout);
     } else {
-      stdout.write(formatReportText(report, { limit }));
+      writeReportText(report, toStdout, { limit });
     }
     process.exitCode = report.findings.some((f) => f.severity === 'error') ? 1 : 0;
   } finally {

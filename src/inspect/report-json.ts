@@ -6,6 +6,7 @@ import type { InspectReport } from './inspect.ts';
 import { hexAddr } from './findings.ts';
 import type { LuoReport } from './luo.ts';
 import type { SubtreeReport } from './subtrees.ts';
+import { collectText, StreamedText, TEXT_CHUNK, TextChunker, type TextSink } from '../util/text-sink.ts';
 
 /** Version of the JSON layout; bumped on incompatible changes. */
 export const INSPECT_JSON_SCHEMA = 1;
@@ -42,7 +43,9 @@ function subtreeJson(s: SubtreeReport): Record<string, unknown> {
         order: t.foliosInfo.order,
       },
       vmallocChunks: t.vmallocChunks.map(hexAddr),
-      folios: t.folios.map((f) => ({ phys: hexAddr(f.phys), order: f.order })),
+      folios: new JsonList((emit) => {
+        for (const f of t.folios) emit({ phys: hexAddr(f.phys), order: f.order });
+      }),
     };
   }
   if (s.dts !== undefined) out['dts'] = s.dts;
@@ -198,7 +201,9 @@ function reportModel(r: InspectReport): Record<string, unknown> {
 }
 
 function materialise(v: unknown): unknown {
-  if (v instanceof JsonList) return v.toArray();
+  if (v instanceof JsonList) return v.toArray().map(materialise);
+  if (v instanceof StreamedText) return v.toString();
+  if (Array.isArray(v)) return v.map(materialise);
   if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, materialise(x)]));
   }
@@ -211,17 +216,14 @@ export function reportToJson(r: InspectReport): Record<string, unknown> {
 }
 
 /**
- * Write the JSON document through `write` in chunks of about 1 MiB: 2-space indentation, one
- * compact line per element of the long lists, so millions of blocks never make one string.
+ * Write the JSON document to `sink` in chunks of about 64 KiB: 2-space indentation, one compact
+ * line per element of the long lists, and streamed text (sub-tree DTS) as a string written in
+ * pieces, so millions of blocks or gigabytes of DTS never make one string.
  */
-export function writeReportJson(r: InspectReport, write: (chunk: string) => void): void {
-  let buf = '';
+export function writeReportJson(r: InspectReport, sink: TextSink): void {
+  const chunker = new TextChunker(sink, TEXT_CHUNK);
   const out = (x: string): void => {
-    buf += x;
-    if (buf.length >= 1 << 20) {
-      write(buf);
-      buf = '';
-    }
+    chunker.push(x);
   };
   const value = (v: unknown, pad: string): void => {
     if (v instanceof JsonList) {
@@ -232,6 +234,15 @@ export function writeReportJson(r: InspectReport, write: (chunk: string) => void
         st.n++;
       });
       out(st.n === 0 ? ']' : `\n${pad}]`);
+      return;
+    }
+    if (v instanceof StreamedText) {
+      // Each piece escaped on its own: JSON escapes are per character, so the pieces join up.
+      out('"');
+      v.write((piece) => {
+        out(JSON.stringify(piece).slice(1, -1));
+      });
+      out('"');
       return;
     }
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
@@ -249,18 +260,39 @@ export function writeReportJson(r: InspectReport, write: (chunk: string) => void
       out(`\n${pad}}`);
       return;
     }
+    if (
+      Array.isArray(v) &&
+      v.some((x) => x instanceof JsonList || x instanceof StreamedText || isObject(x))
+    ) {
+      if (v.length === 0) {
+        out('[]');
+        return;
+      }
+      out('[');
+      v.forEach((x, i) => {
+        out(`\n${pad}  `);
+        value(x, `${pad}  `);
+        if (i < v.length - 1) out(',');
+      });
+      out(`\n${pad}]`);
+      return;
+    }
     // JSON.stringify gives undefined for undefined (typed as string): write null then.
     const text = JSON.stringify(v, null, 2) as string | undefined;
     out((text ?? 'null').replace(/\n/g, `\n${pad}`));
   };
   value(reportModel(r), '');
   out('\n');
-  write(buf);
+  chunker.flush();
+}
+
+function isObject(x: unknown): boolean {
+  return x !== null && typeof x === 'object';
 }
 
 /** The JSON text as one string (small reports, tests). */
 export function formatReportJson(r: InspectReport): string {
-  const parts: string[] = [];
-  writeReportJson(r, (c) => parts.push(c));
-  return parts.join('');
+  return collectText((sink) => {
+    writeReportJson(r, sink);
+  });
 }

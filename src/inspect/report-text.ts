@@ -1,7 +1,8 @@
 /**
  * The readable `kho inspect` report: sections ABI, FDT, image, scratch, memory map (summary per
  * order), preserved ranges, tracker pages, sub-trees, findings. Long lists are cut at `limit`
- * lines with a note saying how many were left out.
+ * lines with a note saying how many were left out. The report is written line by line to a
+ * sink (streamed to stdout by the CLI).
  */
 import type { InspectReport } from './inspect.ts';
 import { hexAddr } from './findings.ts';
@@ -9,6 +10,7 @@ import { luoFileCount } from './luo.ts';
 import type { LuoReport } from './luo.ts';
 import type { SubtreeReport } from './subtrees.ts';
 import { sealsText } from '../abi/memfd-luo.ts';
+import { collectText, LineSplitter, TextChunker, type TextSink } from '../util/text-sink.ts';
 
 /** Options of {@link formatReportText}. */
 export interface TextOptions {
@@ -29,65 +31,65 @@ export function humanBytes(n: number): string {
   return u === 0 ? `${n} B` : `${x.toFixed(1)} ${UNITS[u]}`;
 }
 
-function more(out: string[], shown: number, total: number, what: string): void {
-  if (total > shown) out.push(`  … ${total - shown} more ${what} (raise --limit)`);
+/** Where the report's lines go. */
+type Lines = (line: string) => void;
+
+function more(out: Lines, shown: number, total: number, what: string): void {
+  if (total > shown) out(`  … ${total - shown} more ${what} (raise --limit)`);
 }
 
-function indent(text: string, pad: string): string {
-  return text
-    .split('\n')
-    .filter((l, i, a) => !(i === a.length - 1 && l === ''))
-    .map((l) => pad + l)
-    .join('\n');
-}
-
-function subtreeLines(s: SubtreeReport, limit: number): string[] {
-  const out: string[] = [];
+function subtreeLines(s: SubtreeReport, limit: number, out: Lines): void {
   const where = s.phys === null ? 'no address' : hexAddr(s.phys);
   const size = s.size === null ? 'size unknown' : `${s.size} bytes (${s.sizeFrom})`;
   const pres = s.preserved === null ? '' : s.preserved ? ', preserved' : ', NOT preserved';
-  out.push(`  ${s.name}: ${where}, ${size}, ${s.kind}${pres}`);
+  out(`  ${s.name}: ${where}, ${size}, ${s.kind}${pres}`);
   if (s.kexecMetadata !== undefined) {
     const m = s.kexecMetadata;
-    out.push(
-      `    version ${m.version}, previous release "${m.previousRelease}", kexec count ${m.kexecCount}`,
-    );
+    out(`    version ${m.version}, previous release "${m.previousRelease}", kexec count ${m.kexecCount}`);
   }
   if (s.memblock !== undefined) {
     for (const r of s.memblock.records) {
-      out.push(
+      out(
         `    reserve_mem ${r.name}: start ${hexAddr(r.start)}, size ${hexAddr(r.size)} (${humanBytes(r.size)})`,
       );
     }
-    for (const r of s.memblock.rejected) out.push(`    rejected ${r.name}: ${r.reason}`);
+    for (const r of s.memblock.rejected) out(`    rejected ${r.name}: ${r.reason}`);
   }
   if (s.testKho !== undefined) {
     const t = s.testKho;
     const fi = t.foliosInfo;
-    out.push(`    magic ${hexAddr(t.magic)}, nr_folios ${t.nrFolios}, csum ${hexAddr(t.csum)}`);
-    out.push(
+    out(`    magic ${hexAddr(t.magic)}, nr_folios ${t.nrFolios}, csum ${hexAddr(t.csum)}`);
+    out(
       `    folios_info: first ${hexAddr(fi.first)}, total_pages ${fi.totalPages}, flags ${hexAddr(fi.flags)}, order ${fi.order}; chunks ${t.vmallocChunks.map(hexAddr).join(' ')}`,
     );
-    const shown = t.folios.slice(0, limit);
-    out.push(`    folios (${t.folios.length}):`);
-    for (const f of shown) out.push(`      ${hexAddr(f.phys)} order ${f.order}`);
-    if (t.folios.length > shown.length) out.push(`      … ${t.folios.length - shown.length} more`);
+    const shown = Math.min(limit, t.folios.length);
+    out(`    folios (${t.folios.length}):`);
+    for (const f of t.folios.slice(0, shown)) out(`      ${hexAddr(f.phys)} order ${f.order}`);
+    if (t.folios.length > shown) out(`      … ${t.folios.length - shown} more`);
   }
   if (s.kind === 'fdt' && s.dts !== undefined) {
-    const lines = s.dts.split('\n');
+    // The first lines only; the rest is counted as it streams by, never held.
     const max = Math.max(64, limit * 4);
-    out.push(indent(lines.slice(0, max).join('\n'), '    '));
-    if (lines.length > max)
-      out.push(`    … ${lines.length - max} more DTS lines (raise --limit, or see --json)`);
+    let lines = 0;
+    const split = new LineSplitter((l) => {
+      if (lines++ < max) out(`    ${l}`);
+    });
+    s.dts.write((piece) => {
+      split.push(piece);
+    });
+    split.end();
+    if (lines > max) out(`    … ${lines - max} more DTS lines (raise --limit, or see --json)`);
   }
-  if (s.hexdump !== undefined) out.push(indent(s.hexdump, '    '));
-  return out;
+  if (s.hexdump !== undefined) for (const l of s.hexdump.split('\n')) out(`    ${l}`);
 }
 
 const hexBig = (x: bigint): string => `0x${x.toString(16)}`;
 
 function luoLines(l: LuoReport, limit: number): string[] {
   const out: string[] = [];
+  const line: Lines = (x) => {
+    out.push(x);
+  };
   const num = l.liveupdateNumber === null ? 'unknown' : l.liveupdateNumber.toString();
   out.push(
     `  ${l.compatible} (${l.format}) at ${hexAddr(l.phys)}: liveupdate number ${num}, ${l.sessions.length} session(s), ${luoFileCount(l)} file(s)${l.complete ? '' : ' (INCOMPLETE)'}`,
@@ -114,18 +116,26 @@ function luoLines(l: LuoReport, limit: number): string[] {
       for (const x of m.folios.slice(0, limit)) {
         out.push(`        pfn ${hexAddr(x.pfn)} index ${x.index} flags ${hexAddr(x.flags)}`);
       }
-      more(out, Math.min(limit, m.folios.length), m.nrFolios, 'folios');
+      more(line, Math.min(limit, m.folios.length), m.nrFolios, 'folios');
     }
-    more(out, Math.min(limit, s.files.length), s.files.length, 'files');
+    more(line, Math.min(limit, s.files.length), s.files.length, 'files');
   }
-  more(out, Math.min(limit, l.sessions.length), l.sessions.length, 'sessions');
+  more(line, Math.min(limit, l.sessions.length), l.sessions.length, 'sessions');
   return out;
 }
 
-/** The report as text. */
-export function formatReportText(r: InspectReport, opts: TextOptions = {}): string {
+/** Write the report as text to `sink`, line by line (in chunks of about 64 KiB). */
+export function writeReportText(r: InspectReport, sink: TextSink, opts: TextOptions = {}): void {
   const limit = opts.limit ?? 32;
-  const out: string[] = [];
+  const chunker = new TextChunker(sink);
+  const out = {
+    push(...lines: string[]): void {
+      for (const l of lines) chunker.push(`${l}\n`);
+    },
+  };
+  const line: Lines = (l) => {
+    out.push(l);
+  };
   out.push('ABI');
   if (r.abi.compatible !== null) {
     const mm = r.abi.memoryMap === 'chunks' ? 'chunk list + bitmaps (kho-v1)' : 'radix tree';
@@ -152,7 +162,7 @@ export function formatReportText(r: InspectReport, opts: TextOptions = {}): stri
       `  ${r.image.kind} ${r.image.source}: ${r.image.ranges.length} range(s), ${humanBytes(r.image.bytes)}`,
     );
     for (const x of r.image.ranges.slice(0, limit)) out.push(`    [${hexAddr(x.start)}, ${hexAddr(x.end)})`);
-    more(out, Math.min(limit, r.image.ranges.length), r.image.ranges.length, 'ranges');
+    more(line, Math.min(limit, r.image.ranges.length), r.image.ranges.length, 'ranges');
   }
   out.push('', 'Scratch');
   if (r.scratch === null) out.push('  (not given)');
@@ -182,7 +192,7 @@ export function formatReportText(r: InspectReport, opts: TextOptions = {}): stri
   for (const x of r.ranges.toArray(limit)) {
     out.push(`  [${hexAddr(x.start)}, ${hexAddr(x.end)})  ${humanBytes(x.end - x.start)}`);
   }
-  more(out, Math.min(limit, r.ranges.length), r.ranges.length, 'ranges');
+  more(line, Math.min(limit, r.ranges.length), r.ranges.length, 'ranges');
   const c = r.tracker.counts;
   const total = c['radix-node'] + c['radix-leaf'] + c['v1-chunk'] + c['v1-bitmap'];
   const parts =
@@ -194,9 +204,9 @@ export function formatReportText(r: InspectReport, opts: TextOptions = {}): stri
     const lvl = p.kind.startsWith('radix') ? `level ${p.level}` : `order ${p.level}`;
     out.push(`  ${hexAddr(p.phys).padEnd(18)} ${p.kind} ${lvl}`);
   }
-  more(out, Math.min(limit, r.tracker.pages.length), total, 'tracker pages');
+  more(line, Math.min(limit, r.tracker.pages.length), total, 'tracker pages');
   out.push('', `Sub-trees (${r.subtrees.length})`);
-  for (const s of r.subtrees) out.push(...subtreeLines(s, limit));
+  for (const s of r.subtrees) subtreeLines(s, limit, line);
   if (r.luo !== null) out.push('', 'Live Update Orchestrator', ...luoLines(r.luo, limit));
   const errors = r.findings.filter((f) => f.severity === 'error').length;
   const warnings = r.findings.filter((f) => f.severity === 'warning').length;
@@ -206,5 +216,12 @@ export function formatReportText(r: InspectReport, opts: TextOptions = {}): stri
   );
   for (const f of r.findings)
     out.push(`  ${f.severity.padEnd(7)} ${f.code.padEnd(22)} ${f.at}: ${f.message}`);
-  return `${out.join('\n')}\n`;
+  chunker.flush();
+}
+
+/** The report as one string (see {@link writeReportText}). */
+export function formatReportText(r: InspectReport, opts: TextOptions = {}): string {
+  return collectText((sink) => {
+    writeReportText(r, sink, opts);
+  });
 }

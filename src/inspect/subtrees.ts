@@ -1,5 +1,6 @@
 /**
- * The sub-trees of a KHO root FDT (spec §5.1, §9, §10, §11.1): for each child node its blob's
+ * The sub-trees of a KHO root FDT (kernel/liveupdate/kexec_handover.c:
+ * `kho_retrieve_subtree()`; lib/test_kho.c; mm/memblock.c): for each child node its blob's
  * address and size as the ABI version records them, whether the blob is preserved, and the
  * content of the known ones (kexec-metadata, memblock `reserve_mem`, test_kho with its folio
  * list). Other FDT blobs are shown as DTS, anything else as a hexdump excerpt.
@@ -19,7 +20,7 @@ import type { ReserveMemRecord } from '../abi/memblock-reserve-mem.ts';
 import { decodeFolioInfo, decodeTestKhoTree } from '../abi/test-kho.ts';
 import type { KhoAbiVersion } from '../abi/versions.ts';
 import { POW2 } from '../abi/kho-radix.ts';
-import { toDts } from '../fdt/dts.ts';
+import { writeDts } from '../fdt/dts.ts';
 import { FdtError } from '../fdt/errors.ts';
 import { be32 } from '../fdt/header.ts';
 import { readTree } from '../fdt/reader.ts';
@@ -30,11 +31,12 @@ import { hexdumpC } from './hexdump.ts';
 import type { MemoryImage } from './memory-image.ts';
 import type { PreservedSet } from './preserved-set.ts';
 import type { RangeList } from './range-list.ts';
+import { StreamedText } from '../util/text-sink.ts';
 
 /** What a sub-tree's blob turned out to be. */
 export type SubtreeKind = 'kexec-metadata' | 'memblock' | 'kho_test' | 'fdt' | 'binary' | 'unavailable';
 
-/** The decoded test_kho state (spec §10.1). */
+/** The decoded test_kho state (lib/test_kho.c). */
 export interface TestKhoContent {
   magic: number;
   nrFolios: number;
@@ -61,8 +63,11 @@ export interface SubtreeReport {
   kexecMetadata?: KexecMetadata;
   memblock?: { records: ReserveMemRecord[]; rejected: { name: string; reason: string }[] };
   testKho?: TestKhoContent;
-  /** DTS text of an FDT blob. */
-  dts?: string;
+  /**
+   * DTS text of an FDT blob, made when the report is written: a small blob can print as
+   * gigabytes (deep nesting), so the text is streamed, never held.
+   */
+  dts?: StreamedText;
   /** `hexdump -C` excerpt of a non-FDT blob. */
   hexdump?: string;
 }
@@ -285,15 +290,19 @@ function decodeFdtBlob(rep: SubtreeReport, bytes: Uint8Array, ctx: SubtreeContex
       rep.size < total ? 'error' : 'info',
     );
   }
+  const blob = bytes.subarray(0, Math.min(bytes.length, total));
   let tree: FdtTree;
   try {
-    tree = readTree(bytes.subarray(0, Math.min(bytes.length, total)));
+    tree = readTree(blob);
   } catch (err) {
     if (!(err instanceof FdtError)) throw err;
     ctx.findings.add('subtree-invalid', `FDT of '${rep.name}': ${err.message}`, path);
     return;
   }
-  rep.dts = toDts(tree);
+  // Only the blob is kept (within the read budget); its tree is rebuilt when printed.
+  rep.dts = new StreamedText((sink) => {
+    writeDts(readTree(blob), sink);
+  });
   if (rep.name === 'memblock') decodeMemblock(rep, tree, ctx, path);
   else if (rep.name === 'kho_test') decodeTestKho(rep, tree, ctx, path);
 }

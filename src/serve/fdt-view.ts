@@ -47,7 +47,7 @@ function blobsOf(
       s.phys !== null && s.size !== null && image !== null && s.size <= MAX_BLOB
         ? image.read(s.phys, s.size)
         : null;
-    let text = dtsOrNull(blob) ?? s.dts;
+    let text = dtsOrNull(blob) ?? s.dts?.toString();
     if (text === undefined) {
       const m = s.kexecMetadata;
       const head =

@@ -42,3 +42,51 @@ export function collectText(produce: (sink: TextSink) => void): string {
   produce((c) => parts.push(c));
   return parts.join('');
 }
+
+/**
+ * Text made on demand and streamed: a report holds this instead of a string when the text can
+ * be far larger than the data it comes from (the DTS of a deeply nested blob).
+ */
+export class StreamedText {
+  /** Write the whole text to `sink`, in pieces. */
+  readonly write: (sink: TextSink) => void;
+
+  constructor(write: (sink: TextSink) => void) {
+    this.write = write;
+  }
+
+  /** The whole text as one string (small texts, tests). */
+  toString(): string {
+    return collectText(this.write);
+  }
+}
+
+/**
+ * Split streamed text into lines: `line` gets each line without its newline, in order; a last
+ * line without a newline is passed on by `end()`.
+ */
+export class LineSplitter {
+  private rest = '';
+  private readonly line: (text: string) => void;
+
+  constructor(line: (text: string) => void) {
+    this.line = line;
+  }
+
+  /** Feed a piece of text. */
+  push(chunk: string): void {
+    let from = 0;
+    for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', from)) {
+      this.line(this.rest + chunk.slice(from, nl));
+      this.rest = '';
+      from = nl + 1;
+    }
+    this.rest += chunk.slice(from);
+  }
+
+  /** The text is over. */
+  end(): void {
+    if (this.rest !== '') this.line(this.rest);
+    this.rest = '';
+  }
+}
