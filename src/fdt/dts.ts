@@ -55,8 +55,8 @@ const ESCAPES: Readonly<Record<number, string>> = {
   0x5c: '\\\\',
 };
 
-/** Bytes formatted per piece, so a value of any size streams in bounded pieces. */
-const SLICE = 1 << 14;
+/** Value bytes formatted per piece, so a value of any size streams in bounded pieces. */
+export const SLICE = 1 << 14;
 
 /** `"..."` for a value guessed as a string; inner NULs print as `\0`, as dtc 1.6.1 does. */
 function writeString(value: Uint8Array, emit: (s: string) => void): void {
@@ -87,15 +87,16 @@ function writeCells(value: Uint8Array, emit: (s: string) => void): void {
   emit('>');
 }
 
-/** `[00 1f]`: one two-digit hex byte each. */
-function writeBytes(value: Uint8Array, emit: (s: string) => void): void {
-  emit('[');
+/**
+ * The bytes as two-digit hex, separated by spaces (`00 1f a0`), in pieces: the body of dtc's
+ * `[…]` and of the JSON form's `bytes`.
+ */
+export function writeHexBytes(value: Uint8Array, emit: (s: string) => void): void {
   for (let at = 0; at < value.length; at += SLICE) {
     const parts: string[] = [];
     for (let i = at, stop = Math.min(value.length, at + SLICE); i < stop; i++) parts.push(HEX2[value[i]!]!);
     emit((at === 0 ? '' : ' ') + parts.join(' '));
   }
-  emit(']');
 }
 
 /** Two-digit lowercase hex of every byte value. */
@@ -119,8 +120,9 @@ export function writePropertyValue(value: Uint8Array, emit: (s: string) => void)
       writeCells(value, emit);
       break;
     case 'bytes':
-      emit(' = ');
-      writeBytes(value, emit);
+      emit(' = [');
+      writeHexBytes(value, emit);
+      emit(']');
       break;
   }
   emit(';');

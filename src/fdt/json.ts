@@ -6,7 +6,7 @@
  * (hex); no value key means an empty property. Every form maps back to the same bytes, so
  * `jsonToTree(treeToJson(t))` equals `t`. The schema is documented in docs/fdt.md.
  */
-import { guessValueKind } from './dts.ts';
+import { guessValueKind, SLICE, writeHexBytes } from './dts.ts';
 import { collectText, TextChunker, type TextSink } from '../util/text-sink.ts';
 import type { FdtNode, FdtProperty, FdtReserveEntry, FdtTree } from './tree.ts';
 
@@ -77,12 +77,6 @@ function asciiOf(bytes: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-function hexBytes(v: Uint8Array): string {
-  const parts: string[] = [];
-  for (const b of v) parts.push(b.toString(16).padStart(2, '0'));
-  return parts.join(' ');
-}
-
 /** A property's JSON form, in the value form dtc would pick. */
 export function propToJson(prop: FdtProperty): FdtJsonProp {
   const v = prop.value;
@@ -105,7 +99,12 @@ export function propToJson(prop: FdtProperty): FdtJsonProp {
       return { name: prop.name, cells };
     }
     case 'bytes':
-      return { name: prop.name, bytes: hexBytes(v) };
+      return {
+        name: prop.name,
+        bytes: collectText((sink) => {
+          writeHexBytes(v, sink);
+        }),
+      };
   }
 }
 
@@ -150,12 +149,6 @@ export function treeToJson(tree: FdtTree, options: TreeToJsonOptions = {}): FdtJ
   return doc;
 }
 
-/** Bytes formatted per piece, so a value of any size streams in bounded pieces. */
-const SLICE = 1 << 14;
-
-/** Two-digit lowercase hex of every byte value. */
-const HEX2: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
 /**
  * One property on one line, streamed: `{ "name": "reg", "cells": ["0x0", "0x1000"] }`, the
  * same text as `propToJson` gives, with large values in pieces.
@@ -198,11 +191,7 @@ function writePropJson(prop: FdtProperty, note: string | undefined, emit: (s: st
       break;
     case 'bytes':
       emit(', "bytes": "');
-      for (let at = 0; at < v.length; at += SLICE) {
-        const parts: string[] = [];
-        for (let i = at, stop = Math.min(v.length, at + SLICE); i < stop; i++) parts.push(HEX2[v[i]!]!);
-        emit((at === 0 ? '' : ' ') + parts.join(' '));
-      }
+      writeHexBytes(v, emit);
       emit('"');
       break;
   }

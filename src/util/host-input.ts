@@ -14,8 +14,8 @@
  *   waits on EAGAIN instead of failing.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { errorCode, HostIoError, hostIoError } from './host-errors.ts';
-import { Backoff } from './sleep-sync.ts';
+import { HostIoError, hostIoError } from './host-errors.ts';
+import { retryIo } from './sleep-sync.ts';
 
 /** How much a read may take, and why. */
 export interface ReadLimit {
@@ -56,24 +56,13 @@ class Gather {
 
   /** Read until `want` bytes are held or EOF; returns false at EOF. */
   fill(want: number): boolean {
-    const backoff = new Backoff();
     while (this.len < want) {
       if (this.len === this.buf.length) this.reserve(Math.min(want, Math.max(this.buf.length * 2, 1 << 16)));
-      let n: number;
-      try {
-        n = readSync(this.fd, this.buf, this.len, Math.min(want, this.buf.length) - this.len, null);
-      } catch (err) {
-        const code = errorCode(err);
-        if (code === 'EAGAIN') {
-          backoff.wait();
-          continue;
-        }
-        if (code === 'EINTR') continue;
-        throw err;
-      }
+      const n = retryIo(() =>
+        readSync(this.fd, this.buf, this.len, Math.min(want, this.buf.length) - this.len, null),
+      );
       if (n === 0) return false;
       this.len += n;
-      backoff.reset();
     }
     return true;
   }

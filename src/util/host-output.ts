@@ -17,7 +17,7 @@
 import { writeSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { errorCode, HostIoError, hostErrorText } from './host-errors.ts';
-import { Backoff, sleepSync } from './sleep-sync.ts';
+import { retryIo, sleepSync } from './sleep-sync.ts';
 
 /**
  * The reader of our output is gone: die of SIGPIPE as coreutils do. Node ignores SIGPIPE
@@ -49,24 +49,14 @@ export class HostOutput {
   /** Write all of `data` (strings as UTF-8); returns when the kernel has taken every byte. */
   write(data: string | Uint8Array): void {
     const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    const backoff = new Backoff();
-    let off = 0;
-    while (off < b.length) {
-      let n: number;
+    for (let off = 0; off < b.length;) {
       try {
-        n = writeSync(this.fd, b, off, b.length - off);
+        off += retryIo(() => writeSync(this.fd, b, off, b.length - off));
       } catch (err) {
         const code = errorCode(err);
-        if (code === 'EAGAIN') {
-          backoff.wait();
-          continue;
-        }
-        if (code === 'EINTR') continue;
         if (code === 'EPIPE') brokenPipe();
         throw new HostIoError('write error', hostErrorText(err), code);
       }
-      off += n;
-      backoff.reset();
     }
   }
 }

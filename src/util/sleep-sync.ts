@@ -1,7 +1,7 @@
 /**
  * A short synchronous sleep, for retrying a read or write on a non-blocking descriptor that said
- * EAGAIN (Node has no synchronous poll()). Atomics.wait blocks the calling thread without
- * spinning; it is allowed on Node's main thread and in workers.
+ * EAGAIN (Node has no synchronous poll()), and the retry loop itself. Atomics.wait blocks the
+ * calling thread without spinning; it is allowed on Node's main thread and in workers.
  */
 const cell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -26,5 +26,22 @@ export class Backoff {
   /** Progress was made: the next wait starts short again. */
   reset(): void {
     this.ms = 1;
+  }
+}
+
+/**
+ * Run a read(2)- or write(2)-like call until it stops failing with EAGAIN (a non-blocking
+ * descriptor that is not ready: wait and retry) or EINTR (retry at once); other errors pass.
+ */
+export function retryIo(call: () => number): number {
+  const backoff = new Backoff();
+  for (;;) {
+    try {
+      return call();
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      if (code === 'EAGAIN') backoff.wait();
+      else if (code !== 'EINTR') throw err;
+    }
   }
 }

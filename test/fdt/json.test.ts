@@ -13,7 +13,7 @@ import {
   treeToJson,
 } from '../../src/fdt/json.ts';
 import { readTree } from '../../src/fdt/reader.ts';
-import type { FdtTree } from '../../src/fdt/tree.ts';
+import { fdtTree, type FdtTree } from '../../src/fdt/tree.ts';
 import { randomTree } from '../fixtures/fdt/random-tree.ts';
 
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 300);
@@ -363,22 +363,16 @@ test('values larger than one streamed piece keep their form and bytes', () => {
   const cells = new Uint8Array(big * 4).map((_, i) => (i * 13) & 0xff);
   const bytes = new Uint8Array(big + 3).map((_, i) => (i * 29) & 0xff);
   const quoted = new Uint8Array(big + 1).map((_, i) => (i === big ? 0 : i % 3 === 0 ? 0x22 : 0x5c));
-  const t: FdtTree = {
-    version: 17,
-    lastCompVersion: 16,
-    bootCpuidPhys: 0,
-    memreserve: [],
-    root: {
-      name: '',
-      props: [
-        { name: 'strs', value: str },
-        { name: 'cells', value: cells },
-        { name: 'bytes', value: bytes },
-        { name: 'quoted', value: quoted },
-      ],
-      children: [],
-    },
-  };
+  const t = fdtTree({
+    name: '',
+    props: [
+      { name: 'strs', value: str },
+      { name: 'cells', value: cells },
+      { name: 'bytes', value: bytes },
+      { name: 'quoted', value: quoted },
+    ],
+    children: [],
+  });
   const text = formatTreeJson(t);
   assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(treeToJson(t))));
   assert.deepEqual(buildBlob(parseTreeJson(text)), buildBlob(t));
