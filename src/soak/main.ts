@@ -4,11 +4,13 @@
  * Progress on stderr when it is a TTY (not under CI).
  */
 import { parseArgs } from 'node:util';
-import { parseSize } from '../hw/topology.ts';
+import { isatty } from 'node:tty';
+import { machineSizeError, parseSize } from '../hw/topology.ts';
+import { stderr, stdout } from '../util/host-output.ts';
 import { runSoak } from './run.ts';
 
 function usage(msg: string): never {
-  process.stderr.write(
+  stderr.write(
     `soak: ${msg}\nusage: npm run soak -- --generations N [--seed S] [--mem SIZE] [--nodes N] [--no-sanitize]\n`,
   );
   process.exit(2);
@@ -43,21 +45,24 @@ if (args.mem !== undefined) {
     usage(e instanceof Error ? e.message : String(e));
   }
 }
-const tty = process.stderr.isTTY && process.env['CI'] === undefined;
+const nodes = int(args.nodes, 'nodes', 1, 1);
+const bad = machineSizeError(mem, nodes);
+if (bad !== null) usage(`--mem ${args.mem ?? '4G'} --nodes ${nodes}: ${bad}`);
+const tty = isatty(2) && process.env['CI'] === undefined;
 const summary = runSoak({
   generations: int(args.generations, 'generations', 100, 1),
   seed: int(args.seed, 'seed', 1, 0),
   mem,
-  nodes: int(args.nodes, 'nodes', 1, 1),
+  nodes,
   sanitize: args['no-sanitize'] !== true,
   ...(tty
     ? {
         onGeneration: (g: number, n: number): void => {
-          if (g % 10 === 0 || g === n) process.stderr.write(`\r\x1b[Ksoak: generation ${g}/${n}`);
+          if (g % 10 === 0 || g === n) stderr.write(`\r\x1b[Ksoak: generation ${g}/${n}`);
         },
       }
     : {}),
 });
-if (tty) process.stderr.write('\r\x1b[K');
-process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+if (tty) stderr.write('\r\x1b[K');
+stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 process.exitCode = summary.ok ? 0 : 1;
