@@ -48,6 +48,9 @@ interface CheckCliOptions {
   timeout: number;
 }
 
+/** A module file is source code a person wrote: 16 MiB is far beyond any. */
+const MODULE_FILE_MAX = 16 << 20;
+
 function usage(msg: string): void {
   stderr.write(`kho check: ${msg}\n`);
   process.exitCode = 2;
@@ -103,8 +106,18 @@ export function registerCheck(program: Command): void {
             usage(`${f}: No such file or directory`);
             return;
           }
-          if (statSync(f).isDirectory()) {
+          const st = statSync(f);
+          if (st.isDirectory()) {
             usage(`${f}: Is a directory`);
+            return;
+          }
+          // The worker's module loader reads the whole file: no device, FIFO or giant file.
+          if (!st.isFile()) {
+            usage(`${f}: not a regular file (a module is a TypeScript file)`);
+            return;
+          }
+          if (st.size > MODULE_FILE_MAX) {
+            usage(`${f}: File too large (a module file: at most ${MODULE_FILE_MAX} bytes)`);
             return;
           }
         }

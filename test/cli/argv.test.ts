@@ -32,6 +32,7 @@ const COMMANDS: string[][] = [
   ['fdt'],
   ['inspect'],
   ['mkimage'],
+  ['check'],
   ['demo'],
   ['shell'],
   ['run'],
