@@ -174,16 +174,17 @@ test('kho run: a for loop kexecs five times and checks each generation', async (
   const out = new BufferSink();
   const err = new BufferSink();
   const s = createSession(t.session.machine, t.session.boot, { stdout: out, stderr: err, home: '/tmp' });
-  const script = `modprobe test_kho max_mem=1M
+  const script = `modprobe test_kho max_mem=1048576
 for gen in 1 2 3 4 5; do
   kexec -l /boot/vmlinuz --initrd /boot/initrd.img --reuse-cmdline -s && kexec -e > /dev/null
   [ -d /sys/kernel/debug/kho/in ] || { echo "generation $gen: no kho/in"; exit 1; }
   modprobe test_kho
-  n=$(dmesg | grep -c "KHO restore succeeded")
+  n=$(dmesg | grep -c "KHO restore succeeded" || true)
   echo "generation $gen: restored $n"
 done
 `;
   const r = await runScript(s, script, { quiet: true, transcript: out, errors: err, name: 'gens.sh' });
   assert.equal(r.status, 0, err.text());
-  assert.equal(out.text(), [1, 2, 3, 4, 5].map((g) => `generation ${g}: restored 1\n`).join(''));
+  // lib/test_kho.c saves only when it finds no kho_test sub-tree: restores alternate with saves.
+  assert.equal(out.text(), [1, 2, 3, 4, 5].map((g) => `generation ${g}: restored ${g % 2}\n`).join(''));
 });
