@@ -1,5 +1,6 @@
 /**
- * The devicetree hand-over of KHO (arm64 and other DT platforms, spec §5.4): two `/chosen`
+ * The devicetree hand-over of KHO (arm64 and other DT platforms: drivers/of/kexec.c: kho_add_chosen(),
+ * drivers/of/fdt.c: early_init_dt_check_kho()): two `/chosen`
  * properties, each one address/size pair in big-endian cells sized by the root
  * `#address-cells`/`#size-cells`:
  *

@@ -1,5 +1,5 @@
 /**
- * `struct kho_kexec_metadata` (include/linux/kho/abi/kexec_metadata.h, spec §9.1): the blob of
+ * `struct kho_kexec_metadata` (include/linux/kho/abi/kexec_metadata.h): the blob of
  * the `kexec-metadata` sub-tree every KHO kernel registers. Packed, 73 bytes, little-endian:
  *
  * | off | size | field |

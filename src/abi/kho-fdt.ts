@@ -1,6 +1,7 @@
 /**
- * Names and value encodings of the KHO root FDT (spec §5.1, §11.1). The FDT container itself is
- * big-endian, but every KHO scalar inside a property is a raw CPU-endian (little-endian) u64.
+ * Names and value encodings of the KHO root FDT (kernel/liveupdate/kexec_handover.c: kho_init(),
+ * kho_add_subtree()). The FDT container itself is big-endian, but every KHO scalar inside a property is a raw
+ * CPU-endian (little-endian) u64.
  */
 import { AbiError, decodeWith } from './errors.ts';
 import type { AbiResult } from './errors.ts';

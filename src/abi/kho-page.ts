@@ -1,6 +1,6 @@
 /**
  * The stamp the successor writes into `page->private` of the head page of every preserved block
- * (`union kho_page_info`, spec §4.7): low 32 bits the block order, high 32 bits the magic
+ * (`union kho_page_info`, written by kho_memory_init()): low 32 bits the block order, high 32 bits the magic
  * `KHO_PAGE_MAGIC` ("KHOP"). Restore accepts a page only when the magic is there. The 64-bit value
  * does not fit in a JS number, so it travels as two 32-bit halves.
  */

@@ -1,5 +1,5 @@
 /**
- * `struct kho_scratch` (include/linux/kexec_handover.h, spec §2.1) and the scratch array handed to
+ * `struct kho_scratch` (include/linux/kho/abi/kexec_handover.h) and the scratch array handed to
  * the successor as a kexec segment: 16-byte entries, native endian (LE).
  *
  * | off | size | field  |

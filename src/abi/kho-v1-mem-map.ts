@@ -1,6 +1,7 @@
 /**
- * The kho-v1 memory map (spec §11.2): a linked list of `struct khoser_mem_chunk` pages, each
- * holding bitmaps of one order. `preserved-memory-map` in a v1 root FDT points at the first chunk.
+ * The kho-v1 memory map (v6.16 kernel/kexec_handover.c: struct khoser_mem_chunk, kho_mem_deserialize()): a
+ * linked list of `struct khoser_mem_chunk` pages, each holding bitmaps of one order. `preserved-memory-map`
+ * in a v1 root FDT points at the first chunk.
  *
  * Chunk page (4096 bytes, LE):
  *

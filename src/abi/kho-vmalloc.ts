@@ -1,5 +1,5 @@
 /**
- * vmalloc preservation ABI (include/linux/kho/abi/kexec_handover.h, spec §3.5).
+ * vmalloc preservation ABI (include/linux/kho/abi/kexec_handover.h).
  *
  * `struct kho_vmalloc` (16 bytes, embedded in a client's own data):
  *

@@ -1,7 +1,7 @@
 /**
  * The memblock `reserve_mem` hand-over (mm/memblock.c, include/linux/kho/abi/memblock.h,
- * spec §9.2): sub-tree `memblock`, an FDT whose root has `compatible = "memblock-v1"` and one child
- * per reservation, named by the reservation, with `compatible = "reserve-mem-v1"`, `start` and
+ * include/linux/kho/abi/memblock.h): sub-tree `memblock`, an FDT whose root has `compatible = "memblock-v1"`
+ * and one child per reservation, named by the reservation, with `compatible = "reserve-mem-v1"`, `start` and
  * `size` (8 bytes each, raw little-endian `phys_addr_t`), written in that order.
  */
 import { fdtTree, type FdtNode, type FdtTree } from '../fdt/tree.ts';

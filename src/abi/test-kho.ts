@@ -1,5 +1,5 @@
 /**
- * The `lib/test_kho.c` sub-tree (spec §10.1): sub-tree `kho_test`, an FDT written in this order:
+ * The `lib/test_kho.c` sub-tree: sub-tree `kho_test`, an FDT written in this order:
  *
  * ```
  * / { compatible = "kho-test-v1";  magic = <u32 LE 0x4B484F21>;

@@ -1,7 +1,7 @@
 /**
- * The KHO handover ABI versions (spec §0.2): what the root FDT `compatible` string says about
- * the rest of the handover. Producer and consumer must use the same version; there is no
- * negotiation (spec §5.6).
+ * The KHO handover ABI versions (`KHO_FDT_COMPATIBLE`, include/linux/kho/abi/kexec_handover.h): what the root
+ * FDT `compatible` string says about the rest of the handover. Producer and consumer must use the same
+ * version; there is no negotiation (kernel/liveupdate/kexec_handover.c: kho_populate()).
  */
 
 /** A root FDT compatible string of KHO. */
@@ -15,7 +15,7 @@ export interface KhoAbiVersion {
   readonly version: number;
   /**
    * Format of the block behind `preserved-memory-map`: v1 a `khoser_mem_chunk` list with per-order
-   * bitmaps (spec §11), v2+ the 6-level radix tree (spec §4).
+   * bitmaps (v6.16 kernel/kexec_handover.c), v2+ the 6-level radix tree (docs/radix.md).
    */
   readonly memoryMap: 'chunks' | 'radix';
   /** Sub-node property that holds the blob's physical address: `fdt` (v1) or `preserved-data`. */

@@ -1,5 +1,6 @@
 /**
- * The x86 boot hand-over of KHO (arch/x86, spec §5.4): a `setup_data` record of type
+ * The x86 boot hand-over of KHO (arch/x86/kernel/kexec-bzimage64.c: setup_kho(), arch/x86/kernel/setup.c:
+ * parse_setup_data()): a `setup_data` record of type
  * `SETUP_KEXEC_KHO` chained into `boot_params.hdr.setup_data`. 48 bytes, packed, little-endian:
  *
  * | off | size | field | value |

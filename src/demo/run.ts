@@ -210,11 +210,11 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
       try {
         outFdtDts = dtsOf(blob);
       } catch {
-        outFdtNote = `out/fdt shows the ${blob.length} bytes the FDT had at kho_init (kernel quirk, spec §6.1); the current FDT is ${fdt?.length ?? 0} bytes:`;
+        outFdtNote = `out/fdt shows the ${blob.length} bytes the FDT had at kho_init (kernel quirk, docs/quirks.md); the current FDT is ${fdt?.length ?? 0} bytes:`;
         outFdtDts = fdt === null ? null : dtsOf(fdt);
       }
     } else {
-      outFdtNote = 'out/fdt exists on cold boots only (kernel quirk, spec §6.1); the current FDT:';
+      outFdtNote = 'out/fdt exists on cold boots only (kernel quirk, docs/quirks.md); the current FDT:';
       outFdtDts = fdt === null ? null : dtsOf(fdt);
     }
     const rm = k.reserveMem[0];

@@ -1,7 +1,7 @@
 /**
  * Decoding the memory map behind `preserved-memory-map` from a memory image: the kho-v1 chunk
- * list with per-order bitmaps (spec §11.2, through the ABI walker) or the kho-v2+ radix tree
- * (spec §4, through the model's standalone walker). Every problem becomes a finding; the work is
+ * list with per-order bitmaps (through the ABI walker) or the kho-v2+ radix tree
+ * (docs/radix.md, through the model's standalone walker). Every problem becomes a finding; the work is
  * bounded by the pages in the image, a node budget and a block budget.
  */
 import { AbiError } from '../abi/errors.ts';

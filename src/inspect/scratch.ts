@@ -1,8 +1,9 @@
 /**
  * The scratch areas given to the inspector: the binary scratch array (16-byte LE entries, the
- * kexec segment the successor gets, spec §2.1) or the text of debugfs `scratch_phys` and
- * `scratch_len` (one `0x<hex>` line per entry, spec §6.1), separately or combined as
- * `ADDR SIZE` lines (e.g. `paste scratch_phys scratch_len`).
+ * kexec segment the successor gets, include/linux/kho/abi/kexec_handover.h) or the text of debugfs
+ * `scratch_phys` and `scratch_len` (one `0x<hex>` line per entry,
+ * kernel/liveupdate/kexec_handover_debugfs.c), separately or combined as `ADDR SIZE` lines (e.g. `paste
+ * scratch_phys scratch_len`).
  */
 import { decodeKhoScratchArray } from '../abi/kho-scratch.ts';
 import type { KhoScratch } from '../abi/kho-scratch.ts';
@@ -111,7 +112,7 @@ export function scratchRanges(entries: readonly KhoScratch[], findings: Findings
   entries.forEach((e, i) => {
     const at = `scratch[${i}]`;
     if (e.size === 0) {
-      // Normal for the global area of a small machine (spec §2.2): only worth a note.
+      // Normal for the global area of a small machine (scratch_size_update()): only worth a note.
       findings.add('scratch-entry', `scratch entry ${i} at ${hexAddr(e.addr)} has size 0`, at, 'info');
       return;
     }

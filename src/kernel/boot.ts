@@ -1,6 +1,6 @@
 /**
- * A kernel's boot (spec §8): command line, memblock from the machine's RAM, `kho_populate`
- * at arch setup when hand-over data came with the jump, `reserve_mem=` regions, the early
+ * A kernel's boot (init/main.c: start_kernel(); docs/kho.md): command line, memblock from the machine's RAM,
+ * `kho_populate` at arch setup when hand-over data came with the jump, `reserve_mem=` regions, the early
  * allocations (mm-init), `kho_memory_init` just before `memblock_free_all`, then the
  * initcalls KHO cares about: `kho_init` (fs_initcall), built-in modules (device_initcall) and
  * the memblock hand-over (late_initcall). The same path serves cold boots and KHO boots; rejected hand-over data

@@ -1,5 +1,5 @@
 /**
- * The kernel command line as a booting kernel reads it (init/main.c, spec §1): the early pass
+ * The kernel command line as a booting kernel reads it (init/main.c: parse_early_param()): the early pass
  * (`parse_early_param` → `do_early_param`) runs the KHO handlers, the normal pass
  * (`parse_args("Booting kernel")` → `unknown_bootoption`) runs `__setup` handlers such as
  * `reserve_mem=` and hands unknown parameters to init, and what follows `--` becomes init's

@@ -1,8 +1,8 @@
 /**
- * The KHO early parameters (kernel/liveupdate/kexec_handover.c, spec §1.2–1.3): `kho=<bool>` and
- * `kho_scratch=N%` | `kho_scratch=LOW,GLOBAL,PERNODE`. Each handler works like the kernel's:
- * it returns 0 or an errno, changes the settings only on success and logs what the kernel logs
- * (prefixed `KHO: `). A failing early handler makes `do_early_param()` print
+ * The KHO early parameters (kernel/liveupdate/kexec_handover.c: kho_parse_enable(),
+ * kho_parse_scratch_size()): `kho=<bool>` and `kho_scratch=N%` | `kho_scratch=LOW,GLOBAL,PERNODE`. Each
+ * handler works like the kernel's: it returns 0 or an errno, changes the settings only on success and logs
+ * what the kernel logs (prefixed `KHO: `). A failing early handler makes `do_early_param()` print
  * `Malformed early option '<name>'`; that is the caller's job (see cmdline.ts).
  */
 import { kstrtobool, kstrtouint, memparse } from './params-kstrtox.ts';

@@ -1,5 +1,5 @@
 /**
- * `reserve_mem=size:align:name` (mm/memblock.c, spec §1.4/§9.2), a `__setup` parameter that may
+ * `reserve_mem=size:align:name` (mm/memblock.c: reserve_mem()), a `__setup` parameter that may
  * repeat: each valid occurrence adds one named memblock reservation. The checks, in the
  * kernel's order: at most 8 entries; `size` via `memparse`, non-zero and at least one character;
  * `:`; `align` via `memparse` (may be empty), then `:`; an `align` below SMP_CACHE_BYTES becomes

@@ -1,24 +1,24 @@
 /**
  * Release profiles: which kernel a simulated machine runs. A profile fixes the KHO ABI version,
  * the `uname -r` string, the debugfs flavour and how the model treats each kernel quirk
- * (spec §13): by default a profile behaves as the kernel does; options turn on the fixed
+ * (docs/quirks.md): by default a profile behaves as the kernel does; options turn on the fixed
  * behaviour where a user would want it (docs/quirks.md lists them).
  */
 import { KHO_ABI_VERSIONS, khoAbiVersion, type KhoAbiVersion, type KhoCompatible } from '../abi/versions.ts';
 
 /** Quirk switches and debug options of one simulated kernel build. */
 export interface KernelOptions {
-  /** CONFIG_KEXEC_HANDOVER_DEBUG: preserve calls reject ranges that overlap scratch (spec §3.3). */
+  /** CONFIG_KEXEC_HANDOVER_DEBUG: preserve calls reject ranges that overlap scratch (kho_preserve_folio()). */
   khoDebug: boolean;
   /** CONFIG_KEXEC_HANDOVER_ENABLE_DEFAULT: KHO on without `kho=on`. */
   khoEnableDefault: boolean;
-  /** Expose the current, full-length outgoing FDT in `out/fdt` instead of the creation-time length (spec §6.1 QUIRK). */
+  /** Expose the current, full-length outgoing FDT in `out/fdt` instead of the creation-time length (kexec_handover_debugfs.c QUIRK). */
   fullOutFdt: boolean;
-  /** Create `out/fdt` on KHO boots too (the kernel only creates it on cold boots, spec §6.1 QUIRK). */
+  /** Create `out/fdt` on KHO boots too (the kernel only creates it on cold boots, kho_init() QUIRK). */
   outFdtOnKhoBoot: boolean;
-  /** Reserve preserved blocks with a 64-bit size (the baseline's 32-bit `1 << (o+12)` breaks orders ≥ 19, spec §4.7 QUIRK). */
+  /** Reserve preserved blocks with a 64-bit size (the baseline's 32-bit `1 << (o+12)` breaks orders ≥ 19, kho_memory_init() QUIRK). */
   reserve64: boolean;
-  /** Round explicit `kho_scratch=` lowmem/global sizes up to 2 MiB (newer kernels do; spec §2.2 QUIRK). */
+  /** Round explicit `kho_scratch=` lowmem/global sizes up to 2 MiB (newer kernels do; scratch_size_update() QUIRK). */
   roundExplicitScratch: boolean;
   /** kho-v1 only: accept `echo 0 > out/active` as the usage document describes (mainline never had it). */
   v1ActiveFile: boolean;
@@ -86,7 +86,7 @@ const LUO_FORMATS: Record<KhoCompatible, LuoFormat> = {
 export interface ReleaseProfile {
   /** Profile name as given to `--profile` (the ABI compatible string). */
   readonly name: KhoCompatible;
-  /** `uname -r` of this simulated build (synthetic: the real releases are not pinned down, spec §14). */
+  /** `uname -r` of this simulated build (synthetic: the real releases are not pinned down, docs/quirks.md). */
   readonly release: string;
   readonly abi: KhoAbiVersion;
   /** The Live Update Orchestrator's format and interface. */

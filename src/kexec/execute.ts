@@ -1,5 +1,5 @@
 /**
- * `kexec -e` (kernel/kexec_core.c `kernel_kexec`, spec §7.3): with an image loaded, the old
+ * `kexec -e` (kernel/kexec_core.c `kernel_kexec()`): with an image loaded, the old
  * kernel shuts down, the relocation code copies every segment to its destination (zero-filling
  * up to `memsz`) and the successor starts with the boot-params address. KHO does nothing at
  * this point (kho-v1 kernels hand over only what the last finalize serialized; an image loaded

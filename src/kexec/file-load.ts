@@ -1,5 +1,5 @@
 /**
- * `kexec_file_load` (kexec -l -s, kernel/kexec_file.c `kimage_file_prepare_segments`, spec §7.1):
+ * `kexec_file_load` (kexec -l -s, kernel/kexec_file.c `kimage_file_prepare_segments()`):
  * probe the image, let KHO add its scratch-array segment first (`kho_fill_kimage`: 64 KiB
  * aligned, top-down), then run the bzImage loader. While KHO is enabled and the image is not a
  * crash image every buffer is placed by `kho_locate_mem_hole`, i.e. only inside the scratch

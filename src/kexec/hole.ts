@@ -1,6 +1,7 @@
 /**
  * The kexec hole finder (kernel/kexec_file.c `locate_mem_hole_callback` and its top-down and
- * bottom-up walkers) and KHO's scratch-restricted variant (`kho_locate_mem_hole`, spec §7.2).
+ * bottom-up walkers) and KHO's scratch-restricted variant (`kho_locate_mem_hole()`,
+ * kernel/liveupdate/kexec_handover.c).
  *
  * Ranges are inclusive `[start, end]` as Linux `struct resource`s are. A buffer fits a range when
  * the range is at least `memsz` long and meets `[bufMin, bufMax]`; inside it the walker starts at

@@ -1,6 +1,6 @@
 /**
- * Convenience allocation (spec §3.4): `kho_alloc_preserve` (a zeroed, preserved, unmovable
- * folio) and `kho_unpreserve_free`. Addresses are physical.
+ * Convenience allocation (kernel/liveupdate/kexec_handover.c): `kho_alloc_preserve` (a zeroed, preserved,
+ * unmovable folio) and `kho_unpreserve_free`. Addresses are physical.
  */
 import { MAX_PAGE_ORDER } from '../mm/buddy.ts';
 import { GFP_KERNEL, __GFP_ZERO } from '../mm/gfp.ts';

@@ -21,7 +21,7 @@ export interface ScratchArea {
   size: number;
 }
 
-/** What `kho_populate` accepted (spec §5.5 step 7). */
+/** What `kho_populate` accepted (kernel/liveupdate/kexec_handover.c: kho_populate()). */
 export interface KhoIncoming {
   fdtPhys: number;
   scratchPhys: number;

@@ -121,8 +121,8 @@ export class Kho {
   }
 
   /**
-   * `kho_init()` (fs_initcall, spec §8.1 step 5 / §8.2 step 7): radix root, FDT page (the first
-   * preserved block), debugfs, the FDT, kexec-metadata; cold boot: scratch to CMA and `out/fdt`;
+   * `kho_init()` (fs_initcall, kernel/liveupdate/kexec_handover.c; docs/kho.md): radix root, FDT page (the
+   * first preserved block), debugfs, the FDT, kexec-metadata; cold boot: scratch to CMA and `out/fdt`;
    * KHO boot: `in/` debugfs. Failure disables KHO.
    */
   init(release: string): void {
@@ -207,7 +207,7 @@ export class Kho {
     return readIncomingKexecMetadata(this.ctx, false)?.count ?? 0;
   }
 
-  // ---------------------------------------------------------------- preservation (§3.3–3.5)
+  // ---------------------------------------------------------------- preservation (kho_preserve_folio/pages/vmalloc)
 
   /** `kho_preserve_folio`: 0 or -errno. */
   preserveFolio(pfn: number, order: number): number {
@@ -249,7 +249,7 @@ export class Kho {
     unpreserveFree(this.ctx, phys);
   }
 
-  // ---------------------------------------------------------------- sub-trees (§3.6)
+  // ---------------------------------------------------------------- sub-trees (kho_add_subtree)
 
   /** `kho_add_subtree`: 0, -EEXIST or -ENOMEM. */
   addSubtree(name: string, phys: number, size: number): number {
@@ -266,7 +266,7 @@ export class Kho {
     return retrieveSubtree(this.ctx, name);
   }
 
-  // ---------------------------------------------------------------- restore (§3.3–3.5, §4.7)
+  // ---------------------------------------------------------------- restore (kho_restore_*)
 
   /** `kho_restore_folio`: pfn or null. */
   restoreFolio(phys: number): number | null {
@@ -288,7 +288,7 @@ export class Kho {
     restoreFree(this.ctx, phys);
   }
 
-  // ---------------------------------------------------------------- kexec (§7.1)
+  // ---------------------------------------------------------------- kexec (kho_fill_kimage)
 
   /**
    * `kho_fill_kimage`: null when KHO is disabled or for a crash image, and on kho-v1 kernels

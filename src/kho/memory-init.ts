@@ -1,5 +1,5 @@
 /**
- * `kho_memory_init()` (spec §2.3, §4.7, §8.1 step 3, §8.2 step 4), run just before
+ * `kho_memory_init()` (kernel/liveupdate/kexec_handover.c; docs/kho.md), run just before
  * `memblock_free_all()`. KHO boot: adopt the incoming scratch array, mark scratch pageblocks
  * CMA, and walk the incoming memory map in the predecessor's pages, reserving every preserved
  * block (memblock reserve + NOINIT + `page->private` = magic|order). Cold boot with KHO on:
@@ -127,7 +127,7 @@ function checkWhatWasSeen(ctx: KhoContext, st: MemoryInitStats): void {
   }
 }
 
-/** Reserve one preserved block (spec §4.7 steps 1–3); the memblock part is batched. */
+/** Reserve one preserved block (as kho_memory_init() does); the memblock part is batched. */
 function reserveBlock(
   buddy: Buddy,
   pending: PendingReservations,

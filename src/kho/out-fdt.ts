@@ -1,7 +1,7 @@
 /**
- * The outgoing KHO FDT (spec §5.1–§5.3) in its preserved page, byte for byte as libfdt leaves
- * it: created with the sequential writer into the 4096-byte page (`fdt_create` … `fdt_finish`,
- * whose memmove leaves the strings' old copy at the page end), then edited in place under
+ * The outgoing KHO FDT (kernel/liveupdate/kexec_handover.c: kho_init()) in its preserved page, byte for byte
+ * as libfdt leaves it: created with the sequential writer into the 4096-byte page (`fdt_create` …
+ * `fdt_finish`, whose memmove leaves the strings' old copy at the page end), then edited in place under
  * `fdt_open_into(fdt, fdt, PAGE_SIZE)` and re-packed after every edit (`fdt_pack`).
  */
 import { encodeLe64Prop, KHO_FDT_PROP_COMPATIBLE, KHO_FDT_PROP_MEMORY_MAP } from '../abi/kho-fdt.ts';

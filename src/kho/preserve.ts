@@ -1,5 +1,6 @@
 /**
- * Folio and page preservation (spec §3.3): blocks go into the outgoing tracker; with
+ * Folio and page preservation (kernel/liveupdate/kexec_handover.c: kho_preserve_folio(),
+ * kho_preserve_pages()): blocks go into the outgoing tracker; with
  * CONFIG_KEXEC_HANDOVER_DEBUG (`khoDebug`) ranges overlapping scratch are refused.
  * `preservePages` splits a range into naturally aligned blocks that do not straddle NUMA nodes;
  * `unpreservePages` decomposes without the node check (the kernel's QUIRK).

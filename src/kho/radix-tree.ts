@@ -1,6 +1,6 @@
 /**
- * The KHO radix-tree memory tracker (spec §4, `struct kho_radix_tree`): preserved blocks are
- * keys in a 6-level tree whose node pages live in simulated physical memory, allocated through
+ * The KHO radix-tree memory tracker (kernel/liveupdate/kexec_handover.c, `struct kho_radix_tree`): preserved
+ * blocks are keys in a 6-level tree whose node pages live in simulated physical memory, allocated through
  * a page-allocator callback (the buddy allocator in a kernel, a bump allocator in tests).
  *
  * All tree state is in memory: this object holds the root address, the memory and the
@@ -9,7 +9,7 @@
  * rollback, which drops the cache). A successor reads the same tree with
  * {@link walkRadixTree} from just `(mem, rootPhys)`.
  *
- * Hot paths follow ecosystem notes §7: the key is split once into two u32 halves and every
+ * Hot paths stay on numbers (docs/radix.md): the key is split once into two u32 halves and every
  * index is an integer operation; no BigInt, no `2 ** k`, no `%`.
  */
 import { KHO_PAGE_SIZE, KhoRadixError, POW2 } from '../abi/kho-radix.ts';

@@ -1,8 +1,8 @@
 /**
- * Walking a KHO radix tree (spec §4.6) from nothing but `(memory, rootPhys)`, as the successor
- * kernel does in `kho_memory_init()`: every node is read from simulated physical memory, so a
- * tree written by a predecessor (or a hostile blob) can be walked without any JS state of the
- * kernel that built it.
+ * Walking a KHO radix tree (kernel/liveupdate/kexec_handover.c: kho_radix_walk_tree()) from nothing but
+ * `(memory, rootPhys)`, as the successor kernel does in `kho_memory_init()`: every node is read from
+ * simulated physical memory, so a tree written by a predecessor (or a hostile blob) can be walked without any
+ * JS state of the kernel that built it.
  *
  * Memory is untrusted here. Node pointers that are unaligned, beyond the memory limit or
  * beyond 2^53, pages reached twice (cycles, shared subtrees), poisoned pages, keys with no valid
@@ -372,7 +372,7 @@ function walkLeafBits(
 }
 
 /**
- * Walks the tree rooted at `rootPhys` (spec §4.6) reading only `mem`: `cb(phys, order)` for
+ * Walks the tree rooted at `rootPhys` (as `kho_radix_walk_tree()`) reading only `mem`: `cb(phys, order)` for
  * each set bit, in strictly ascending key order (highest orders first, then ascending address).
  * Returns 0, the first non-zero `cb` result, -EINVAL for a zero root, -EINTR when `opts.stop`
  * stopped it, or -EFAULT when problems were found (reported through `opts.onProblem`,

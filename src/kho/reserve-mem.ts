@@ -1,5 +1,5 @@
 /**
- * The memblock `reserve_mem` hand-over (spec §9.2): `reserve_mem=size:align:name` regions are
+ * The memblock `reserve_mem` hand-over (mm/memblock.c): `reserve_mem=size:align:name` regions are
  * allocated at boot, or revived at the same address from the incoming `memblock` sub-tree; a
  * late initcall of a KHO-enabled kernel preserves every region and describes them in a
  * `memblock` sub-FDT (`memblock-v1` / `reserve-mem-v1`).

@@ -1,6 +1,7 @@
 /**
- * The successor's restore API (spec §3.3–§3.5, §4.7): a preserved block head carries
- * `page->private` = KHOP magic | order (written by `kho_memory_init`); restoring clears it, sets
+ * The successor's restore API (kernel/liveupdate/kexec_handover.c: kho_restore_folio(),
+ * kho_restore_pages(), kho_restore_vmalloc(); page metadata from kho_memory_init()): a preserved block head
+ * carries `page->private` = KHOP magic | order (written by `kho_memory_init`); restoring clears it, sets
  * refcounts (folio: head 1, compound; pages: every page 1) and adds the pages to the managed
  * count. A second restore finds no magic and fails; unrestored blocks stay reserved.
  */

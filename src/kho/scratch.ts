@@ -1,7 +1,7 @@
 /**
- * Scratch regions (spec §2): sizing on a cold boot (`scratch_size_update` / `scratch_size_node`),
- * the memblock reservation (`kho_reserve_scratch`) with its failure path, and the two ways the
- * areas become CMA (movable-only) memory: whole pageblocks freed by `kho_init` on a cold boot,
+ * Scratch regions (kernel/liveupdate/kexec_handover.c): sizing on a cold boot (`scratch_size_update` /
+ * `scratch_size_node`), the memblock reservation (`kho_reserve_scratch`) with its failure path, and the two
+ * ways the areas become CMA (movable-only) memory: whole pageblocks freed by `kho_init` on a cold boot,
  * pageblock marking before `memblock_free_all` on a KHO boot (`kho_release_scratch`).
  */
 import { KHO_SCRATCH_SIZE } from '../abi/kho-scratch.ts';
@@ -38,8 +38,8 @@ function roundCma(x: number): number {
 
 /**
  * `round_up(K·S/100 − lowmem, 2 MiB)` in u64 arithmetic: a small negative difference wraps and
- * rounds to 0 (the global-underflow QUIRK, spec §2.2); a larger one would be an enormous size,
- * which no allocation can satisfy (clamped to PHYS_ADDR_MAX here).
+ * rounds to 0 (the global-underflow QUIRK of scratch_size_update(), docs/quirks.md); a larger one would be an
+ * enormous size, which no allocation can satisfy (clamped to PHYS_ADDR_MAX here).
  */
 export function globalScratchSize(kGlobalScaled: number, lowmem: number): number {
   const d = kGlobalScaled - lowmem;
@@ -49,8 +49,9 @@ export function globalScratchSize(kGlobalScaled: number, lowmem: number): number
 }
 
 /**
- * Scratch sizes for the memblock state at `kho_memory_init()` time (spec §2.2). `nids` are the
- * nodes with memory. `roundExplicit` rounds size-mode lowmem/global as newer kernels do.
+ * Scratch sizes for the memblock state at `kho_memory_init()` time (`scratch_size_update()`,
+ * `scratch_size_node()`). `nids` are the nodes with memory. `roundExplicit` rounds size-mode lowmem/global as
+ * newer kernels do.
  */
 export function scratchSizes(
   mb: Memblock,
@@ -82,8 +83,8 @@ export type ReserveScratchResult =
   { ok: true; arrayPhys: number; areas: ScratchArea[] } | { ok: false; reason: string };
 
 /**
- * `kho_reserve_scratch()` (spec §2.3): allocate the array and every area from memblock; on any
- * failure free what was taken and report it (the caller logs and disables KHO). The array is
+ * `kho_reserve_scratch()` (kernel/liveupdate/kexec_handover.c): allocate the array and every area from
+ * memblock; on any failure free what was taken and report it (the caller logs and disables KHO). The array is
  * written to memory (it is what `kho_fill_kimage` copies).
  */
 export function reserveScratch(
@@ -166,8 +167,8 @@ export function readScratchArray(mem: PhysicalMemory, phys: number, cnt: number)
 }
 
 /**
- * Cold boot, end of `kho_init()` (spec §2.4): every pageblock from each area's base while
- * `pfn < base_pfn + size/PAGE_SIZE` goes to `init_cma_reserved_pageblock`.
+ * Cold boot, end of `kho_init()` (kernel/liveupdate/kexec_handover.c): every pageblock from each area's base
+ * while `pfn < base_pfn + size/PAGE_SIZE` goes to `init_cma_reserved_pageblock`.
  */
 export function releaseScratchCma(
   buddy: Buddy,
@@ -184,7 +185,7 @@ export function releaseScratchCma(
         blocks++;
       } catch (e) {
         if (!(e instanceof MmError)) throw e;
-        // An unrounded explicit size (QUIRK, spec §2.2): the last pageblock runs past the area
+        // An unrounded explicit size (QUIRK, docs/quirks.md): the last pageblock runs past the area
         // into pages the allocator already owns; the kernel would free them twice.
         log(`KHO: scratch pageblock at pfn 0x${pfn.toString(16)} runs past its area; not released (model)`);
       }
@@ -194,8 +195,9 @@ export function releaseScratchCma(
 }
 
 /**
- * KHO boot, `kho_release_scratch()` (spec §2.4): every pageblock overlapping a memblock memory
- * region flagged KHO_SCRATCH (rounded outward) becomes MIGRATE_CMA before `memblock_free_all`.
+ * KHO boot, `kho_release_scratch()` (kernel/liveupdate/kexec_handover.c): every pageblock overlapping a
+ * memblock memory region flagged KHO_SCRATCH (rounded outward) becomes MIGRATE_CMA before
+ * `memblock_free_all`.
  */
 export function markScratchPageblocksCma(mb: Memblock, buddy: Buddy): number {
   let blocks = 0;

@@ -1,6 +1,6 @@
 /**
- * Named sub-trees in the root FDT (spec §3.6): `kho_add_subtree` (newest first, -EEXIST,
- * -ENOMEM when the one-page FDT is full, the April 2026 error path that deletes a half-built
+ * Named sub-trees in the root FDT (kernel/liveupdate/kexec_handover.c): `kho_add_subtree` (newest first,
+ * -EEXIST, -ENOMEM when the one-page FDT is full, the April 2026 error path that deletes a half-built
  * node), `kho_remove_subtree` (by blob address, silent), and the successor's
  * `kho_retrieve_subtree` reading the incoming FDT from memory.
  */

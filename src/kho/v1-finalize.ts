@@ -1,6 +1,6 @@
 /**
- * kho-v1 finalize (spec §6.2, §11.2): the in-kernel bitmaps are serialized into a
- * `khoser_mem_chunk` list plus one-page bitmaps (fresh unmovable pages, not themselves
+ * kho-v1 finalize (v6.16 kernel/kexec_handover.c: kho_finalize()): the in-kernel bitmaps are serialized into
+ * a `khoser_mem_chunk` list plus one-page bitmaps (fresh unmovable pages, not themselves
  * preserved) and `preserved-memory-map` is set to the list head; abort frees them and puts 0
  * back. The successor only sees preservations made before the last finalize.
  */

@@ -1,6 +1,6 @@
 /**
- * The kho-v1 outgoing tracker (spec §11): preserved blocks are bits in per-order bitmaps of
- * 32768 blocks each, held in kernel memory (xarrays in Linux) and written to the chunk-list ABI
+ * The kho-v1 outgoing tracker (v6.16 kernel/kexec_handover.c): preserved blocks are bits in per-order bitmaps
+ * of 32768 blocks each, held in kernel memory (xarrays in Linux) and written to the chunk-list ABI
  * only at finalize. Nothing of it crosses a kexec unless finalize serialized it.
  */
 import { KHO_V1_BITMAP_BITS } from '../abi/kho-v1-mem-map.ts';

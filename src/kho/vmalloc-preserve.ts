@@ -1,8 +1,8 @@
 /**
- * vmalloc preservation (spec §3.5): the area's pages are preserved in pieces of 2^order pages
- * and listed in a chain of one-page `kho_vmalloc_chunk`s (511 entries each); the 16-byte
- * `struct kho_vmalloc` descriptor is written at a physical address the caller chooses (usually
- * inside its own serialized data). Layout constants from src/abi/kho-vmalloc.ts.
+ * vmalloc preservation (kernel/liveupdate/kexec_handover.c: kho_preserve_vmalloc()): the area's pages are
+ * preserved in pieces of 2^order pages and listed in a chain of one-page `kho_vmalloc_chunk`s (511 entries
+ * each); the 16-byte `struct kho_vmalloc` descriptor is written at a physical address the caller chooses
+ * (usually inside its own serialized data). Layout constants from src/abi/kho-vmalloc.ts.
  */
 import { KHO_VMALLOC_ALLOC, KHO_VMALLOC_HUGE_VMAP, KHO_VMALLOC_SIZE } from '../abi/kho-vmalloc.ts';
 import { GFP_KERNEL, __GFP_ZERO } from '../mm/gfp.ts';

@@ -10,7 +10,7 @@
  * Allocation: preferred node, then the other nodes (unless __GFP_THISNODE); inside a zone the
  * smallest block of the wanted type, then (movable only) CMA, then claiming or stealing from a
  * fallback type. Unmovable and reclaimable allocations never touch CMA pageblocks, which is
- * what keeps KHO-preservable memory out of scratch (spec §2.4).
+ * what keeps KHO-preservable memory out of scratch (kernel/liveupdate/kexec_handover.c: kho_init()).
  *
  * Allocated blocks record refcount/order in {@link PageMeta}; reserved pages are the RAM pages
  * that are neither free nor referenced (the model has no PG_reserved bit per page).
@@ -669,7 +669,7 @@ export class Buddy {
   }
 
   /**
-   * `init_cma_reserved_pageblock(page)` (spec §2.4): the reserved pageblock at `pfn` becomes
+   * `init_cma_reserved_pageblock(page)` (called by KHO's kho_init()): the reserved pageblock at `pfn` becomes
    * MIGRATE_CMA, its pages join the allocator (managed, CMA) and are freed as one order-9 block.
    */
   initCmaReservedPageblock(pfn: number): void {

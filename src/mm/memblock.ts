@@ -5,14 +5,14 @@
  * taken). Adding a range inserts only the parts not already covered, then neighbours with the
  * same flags and node merge, as the kernel does, so region counts stay small. Allocation finds a
  * free range (memory minus reserved) top-down by default, optionally on a node, and reserves it
- * with `MEMBLOCK_RSRV_KERN` and the requested node id (spec §2.2). In KHO scratch-only mode
- * (spec §2.5) allocations only look at memory regions flagged `MEMBLOCK_KHO_SCRATCH`.
- * `freeAll()` hands every free range to the page allocator (`memblock_free_all()`).
+ * with `MEMBLOCK_RSRV_KERN` and the requested node id (counted by KHO's scratch_size_node()). In
+ * KHO scratch-only mode (memblock_set_kho_scratch_only()) allocations only look at memory regions flagged
+ * `MEMBLOCK_KHO_SCRATCH`. `freeAll()` hands every free range to the page allocator (`memblock_free_all()`).
  */
 import { MmError, PHYS_ADDR_MAX, checkU, show } from './mm-error.ts';
 import type { PhysicalMemory } from '../hw/physical-memory.ts';
 
-/** Region flags (include/linux/memblock.h, spec §2.5). */
+/** Region flags (include/linux/memblock.h). */
 export const MEMBLOCK_NONE = 0;
 export const MEMBLOCK_HOTPLUG = 0x1;
 export const MEMBLOCK_MIRROR = 0x2;
@@ -28,7 +28,7 @@ export const NUMA_NO_NODE = -1;
 export const MEMBLOCK_ALLOC_ACCESSIBLE = 0;
 /** `MEMBLOCK_ALLOC_ANYWHERE`: no upper limit at all. */
 export const MEMBLOCK_ALLOC_ANYWHERE = PHYS_ADDR_MAX;
-/** `ARCH_LOW_ADDRESS_LIMIT` on x86-64 (spec §0.3): the lowmem bound, inclusive. */
+/** `ARCH_LOW_ADDRESS_LIMIT` on x86-64 (the include/linux/memblock.h default): the lowmem bound, inclusive. */
 export const ARCH_LOW_ADDRESS_LIMIT = 0xffff_ffff;
 /** `SMP_CACHE_BYTES` on x86-64: the alignment used when a caller passes 0. */
 export const SMP_CACHE_BYTES = 64;
@@ -398,7 +398,7 @@ export class Memblock {
     this.memory.setNode(b, e, Memblock.nidArg(nid));
   }
 
-  /** `memblock_set_kho_scratch_only`: allocations search scratch memory only (spec §2.5). */
+  /** `memblock_set_kho_scratch_only`: allocations search scratch memory only (mm/memblock.c). */
   setKhoScratchOnly(): void {
     this.scratchOnly = true;
   }
@@ -447,7 +447,8 @@ export class Memblock {
   }
 
   /**
-   * `memblock_reserved_kern_size(limit, nid)`: the K(limit, nid) statistic of spec §2.2, bytes
+   * `memblock_reserved_kern_size(limit, nid)`: the K(limit, nid) statistic that
+   * kernel/liveupdate/kexec_handover.c: scratch_size_node() sizes scratch from, bytes
    * of `RSRV_KERN` reservations below `limit` (a region straddling it counts up to it), only
    * those recorded with node `nid` unless `nid` is NUMA_NO_NODE.
    */
@@ -582,7 +583,7 @@ export class Memblock {
    * `[start, end)` (end 0 = current limit), preferring node `nid`; falls back to any node unless
    * `exactNid`. The reservation gets `RSRV_KERN` and records `nid` as requested. Returns the
    * physical address, or 0 on failure. A zero size "succeeds" with an address and reserves
-   * nothing (spec §2.2).
+   * nothing (mm/memblock.c: memblock_alloc_range_nid()).
    */
   allocRange(
     size: number,

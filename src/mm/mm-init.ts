@@ -3,13 +3,13 @@
  * allocator owns every free page" (setup_arch → start_kernel → mm_core_init → memblock_free_all).
  *
  * The early reservations are made through memblock with the sizes a real kernel uses, so that
- * K(limit, nid) of spec §2.2, and with it KHO's default scratch size, comes out as on a real
- * host (DESIGN.md, "Early boot costs what it costs"). The figures and their sources are in
- * docs/mm.md. Two hooks let KHO run at the right moments:
+ * K(limit, nid) of kernel/liveupdate/kexec_handover.c: scratch_size_node(), and with it KHO's default scratch
+ * size, comes out as on a real host (DESIGN.md, "Early boot costs what it costs"). The figures and their
+ * sources are in docs/mm.md. Two hooks let KHO run at the right moments:
  * - `onMemblockReady`: after memblock knows the RAM, before any early allocation (where the
- *   arch code calls `kho_populate()`, spec §8.2 step 2);
+ *   arch code calls `kho_populate()`, docs/kho.md);
  * - `beforeFreeAll`: after all early allocations, just before `memblock_free_all()`
- *   (`kho_memory_init()`, spec §2.3 and §8.1 step 3 / §8.2 step 4).
+ *   (`kho_memory_init()` from mm/mm_init.c: mm_core_init(); docs/kho.md).
  */
 import { Buddy, type PfnRange } from './buddy.ts';
 import {

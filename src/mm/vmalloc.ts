@@ -221,7 +221,7 @@ export class Vmalloc {
     return this.vmalloc(size, { gfp: GFP_KERNEL | __GFP_ZERO, nid });
   }
 
-  /** `vmalloc_user`: zeroed, VM_USERMAP (which KHO refuses to preserve, spec §3.5). */
+  /** `vmalloc_user`: zeroed, VM_USERMAP (which KHO refuses to preserve: kho_preserve_vmalloc()). */
   vmallocUser(size: number): number | null {
     return this.vmalloc(size, { gfp: GFP_KERNEL | __GFP_ZERO, vmFlags: VM_USERMAP });
   }

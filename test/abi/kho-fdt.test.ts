@@ -53,7 +53,7 @@ describe('KHO root FDT property values', () => {
   });
 });
 
-describe('ABI versions (spec §0.2)', () => {
+describe('ABI versions (KHO_FDT_COMPATIBLE)', () => {
   it('kho-v1 uses chunks, fdt, no blob-size, finalize', () => {
     assert.deepEqual(khoAbiVersion('kho-v1'), {
       compatible: 'kho-v1',

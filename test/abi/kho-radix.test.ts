@@ -33,7 +33,7 @@ test('constants match include/linux/kho/abi/kexec_handover.h for 4 KiB pages', (
   assert.equal(Math.ceil((KHO_ORDER_0_LOG2 - KHO_BITMAP_SIZE_LOG2) / KHO_TABLE_SIZE_LOG2) + 1, 6);
 });
 
-// Spec §4.2 worked examples: pa, order, key, [L5..L1], leaf bit.
+// Worked examples of kho_radix_encode_key(): pa, order, key, [L5..L1], leaf bit.
 const EXAMPLES: [number, number, bigint, number[], number][] = [
   [0x1000, 0, 0x0010000000000001n, [2, 0, 0, 0, 0], 1],
   [0x1_0000_0000, 0, 0x0010000000100000n, [2, 0, 0, 0, 32], 0],

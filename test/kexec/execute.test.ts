@@ -70,7 +70,7 @@ describe('kexec -e', () => {
     assert.deepEqual(bp.problems, []);
     assert.equal(bp.kho?.scratchPhys, image.segments[0]!.dest);
     assert.equal(bp.cmdline, CMD);
-    // Same scratch areas after the hand-over (spec §2.6), and a second kexec works.
+    // Same scratch areas after the hand-over (kho_populate() adopts the incoming array), and a second kexec works.
     assert.deepEqual(s.kho.scratch, k.kho.scratch);
     kexecFileLoad(s, { image: imageOf('kho-v4'), cmdline: CMD });
     const r2 = kexecExecute(m);

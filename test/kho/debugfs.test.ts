@@ -1,4 +1,4 @@
-/** debugfs `kho/out/` text and binary files (spec §6.1) with the out/fdt QUIRKs and options. */
+/** debugfs `kho/out/` text and binary files (kernel/liveupdate/kexec_handover_debugfs.c) with the out/fdt QUIRKs (docs/quirks.md) and options. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PseudoDir, type PseudoFile } from '../../src/kernel/pseudo-fs.ts';

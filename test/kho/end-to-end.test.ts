@@ -1,5 +1,5 @@
 /**
- * The acceptance scenario of spec §10 through the real loader: preserve folios, a vmalloc
+ * The acceptance scenario of lib/test_kho.c and tools/testing/selftests/kho/ through the real loader: preserve folios, a vmalloc
  * array and a sub-tree; kexec_file_load the same kernel; kexec -e with the sanitizer poisoning
  * everything unpreserved; the successor restores with identical contents; three generations.
  */

@@ -1,4 +1,4 @@
-/** Every row of the misuse / edge-case table (spec §3.9), plus the API's errno results (§3.1–3.6). */
+/** Misuse and edge cases of the kernel/liveupdate/kexec_handover.c API, plus its errno results. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Fdt } from '../../src/fdt/reader.ts';

@@ -60,7 +60,7 @@ test('insert 0x1000 order 0 into an empty tree: 5 new pages, exact bytes', () =>
   assert.deepEqual(walkAll(tree), [[0x1000, 0]]);
 });
 
-// Spec §4.2 worked examples, checked by following raw memory along the table's indices.
+// Worked examples of kho_radix_encode_key(), checked by following raw memory along the table's indices.
 const EXAMPLES: [number, number, number[], number][] = [
   [0x1000, 0, [2, 0, 0, 0, 0], 1],
   [0x1_0000_0000, 0, [2, 0, 0, 0, 32], 0],

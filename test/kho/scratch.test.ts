@@ -1,4 +1,4 @@
-/** Scratch sizing and reservation on cold boots (spec §2.2–§2.4), checked against the formula. */
+/** Scratch sizing and reservation on cold boots (scratch_size_update(), kho_reserve_scratch(), kho_init()), checked against the formula. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Machine } from '../../src/kernel/machine.ts';

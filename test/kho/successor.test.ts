@@ -1,5 +1,6 @@
 /**
- * Successor side (spec §5.5, §8.2, §4.7, §3.3–3.5, §9.1, §9.2): hand-made jumps, the populate
+ * Successor side (kernel/liveupdate/kexec_handover.c: kho_populate(), kho_memory_init(), kho_restore_*();
+ * kexec-metadata; mm/memblock.c reserve_mem): hand-made jumps, the populate
  * validation matrix falling back to a cold boot, memory init, restore, recursion.
  */
 import assert from 'node:assert/strict';

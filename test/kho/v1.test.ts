@@ -1,4 +1,4 @@
-/** kho-v1 (spec §6.2, §11): finalize/abort through debugfs, chunk serialization, successor. */
+/** kho-v1 (v6.16 kernel/kexec_handover.c): finalize/abort through debugfs, chunk serialization, successor. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { walkKhoV1MemMap } from '../../src/abi/kho-v1-mem-map.ts';

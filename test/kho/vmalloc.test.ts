@@ -1,4 +1,4 @@
-/** vmalloc preservation details (spec §3.5) and the other ABI versions' successor paths. */
+/** vmalloc preservation details (kho_preserve_vmalloc(), kho_restore_vmalloc()) and the other ABI versions' successor paths. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeKhoVmallocChunk } from '../../src/abi/kho-vmalloc.ts';

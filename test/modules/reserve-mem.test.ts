@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bootMachine, kexec } from './helpers.ts';
 
-test('spec §9.2: a reserve_mem region keeps its physical address and bytes across kexecs', () => {
+test('mm/memblock.c reserve_mem hand-over: a reserve_mem region keeps its physical address and bytes across kexecs', () => {
   let { k } = bootMachine({
     cmdline: 'console=ttyS0 kho=on kho_scratch=128M,128M,64M reserve_mem=1M:4096:oops',
   });

@@ -1,6 +1,6 @@
 /**
  * Page contents for the consumer modules: a fast deterministic filler and a 32-bit checksum
- * over physical pages (spec §10.1: "any deterministic 32-bit checksum works, as long as both
+ * over physical pages (lib/test_kho.c: "any deterministic 32-bit checksum works, as long as both
  * kernels use the same one"). Both work on whole 4 KiB pages through `PhysicalMemory.page()`
  * (word views), so 8 MiB fills and verifies in milliseconds. The checksum is FNV-1a over
  * little-endian words: position dependent, so swapped pages are caught too.
