@@ -36,6 +36,7 @@ test('sleep advances the model clock by its full duration', async () => {
   await t.run('modprobe test_kho max_mem=65536 colour=blue');
   const log = (await t.run('dmesg')).out;
   // Two commands (1 s each) and the sleep's quarter second.
-  const gap = stampOf(log, "test_kho: unknown parameter 'colour'") - stampOf(log, 'Run /init as init process');
+  const gap =
+    stampOf(log, "test_kho: unknown parameter 'colour'") - stampOf(log, 'Run /init as init process');
   assert.ok(gap >= 2.25 && gap < 2.3, String(gap));
 });
