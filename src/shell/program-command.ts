@@ -31,6 +31,9 @@ export function programCommand(name: string, path: string): ShellCommand {
     stdin: 'whole',
     async run(args, ctx) {
       const s = ctx.session;
+      const script = programAt(path)?.script;
+      if (script !== undefined)
+        return s.runScriptFile(script, path, args, { stdin: null, stdout: ctx.stdout, stderr: ctx.stderr });
       const r = await runProgram(s.kernel, [path, ...args], {
         stdout: (t) => {
           ctx.stdout.write(t);

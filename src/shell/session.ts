@@ -361,6 +361,53 @@ export class Session {
     }
   }
 
+  /**
+   * Run a shell script file as `sh NAME ARGS…` does, in a subshell of this session: `$0` is
+   * `name`, `$@` the arguments, and its variables, options and directory go away with it. A
+   * syntax error ends it with status 2, `exit N` with N, a failure under `set -e` with that
+   * failure's status; else the last command's status.
+   */
+  async runScriptFile(text: string, name: string, args: readonly string[], io: Io): Promise<number> {
+    const saved = this.saveState();
+    const savedName = this.scriptName;
+    const savedLine = this.lineno;
+    this.positional = [...args];
+    this.scriptName = name;
+    this.options = { errexit: false, nounset: false, xtrace: false };
+    let status = 0;
+    try {
+      let pos = 0;
+      let line = 1;
+      for (;;) {
+        const r = parseNext(text, pos, { final: true, line });
+        if (r.kind === 'eof') break;
+        if (r.kind === 'incomplete' || r.kind === 'error') {
+          if (r.kind === 'incomplete') this.reportEof(r.reason, r.line);
+          else this.reportParseError(r.error, r.lineText);
+          status = 2;
+          break;
+        }
+        for (let i = pos; i < r.end; i++) if (text.charCodeAt(i) === 10) line++;
+        pos = r.end;
+        try {
+          status = await this.interp.script(r.list, io, false);
+        } catch (err) {
+          if (err instanceof ExitSignal || err instanceof ErrexitSignal) {
+            status = err.status;
+            break;
+          }
+          throw err;
+        }
+      }
+    } finally {
+      this.restoreState(saved);
+      this.scriptName = savedName;
+      this.lineno = savedLine;
+    }
+    this.status = status;
+    return status;
+  }
+
   /** Print a parse error as bash does (`-bash: line N: …`, then the line in scripts). */
   reportParseError(err: ParseError, lineText: string): void {
     this.stderr.write(`${this.errorPrefix(err.line)}${err.message}\n`);

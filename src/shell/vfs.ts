@@ -407,8 +407,9 @@ function charDevice(mode: number, dev: { major: number; minor: number }, t: Date
 
 /** An installed program of the machine (src/user/programs.ts), shown over the host's files. */
 function programFile(abs: string): VFile | null {
-  if (programAt(abs) === undefined) return null;
-  const bytes = new TextEncoder().encode(`\x7fELF kho program ${abs}\n`);
+  const prog = programAt(abs);
+  if (prog === undefined) return null;
+  const bytes = new TextEncoder().encode(prog.script ?? `\x7fELF kho program ${abs}\n`);
   return {
     type: 'file',
     kind: 'boot',

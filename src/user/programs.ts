@@ -41,6 +41,8 @@ export interface ProgramFile {
   readonly main: Program;
   /** One line for `help`-like listings. */
   readonly summary: string;
+  /** A `#!/bin/sh` script: its text, run by the shell (`main` then only refuses). */
+  readonly script?: string;
 }
 
 const ROOTFS = new Map<string, ProgramFile>();
@@ -53,6 +55,22 @@ export function registerProgram(path: string, main: Program, summary = ''): void
   if (!path.startsWith('/') || path.endsWith('/') || path.includes('//'))
     throw new Error(`registerProgram: '${path}' is not an absolute file path`);
   ROOTFS.set(path, { path, main, summary });
+}
+
+/**
+ * Install a shell script at `path`: the shell runs its text as `sh PATH ARGS…` does
+ * (src/shell/program-command.ts); a run without a shell is refused (status 126).
+ */
+export function registerScript(path: string, text: string, summary = ''): void {
+  registerProgram(
+    path,
+    ({ err }) => {
+      err(`${path}: cannot execute: a shell script runs from the shell (kho shell, kho run)\n`);
+      return 126;
+    },
+    summary,
+  );
+  ROOTFS.set(path, { ...ROOTFS.get(path)!, script: text });
 }
 
 /** The program at `path`, or undefined. */

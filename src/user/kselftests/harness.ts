@@ -59,7 +59,15 @@ export class TestMetadata {
   }
 
   /** `__EXPECT`: `expected op seen`; on failure the test fails, and an ASSERT ends it. */
-  check(line: number, assert: boolean, expStr: string, exp: number, op: Op, seenStr: string, seen: number): void {
+  check(
+    line: number,
+    assert: boolean,
+    expStr: string,
+    exp: number,
+    op: Op,
+    seenStr: string,
+    seen: number,
+  ): void {
     if (holds(exp, op, seen)) return;
     this.log(line, `Expected ${expStr} (${exp}) ${op} ${seenStr} (${seen})`);
     this.exitCode = KSFT_FAIL;
@@ -178,7 +186,7 @@ function runTest<Self>(
 ): boolean {
   const name = `${f.name}.${test.name}`;
   ksft.printMsg(` RUN           ${name} ...\n`);
-  let exitCode = KSFT_PASS;
+  let exitCode: number;
   let reason = '';
   const child = c.fork();
   if (child === null) {
@@ -246,7 +254,12 @@ function waitForTest(c: Libc, test: string, end: ChildEnd): number {
  * `TEST_HARNESS_MAIN` for `fixtures` of source file `file` (its name is in the diagnostics):
  * the program's exit status.
  */
-export function testHarnessMain<Self>(c: Libc, argv: readonly string[], file: string, fixture: Fixture<Self>): number {
+export function testHarnessMain<Self>(
+  c: Libc,
+  argv: readonly string[],
+  file: string,
+  fixture: Fixture<Self>,
+): number {
   const fixtures = [fixture];
   const parsed = parseOptions(argv);
   if ('bad' in parsed) {

@@ -46,7 +46,8 @@ export class Kselftest {
   /** `ksft_print_cnts()`. */
   printCnts(): void {
     const n = this.cnt;
-    if (this.plan !== this.testNum()) this.c.printf(`# Planned tests != run tests (${this.plan} != ${this.testNum()})\n`);
+    if (this.plan !== this.testNum())
+      this.c.printf(`# Planned tests != run tests (${this.plan} != ${this.testNum()})\n`);
     this.c.printf(
       `# Totals: pass:${n.pass} fail:${n.fail} xfail:${n.xfail} xpass:${n.xpass} skip:${n.skip} error:${n.error}\n`,
     );

@@ -5,12 +5,20 @@
  * The ASSERT/EXPECT lines carry the kernel source's line numbers, so a failure reads as the
  * kernel's test prints it.
  */
-import { LIVEUPDATE_IOCTL_CREATE_SESSION, LIVEUPDATE_SESSION_IOCTL_SIZE } from '../../../abi/liveupdate-uapi.ts';
+import {
+  LIVEUPDATE_IOCTL_CREATE_SESSION,
+  LIVEUPDATE_SESSION_IOCTL_SIZE,
+} from '../../../abi/liveupdate-uapi.ts';
 import { O_RDWR, SEEK_SET } from '../../../abi/uapi-fcntl.ts';
 import { ERRNO } from '../../../util/errno.ts';
 import { cMain, type Libc } from '../../libc.ts';
 import { testHarnessMain, type Fixture, type HarnessTest, type TestMetadata } from '../harness.ts';
-import { luoCreateSession, luoEnsureNofileLimit, luoGetSessionName, luoSessionPreserveFd } from './lu-utils.ts';
+import {
+  luoCreateSession,
+  luoEnsureNofileLimit,
+  luoGetSessionName,
+  luoSessionPreserveFd,
+} from './lu-utils.ts';
 
 const LIVEUPDATE_DEV = '/dev/liveupdate';
 
@@ -50,12 +58,27 @@ function writeStr(t: TestMetadata, line: number, fd: number, fdName: string, s: 
 }
 
 /** lseek to 0, read up to 64 bytes and compare them with `s` (ASSERT_EQ, ASSERT_EQ, ASSERT_STREQ). */
-function readBack(t: TestMetadata, lines: readonly [number, number, number], fd: number, fdName: string, s: string, sName: string): void {
+function readBack(
+  t: TestMetadata,
+  lines: readonly [number, number, number],
+  fd: number,
+  fdName: string,
+  s: string,
+  sName: string,
+): void {
   const c = t.c;
   t.check(lines[0], true, `lseek(${fdName}, 0, SEEK_SET)`, c.lseek(fd, 0, SEEK_SET), '==', '0', 0);
   const buf = new Uint8Array(64);
   const n = c.read(fd, buf);
-  t.check(lines[1], true, `read(${fdName}, read_buf, sizeof(read_buf))`, n, '==', `strlen(${sName})`, s.length);
+  t.check(
+    lines[1],
+    true,
+    `read(${fdName}, read_buf, sizeof(read_buf))`,
+    n,
+    '==',
+    `strlen(${sName})`,
+    s.length,
+  );
   t.checkStreq(lines[2], true, cstr(buf), s);
 }
 
@@ -69,7 +92,16 @@ function createOk(t: TestMetadata, self: Self, line: number, name: string, varNa
   return fd;
 }
 
-function preserveOk(t: TestMetadata, line: number, sfd: number, sName: string, fd: number, fdName: string, token: number, tokStr: string): void {
+function preserveOk(
+  t: TestMetadata,
+  line: number,
+  sfd: number,
+  sName: string,
+  fd: number,
+  fdName: string,
+  token: number,
+  tokStr: string,
+): void {
   const r = luoSessionPreserveFd(t.c, sfd, fd, token);
   t.check(line, true, `luo_session_preserve_fd(${sName}, ${fdName}, ${tokStr})`, r, '==', '0', 0);
 }
@@ -309,7 +341,15 @@ const TESTS: HarnessTest<Self>[] = [
       const fds: number[] = [];
       for (let i = 0; i < MANY_FILES; i++) {
         fds.push(memfd(t, 523, 'test-memfd', 'mem_fds[i]'));
-        t.check(524, true, 'luo_session_preserve_fd(session_fd, mem_fds[i], i)', luoSessionPreserveFd(t.c, s, fds[i]!, i), '==', '0', 0);
+        t.check(
+          524,
+          true,
+          'luo_session_preserve_fd(session_fd, mem_fds[i], i)',
+          luoSessionPreserveFd(t.c, s, fds[i]!, i),
+          '==',
+          '0',
+          0,
+        );
       }
       for (const fd of fds) closeOk(t, 528, fd, 'mem_fds[i]');
       closeOk(t, 530, s, 'session_fd');
@@ -318,9 +358,22 @@ const TESTS: HarnessTest<Self>[] = [
 ];
 
 /** ASSERT_EQ(luo_get_session_name(…), 0) and ASSERT_STREQ(name_buf, expected). */
-function getNameCheck(t: TestMetadata, lines: readonly [number, number], sfd: number, expected: string): void {
+function getNameCheck(
+  t: TestMetadata,
+  lines: readonly [number, number],
+  sfd: number,
+  expected: string,
+): void {
   const got = luoGetSessionName(t.c, sfd);
-  t.check(lines[0], true, 'luo_get_session_name(session_fd, name_buf, sizeof(name_buf))', typeof got === 'number' ? got : 0, '==', '0', 0);
+  t.check(
+    lines[0],
+    true,
+    'luo_get_session_name(session_fd, name_buf, sizeof(name_buf))',
+    typeof got === 'number' ? got : 0,
+    '==',
+    '0',
+    0,
+  );
   t.checkStreq(lines[1], true, typeof got === 'string' ? got : '', expected);
 }
 
@@ -340,4 +393,6 @@ export const LIVEUPDATE_DEVICE: Fixture<Self> = {
 };
 
 /** The program's `main` (TEST_HARNESS_MAIN). */
-export const liveupdate = cMain((c: Libc, argv) => testHarnessMain(c, argv, 'liveupdate.c', LIVEUPDATE_DEVICE));
+export const liveupdate = cMain((c: Libc, argv) =>
+  testHarnessMain(c, argv, 'liveupdate.c', LIVEUPDATE_DEVICE),
+);

@@ -152,7 +152,12 @@ export function createAndPreserveMemfd(c: Libc, sfd: number, token: number | big
  * first page, as a C string, with `expected` (null: no check). The open fd, or -errno
  * (`Data mismatch! …` is printed first on a mismatch).
  */
-export function restoreAndVerifyMemfd(t: LuTest, sfd: number, token: number | bigint, expected: string | null): number {
+export function restoreAndVerifyMemfd(
+  t: LuTest,
+  sfd: number,
+  token: number | bigint,
+  expected: string | null,
+): number {
   const { c } = t;
   const mfd = luoSessionRetrieveFd(c, sfd, token);
   if (mfd < 0) return mfd;
@@ -187,7 +192,8 @@ export function restoreAndReadStage(t: LuTest, stateFd: number, token: number): 
   const mfd = restoreAndVerifyMemfd(t, stateFd, token, null);
   if (mfd < 0) failExit(t, 'restore_and_read_stage', 227, 'failed to restore state memfd');
   const buf = new Uint8Array(32);
-  if (t.c.read(mfd, buf, buf.length - 1) < 0) failExit(t, 'restore_and_read_stage', 230, 'failed to read state mfd');
+  if (t.c.read(mfd, buf, buf.length - 1) < 0)
+    failExit(t, 'restore_and_read_stage', 230, 'failed to read state mfd');
   t.c.close(mfd);
   return atoi(cString(buf));
 }
@@ -253,7 +259,13 @@ export type Stage2 = (t: LuTest, luoFd: number, stateFd: number) => void;
  * device (its absence skips), the stage the system is in (state session absent: 1, present: 2)
  * against the one asked for, then the stage's function. Exit status 0, or what the test exits with.
  */
-export function luoTest(t: LuTest, argv: readonly string[], stateName: string, stage1: Stage1, stage2: Stage2): number {
+export function luoTest(
+  t: LuTest,
+  argv: readonly string[],
+  stateName: string,
+  stage1: Stage1,
+  stage2: Stage2,
+): number {
   const target = parseStageArgs(t, argv);
   const luoFd = luoOpenDevice(t.c);
   if (luoFd < 0) t.ksft.exitSkip(`Failed to open ${LUO_DEVICE}. Is the luo module loaded?\n`);

@@ -49,14 +49,16 @@ function stage2(t: LuTest, luoFd: number, stateFd: number): void {
   if (sfd < 0) failExit(t, 'run_stage_2', 61, `luo_retrieve_session for '${TEST_SESSION_NAME}'`);
   msg(t, `[STAGE 2] Restoring and verifying memfd (token ${hexAlt(TEST_MEMFD_TOKEN)})...\n`);
   const mfd = restoreAndVerifyMemfd(t, sfd, TEST_MEMFD_TOKEN, TEST_MEMFD_DATA);
-  if (mfd < 0) failExit(t, 'run_stage_2', 68, `restore_and_verify_memfd for token ${hexAlt(TEST_MEMFD_TOKEN)}`);
+  if (mfd < 0)
+    failExit(t, 'run_stage_2', 68, `restore_and_verify_memfd for token ${hexAlt(TEST_MEMFD_TOKEN)}`);
   t.c.close(mfd);
   msg(t, '[STAGE 2] Test data verified successfully.\n');
   msg(t, '[STAGE 2] Finalizing test session...\n');
   if (luoSessionFinish(t.c, sfd) < 0) failExit(t, 'run_stage_2', 74, 'luo_session_finish for test session');
   t.c.close(sfd);
   msg(t, '[STAGE 2] Finalizing state session...\n');
-  if (luoSessionFinish(t.c, stateFd) < 0) failExit(t, 'run_stage_2', 79, 'luo_session_finish for state session');
+  if (luoSessionFinish(t.c, stateFd) < 0)
+    failExit(t, 'run_stage_2', 79, 'luo_session_finish for state session');
   t.c.close(stateFd);
   msg(t, '\n--- SIMPLE KEXEC TEST PASSED ---\n');
 }

@@ -101,7 +101,8 @@ function stage2(t: LuTest, luoFd: number, stateFd: number): void {
   finish(t, f1, SESSION_FILES_1, 143);
   finish(t, f2, SESSION_FILES_2, 147);
   msg(t, '[STAGE 2] Finalizing state session...\n');
-  if (luoSessionFinish(t.c, stateFd) < 0) failExit(t, 'run_stage_2', 152, 'luo_session_finish for state session');
+  if (luoSessionFinish(t.c, stateFd) < 0)
+    failExit(t, 'run_stage_2', 152, 'luo_session_finish for state session');
   t.c.close(stateFd);
   msg(t, '\n--- MULTI-SESSION KEXEC TEST PASSED ---\n');
 }

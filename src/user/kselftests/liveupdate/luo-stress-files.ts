@@ -57,7 +57,8 @@ function stage2(t: LuTest, luoFd: number, stateFd: number): void {
   if (luoSessionFinish(t.c, sfd) < 0) failExit(t, 'run_stage_2', 81, 'luo_session_finish for test session');
   t.c.close(sfd);
   msg(t, '[STAGE 2] Finalizing state session...\n');
-  if (luoSessionFinish(t.c, stateFd) < 0) failExit(t, 'run_stage_2', 86, 'luo_session_finish for state session');
+  if (luoSessionFinish(t.c, stateFd) < 0)
+    failExit(t, 'run_stage_2', 86, 'luo_session_finish for state session');
   t.c.close(stateFd);
   msg(t, `\n--- MANY-FILES KEXEC TEST PASSED (${NUM_FILES} files) ---\n`);
 }

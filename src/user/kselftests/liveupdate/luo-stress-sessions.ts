@@ -51,11 +51,13 @@ function stage2(t: LuTest, luoFd: number, stateFd: number): void {
     const name = `many-test-${i}`;
     const sfd = luoRetrieveSession(t.c, luoFd, name);
     if (sfd < 0) failExit(t, 'run_stage_2', 79, `luo_retrieve_session for '${name}' at index ${i}`);
-    if (luoSessionFinish(t.c, sfd) < 0) failExit(t, 'run_stage_2', 84, `luo_session_finish for '${name}' at index ${i}`);
+    if (luoSessionFinish(t.c, sfd) < 0)
+      failExit(t, 'run_stage_2', 84, `luo_session_finish for '${name}' at index ${i}`);
     t.c.close(sfd);
   }
   msg(t, '[STAGE 2] Finalizing state session...\n');
-  if (luoSessionFinish(t.c, stateFd) < 0) failExit(t, 'run_stage_2', 92, 'luo_session_finish for state session');
+  if (luoSessionFinish(t.c, stateFd) < 0)
+    failExit(t, 'run_stage_2', 92, 'luo_session_finish for state session');
   t.c.close(stateFd);
   msg(t, `\n--- MANY-SESSIONS KEXEC TEST PASSED (${NUM_SESSIONS} sessions) ---\n`);
 }
