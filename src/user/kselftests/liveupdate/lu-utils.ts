@@ -21,7 +21,8 @@ import {
 } from '../../../abi/liveupdate-uapi.ts';
 import { MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE, RLIMIT_NOFILE } from '../../../abi/uapi-fcntl.ts';
 import { ERRNO } from '../../../util/errno.ts';
-import { strerror, type Libc } from '../../libc.ts';
+import { cMain, strerror, type Libc } from '../../libc.ts';
+import type { Program } from '../../programs.ts';
 import { Kselftest } from '../kselftest.ts';
 
 /** `LUO_DEVICE`. */
@@ -283,4 +284,31 @@ export function luoTest(
   if (target === 1) stage1(t, luoFd);
   else stage2(t, luoFd, stateFd);
   return 0;
+}
+
+/**
+ * A kexec test's `main()`: `return luo_test(argc, argv, STATE_SESSION_NAME, run_stage_1,
+ * run_stage_2);`.
+ */
+export function luoTestMain(stateName: string, stage1: Stage1, stage2: Stage2): Program {
+  return cMain((c, argv) => luoTest({ c, ksft: new Kselftest(c) }, argv, stateName, stage1, stage2));
+}
+
+/**
+ * The opening of every kexec test's stage 2: the message, then the stage number in the state
+ * memfd must be 2 (else `fail_exit` at the test source's `line`).
+ */
+export function beginStage2(t: LuTest, stateFd: number, token: number, line: number): void {
+  msg(t, '[STAGE 2] Starting post-kexec verification...\n');
+  const stage = restoreAndReadStage(t, stateFd, token);
+  if (stage !== 2) failExit(t, 'run_stage_2', line, `Expected stage 2, but state file contains ${stage}`);
+}
+
+/** The close of every kexec test's stage 2: finish the state session (else `fail_exit` at `line`), then the pass line. */
+export function endStage2(t: LuTest, stateFd: number, line: number, passLine: string): void {
+  msg(t, '[STAGE 2] Finalizing state session...\n');
+  if (luoSessionFinish(t.c, stateFd) < 0)
+    failExit(t, 'run_stage_2', line, 'luo_session_finish for state session');
+  t.c.close(stateFd);
+  msg(t, `\n--- ${passLine} ---\n`);
 }
