@@ -48,7 +48,10 @@ function exhaustMemory(k: Kernel): () => void {
 }
 
 /** A handler for /dev/zero files with settable preserve and can_finish results. */
-function zeroHandler(k: Kernel, o: { preserveErr?: number; canFinish?: () => boolean }): LiveupdateFileHandler {
+function zeroHandler(
+  k: Kernel,
+  o: { preserveErr?: number; canFinish?: () => boolean },
+): LiveupdateFileHandler {
   return {
     compatible: 'zero-dev-v1',
     ops: {
@@ -107,8 +110,8 @@ describe('allocation failures', () => {
   });
 });
 
-describe('PRESERVE_FD returns the handler\'s and the FLB\'s errors and undoes the earlier steps', () => {
-  it('the handler\'s preserve error', () => {
+describe("PRESERVE_FD returns the handler's and the FLB's errors and undoes the earlier steps", () => {
+  it("the handler's preserve error", () => {
     const k = boot();
     const o: { preserveErr?: number } = { preserveErr: -ERRNO.EIO };
     k.luo.registerFileHandler(zeroHandler(k, o));
@@ -120,7 +123,7 @@ describe('PRESERVE_FD returns the handler\'s and the FLB\'s errors and undoes th
     assert.equal(preserveFd(p, s, z, 7), 0, 'the token and the file identity were released');
   });
 
-  it('the FLB\'s preserve error', () => {
+  it("the FLB's preserve error", () => {
     const k = boot();
     const h = zeroHandler(k, {});
     let err = -ERRNO.ENODEV;

@@ -20,6 +20,7 @@ import {
   kexec,
   openLuo,
   proc,
+  restoreMemfdText,
   retrieveFd,
   retrieveSession,
 } from './helpers.ts';
@@ -238,6 +239,23 @@ describe('luo-v5: deserialization failures make every open EIO', () => {
     });
     eioForever(k2, 'luo: Failed to insert session [a] -EEXIST');
     assert.equal(k2.luo.sessions.incoming.count, 1, 'session a was deserialized and leaked');
+  });
+});
+
+describe('luo-v5: the FLB page is not validated', () => {
+  it('a garbage FLB page neither panics nor fails the open; the sessions come back', () => {
+    const k2 = jumpWith(prepared(), (k) => {
+      const page = k.luo.flbs.pagePhys;
+      le(k.machine.mem, page, 0xdead);
+      le(k.machine.mem, page + 8, 100000);
+      k.machine.mem.write(page + 16, new Uint8Array(64).fill(0xff));
+    });
+    const q = proc(k2);
+    const l = openLuo(q);
+    assert.ok(l >= 0, `open: ${l}`);
+    const b = retrieveSession(q, l, 'b');
+    assert.ok(b >= 0);
+    assert.equal(restoreMemfdText(q, b, 3), 'three');
   });
 });
 

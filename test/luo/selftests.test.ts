@@ -11,6 +11,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { encodeKhoBlock } from '../../src/abi/kho-block.ts';
+import { encodeKhoVmallocChunk } from '../../src/abi/kho-vmalloc.ts';
+import {
+  encodeLuoFileSer,
+  encodeLuoSer,
+  encodeLuoSessionSer,
+  LUO_FILE_SER_SIZE,
+  LUO_SESSION_SER_SIZE,
+} from '../../src/abi/luo.ts';
+import { encodeMemfdFolioArray, encodeMemfdLuoSer } from '../../src/abi/memfd-luo.ts';
 import { O_RDWR } from '../../src/abi/uapi-fcntl.ts';
 import '../../src/user/kselftests/liveupdate/install.ts';
 import { userspace } from '../../src/user/userspace.ts';
@@ -345,5 +355,64 @@ describe("the kexec selftests fail as the kernel's do", () => {
       again.out,
       /^Bail out! \[create_state_file:209\] luo_create_session for state tracking \(errno: File exists\)$/m,
     );
+  });
+});
+
+describe('the hand-over of the real luo_kexec_simple stage 1, page by page', () => {
+  it('luo_ser, the session block, both file blocks, memfd_luo_ser, the folio array and the data', async () => {
+    const t = term({ cmdline: CMDLINE });
+    assert.equal((await t.run(`${DIR}/luo_kexec_simple -s 1`)).status, 0);
+    const k = t.session.kernel;
+    assert.equal(k.luo.reboot(), 0, 'the reboot path serializes what the daemon holds');
+    const mem = k.machine.mem;
+    const page = (phys: number, len = 4096): string => Buffer.from(mem.read(phys, len)).toString('hex');
+    const padded = (b: Uint8Array): string => Buffer.from(b).toString('hex').padEnd(8192, '0');
+    const ser = k.luo.outPhys;
+    const S = mem.readU64(ser + 16);
+    const F = k.luo.flbs.pagePhys;
+    assert.equal(page(ser, 16), '6c756f2d76350000' + '0100000000000000', '"luo-v5", liveupdate number 1');
+    assert.equal(
+      page(ser, 32),
+      Buffer.from(encodeLuoSer({ liveupdateNum: 1, sessionsPa: S, flbsPa: F })).toString('hex'),
+    );
+    const A = mem.readU64(S + 16 + 64);
+    const B = mem.readU64(S + 16 + 80 + 64);
+    assert.equal(
+      page(S),
+      Buffer.from(
+        encodeKhoBlock(0, LUO_SESSION_SER_SIZE, [
+          encodeLuoSessionSer({ name: 'kexec_simple_state', files: A, count: 1 }),
+          encodeLuoSessionSer({ name: 'test-session', files: B, count: 1 }),
+        ]),
+      ).toString('hex'),
+    );
+    for (const [blk, token, data] of [
+      [A, 999, '2'],
+      [B, 0x1a, 'hello kexec world'],
+    ] as const) {
+      const M = mem.readU64(blk + 16 + 48);
+      assert.equal(
+        page(blk),
+        Buffer.from(
+          encodeKhoBlock(0, LUO_FILE_SER_SIZE, [
+            encodeLuoFileSer({ compatible: 'memfd-v2', data: M, token }),
+          ]),
+        ).toString('hex'),
+      );
+      const C = mem.readU64(M + 32);
+      const serBytes = encodeMemfdLuoSer({
+        pos: 0,
+        size: 4096,
+        seals: 1,
+        nrFolios: 1,
+        folios: { first: C, totalPages: 1, flags: 1, order: 0 },
+      });
+      assert.equal(page(M), padded(serBytes), 'memfd_luo_ser in a zeroed page of its own');
+      const FA = mem.readU64(C + 8);
+      assert.equal(page(C), Buffer.from(encodeKhoVmallocChunk(0, [FA])).toString('hex'));
+      const pfn = Number(mem.readU64Big(FA) & ((1n << 52n) - 1n));
+      assert.equal(page(FA), padded(encodeMemfdFolioArray([{ pfn, flags: 3, index: 0 }])));
+      assert.equal(page(pfn * 4096), padded(new TextEncoder().encode(`${data}\0`)));
+    }
   });
 });
