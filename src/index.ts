@@ -30,15 +30,19 @@ import { runScript as runShellScript } from './shell/script.ts';
 import type { Session } from './shell/session.ts';
 import { superviseCheck } from './check/supervise.ts';
 import type { CheckReport } from './check/engine.ts';
+import {
+  defineModule as defineModuleOf,
+  type ModuleDefinition as ModuleDefinitionOf,
+  type ParamSpecs,
+} from './kernel/loadable/define.ts';
+import type { Process } from './user/process.ts';
 
 export type { Machine } from './kernel/machine.ts';
 export type { Session } from './shell/session.ts';
 export type { CheckReport, GenerationResult, PageTotals } from './check/engine.ts';
 export type { CheckFinding, CheckFindingKind } from './check/findings.ts';
 export { ModuleKernel, StaleHandleError } from './kernel/loadable/handle.ts';
-export { defineModule } from './kernel/loadable/define.ts';
 export type {
-  ModuleDefinition,
   ParamSpec,
   ParamSpecs,
   ParamType,
@@ -93,9 +97,56 @@ export {
 export type { Folio } from './kernel/loadable/mm-api.ts';
 export { prDebug, prErr, prInfo, prWarn, printk, signalPending } from './kernel/loadable/printk-api.ts';
 export type { LogLevel } from './kernel/loadable/printk-api.ts';
+export {
+  MISC_DYNAMIC_MINOR,
+  MISC_MAJOR,
+  filpOpen,
+  fput,
+  liveupdateEnabled,
+  liveupdateFlbGetIncoming,
+  liveupdateFlbGetOutgoing,
+  liveupdateRegisterFileHandler,
+  liveupdateRegisterFlb,
+  liveupdateUnregisterFileHandler,
+  liveupdateUnregisterFlb,
+  miscDeregister,
+  miscRegister,
+} from './kernel/loadable/luo-api.ts';
+export type { FlbObject, MiscDevice } from './kernel/loadable/luo-api.ts';
+export type { LiveupdateFileHandler, LiveupdateFileOpArgs, LiveupdateFileOps } from './luo/luo-file.ts';
+export type { LiveupdateFlb, LiveupdateFlbOpArgs, LiveupdateFlbOps } from './luo/luo-flb.ts';
+export type { File, FileOperations } from './kernel/fs/file.ts';
+export type { Process } from './user/process.ts';
+export { O_RDONLY, O_RDWR, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET } from './abi/uapi-fcntl.ts';
+export {
+  LUO_DEVICE,
+  luoCreateSession,
+  luoGetSessionName,
+  luoOpenDevice,
+  luoRetrieveSession,
+  luoSessionFinish,
+  luoSessionPreserveFd,
+  luoSessionRetrieveFd,
+} from './user/libliveupdate.ts';
 export { ERRNO, strerror } from './util/errno.ts';
 export { PAGE_SIZE } from './hw/physical-memory.ts';
 export { MAX_PAGE_ORDER } from './mm/buddy.ts';
+
+/**
+ * A loadable module: what a module file default-exports (`name`, `description`, `params`,
+ * `init`, `exit`, and `userspace`, which gets a {@link Process} of the machine).
+ */
+export type ModuleDefinition<P extends ParamSpecs = ParamSpecs> = ModuleDefinitionOf<P, Process>;
+
+/**
+ * Give a module definition its types (parameter values in `init` are typed from `params`,
+ * `userspace` gets a {@link Process}). Returns the definition unchanged.
+ */
+export function defineModule<const P extends ParamSpecs = Readonly<Record<string, never>>>(
+  def: ModuleDefinition<P>,
+): ModuleDefinition<P> {
+  return defineModuleOf(def);
+}
 
 /** What a machine is built from. Sizes accept `K`/`M`/`G`/`T` suffixes. */
 export interface MachineSpec {

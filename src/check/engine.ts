@@ -20,6 +20,7 @@ import { configureWithModuleFiles } from '../kernel/loadable/machine-modules.ts'
 import { ModuleError } from '../kernel/module.ts';
 import { profileByName } from '../kernel/profile.ts';
 import { incomingFdt } from '../kho/subtree.ts';
+import { runModuleUserspace } from './userspace.ts';
 import { KexecError } from '../kexec/errors.ts';
 import {
   freedBlocks,
@@ -77,6 +78,8 @@ export interface GenerationResult {
   findings: CheckFinding[];
   /** Its dmesg lines with timestamps. */
   dmesg: string[];
+  /** What the module's user space printed (empty without one; `ModuleDefinition.userspace`). */
+  userspace: string[];
 }
 
 /** The whole check. */
@@ -103,8 +106,11 @@ export type CheckEvent =
 
 const PAGE = 4096;
 
+/** `kho=on` and `liveupdate=on` unless the command line says otherwise (LUO handlers need both). */
 function withKho(cmdline: string): string {
-  return /(^|\s)kho=/.test(cmdline) ? cmdline : `${cmdline} kho=on`.trim();
+  let c = /(^|\s)kho=/.test(cmdline) ? cmdline : `${cmdline} kho=on`.trim();
+  if (!/(^|\s)liveupdate=/.test(c)) c = `${c} liveupdate=on`;
+  return c;
 }
 
 function totals(blocks: readonly { pfn: number; order: number }[]): PageTotals {
@@ -253,6 +259,18 @@ export function runCheck(o: CheckOptions, emit: (e: CheckEvent) => void = () => 
       throw e;
     }
     if (kernelSeq(k) !== gen) throw new Error(`kho check: kernel ${kernelSeq(k)} where ${gen} was expected`);
+    const us = runModuleUserspace(k, name);
+    if (us?.failure != null) {
+      pending.push({
+        kind: 'userspace-failed',
+        severity: 'error',
+        gen,
+        phys: -1,
+        function: null,
+        message: [us.failure, ...us.output.slice(-3)].join(': '),
+        history: [],
+      });
+    }
     const run = moduleRuns(k).get(name);
     const mine = h.ofModule(name, gen);
     const restoredEv = mine.filter((e) => e.op === 'restore');
@@ -273,6 +291,7 @@ export function runCheck(o: CheckOptions, emit: (e: CheckEvent) => void = () => 
         ...historyFindings(h, name, gen),
       ],
       dmesg: dmesgOf(k, run),
+      userspace: us?.output ?? [],
     };
     if (gen > 0 && prevBlocks.length > 0) {
       const back = rangesOf(h.events.filter((e) => e.gen === gen && e.op === 'restore'));

@@ -24,6 +24,7 @@ export type CheckFindingKind =
   | 'subtree-missing'
   | 'js-state'
   | 'not-restored'
+  | 'userspace-failed'
   | 'sanitizer';
 
 /** One finding. */

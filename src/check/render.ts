@@ -66,6 +66,8 @@ export function renderCheck(r: CheckReport): string {
   }
   const lines = r.generations.flatMap((g) => g.dmesg.map((l) => `  gen ${g.gen}  ${l}`));
   if (lines.length > 0) out.push('', `dmesg (${r.module ?? 'module'}):`, ...lines);
+  const user = r.generations.flatMap((g) => g.userspace.map((l) => `  gen ${g.gen}  ${l}`));
+  if (user.length > 0) out.push('', `user space (${r.module ?? 'module'}):`, ...user);
   if (r.hung !== null) out.push('', ...r.hung);
   else if (r.stopped !== null) out.push('', `stopped: ${r.stopped}`);
   out.push(

@@ -113,3 +113,15 @@ export function formatFrame(f: CallerFrame): string {
   const base = f.file.slice(f.file.lastIndexOf('/') + 1);
   return `${f.fn} (${base}:${f.line})`;
 }
+
+/**
+ * A throw out of module code (`init`, `exit`, or a callback the kernel makes) as the kernel's oops
+ * report lines, with the module's functions as the call trace.
+ */
+export function oopsLines(name: string, where: string, e: unknown, frames: readonly CallerFrame[]): string[] {
+  const what = e instanceof Error ? `${e.name}: ${e.message.split('\n', 1)[0]!}` : `exception: ${String(e)}`;
+  const lines = [`Oops: ${name}: ${where} threw ${what}`, 'Call Trace:', ' <TASK>'];
+  for (const f of frames) lines.push(`  ${formatFrame(f)}`);
+  lines.push(' </TASK>', `Modules linked in: ${name}`, '---[ end trace 0000000000000000 ]---');
+  return lines;
+}

@@ -31,8 +31,11 @@ export type ParamSpecs = Readonly<Record<string, ParamSpec>>;
 /** The values `init` receives: every parameter, given or default. */
 export type ParamValues<P extends ParamSpecs> = { readonly [K in keyof P]: ParamValue<P[K]['type']> };
 
-/** A loadable module: what a module file default-exports. */
-export interface ModuleDefinition<P extends ParamSpecs = ParamSpecs> {
+/**
+ * A loadable module: what a module file default-exports. `U` is the process type its optional
+ * user space receives (the public entry src/index.ts fixes it to the machine's `Process`).
+ */
+export interface ModuleDefinition<P extends ParamSpecs = ParamSpecs, U = unknown> {
   /** Module name (`KBUILD_MODNAME`): letters, digits, `_` and `-`, at most 55 characters. */
   readonly name: string;
   /** `MODULE_DESCRIPTION`. */
@@ -47,15 +50,22 @@ export interface ModuleDefinition<P extends ParamSpecs = ParamSpecs> {
   init(k: ModuleKernel, params: ParamValues<P>): number;
   /** `module_exit` (rmmod); without it the module cannot be removed. */
   exit?(k: ModuleKernel): void;
+  /**
+   * The user space that goes with the module, such as the daemon that keeps a LUO file handler's
+   * files in a session: `kho check` runs it after every boot as a process of the machine, which
+   * lives on, holding the descriptors it leaves open, until the next kexec. Returns 0, or an exit
+   * status that fails the check. It gets only the process (system calls), never the kernel.
+   */
+  userspace?(proc: U): number;
 }
 
 /**
  * Give a module definition its types (parameter values in `init` are typed from `params`).
  * Returns the definition unchanged.
  */
-export function defineModule<const P extends ParamSpecs = Readonly<Record<string, never>>>(
-  def: ModuleDefinition<P>,
-): ModuleDefinition<P> {
+export function defineModule<const P extends ParamSpecs = Readonly<Record<string, never>>, U = unknown>(
+  def: ModuleDefinition<P, U>,
+): ModuleDefinition<P, U> {
   return def;
 }
 
@@ -88,6 +98,8 @@ export function checkDefinition(value: unknown): string | null {
   if (!NAME.test(d['name'])) return `module name '${d['name']}' is not 1-55 letters, digits, '_' or '-'`;
   if (typeof d['init'] !== 'function') return 'the module definition has no init function';
   if (d['exit'] !== undefined && typeof d['exit'] !== 'function') return 'exit is not a function';
+  if (d['userspace'] !== undefined && typeof d['userspace'] !== 'function')
+    return 'userspace is not a function';
   if (d['description'] !== undefined && typeof d['description'] !== 'string')
     return 'description is not a string';
   const params = d['params'];

@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ERRNO, type ErrnoName } from '../../util/errno.ts';
 import type { Kernel } from '../kernel.ts';
 import { INITCALL, type KernelModule } from '../module.ts';
-import { errorFrames, formatFrame, INSTANCE_MARK, type CallerFrame } from './caller.ts';
+import { errorFrames, formatFrame, INSTANCE_MARK, oopsLines } from './caller.ts';
 import { checkDefinition, parseParam, type ModuleDefinition, type ParamSpec } from './define.ts';
 import { beginRun, ModuleKernel, moduleRuns, noteDmesg, type ModuleRun } from './handle.ts';
 import { kernelSeq } from './history.ts';
@@ -196,15 +196,6 @@ function globalNames(): Set<string> {
   return new Set(Object.getOwnPropertyNames(globalThis));
 }
 
-/** Format a throw in init as the kernel's oops report lines. */
-function oopsLines(name: string, e: unknown, frames: CallerFrame[]): string[] {
-  const what = e instanceof Error ? `${e.name}: ${e.message.split('\n', 1)[0]!}` : `exception: ${String(e)}`;
-  const lines = [`Oops: ${name}: init threw ${what}`, 'Call Trace:', ' <TASK>'];
-  for (const f of frames) lines.push(`  ${formatFrame(f)}`);
-  lines.push(' </TASK>', `Modules linked in: ${name}`, '---[ end trace 0000000000000000 ]---');
-  return lines;
-}
-
 function typedParams(
   k: Kernel,
   name: string,
@@ -247,7 +238,7 @@ function runInit(k: Kernel, file: string, def: ModuleDefinition, given: Readonly
         message: e instanceof Error ? `${e.name}: ${e.message.split('\n', 1)[0]!}` : String(e),
         frames,
       };
-      for (const l of oopsLines(def.name, e, frames)) k.dmesg.log('alert', l);
+      for (const l of oopsLines(def.name, 'init', e, frames)) k.dmesg.log('alert', l);
       return (run.initResult = -ERRNO.EFAULT);
     }
     for (const g of globalNames()) {
@@ -270,6 +261,11 @@ function runInit(k: Kernel, file: string, def: ModuleDefinition, given: Readonly
 /** The errno of a load error as init's return value. */
 function loadErrno(e: ModuleLoadError): number {
   return -ERRNO[e.code];
+}
+
+/** The definition (this kernel's instance) of the module file `name` loaded in `k`, if any. */
+export function loadedDefinition(k: Kernel, name: string): ModuleDefinition | undefined {
+  return INSTANCES.get(k)?.get(name);
 }
 
 /**
@@ -332,8 +328,7 @@ export function openModuleFile(path: string, cwd = process.cwd()): ModuleFile {
       try {
         def.exit(new ModuleKernel(k, run));
       } catch (e) {
-        for (const l of oopsLines(name, e, errorFrames(e)))
-          k.dmesg.log('alert', l.replace('init threw', 'exit threw'));
+        for (const l of oopsLines(name, 'exit', e, errorFrames(e))) k.dmesg.log('alert', l);
       } finally {
         noteDmesg(run, first, k.dmesg.records.length);
         INSTANCES.get(k)?.delete(name);
