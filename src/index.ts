@@ -42,13 +42,7 @@ export type { Session } from './shell/session.ts';
 export type { CheckReport, GenerationResult, PageTotals } from './check/engine.ts';
 export type { CheckFinding, CheckFindingKind } from './check/findings.ts';
 export { ModuleKernel, StaleHandleError } from './kernel/loadable/handle.ts';
-export type {
-  ParamSpec,
-  ParamSpecs,
-  ParamType,
-  ParamValue,
-  ParamValues,
-} from './kernel/loadable/define.ts';
+export type { ParamSpec, ParamSpecs, ParamType, ParamValue, ParamValues } from './kernel/loadable/define.ts';
 export { ModuleLoadError } from './kernel/loadable/load.ts';
 export {
   KHO_VMALLOC_DESC_SIZE,

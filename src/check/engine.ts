@@ -23,6 +23,7 @@ import { incomingFdt } from '../kho/subtree.ts';
 import { runModuleUserspace } from './userspace.ts';
 import { KexecError } from '../kexec/errors.ts';
 import {
+  freedAfterPreserve,
   freedBlocks,
   historyFindings,
   historyLines,
@@ -141,7 +142,10 @@ function beforeJump(
   const h = pageHistory(k.machine);
   const mine = rangesOf(h.ofModule(name, kernelSeq(k)).filter((e) => e.op === 'preserve'));
   const blocks = moduleBlocks(trackedBlocks(k.kho.ctx.tracker), mine);
-  const findings: CheckFinding[] = freedBlocks(k.buddy, blocks).map((b) => ({
+  const freed = freedBlocks(k.buddy, blocks);
+  for (const b of freedAfterPreserve(h.ofModule(name, kernelSeq(k)), blocks))
+    if (!freed.some((f) => f.pfn === b.pfn)) freed.push(b);
+  const findings: CheckFinding[] = freed.map((b) => ({
     kind: 'preserved-freed',
     severity: 'error',
     gen: kernelSeq(k),

@@ -145,6 +145,32 @@ export function freedBlocks(
   return out;
 }
 
+/**
+ * Blocks the module freed (by its page history) after preserving them, without unpreserving
+ * them first: caught even when something else has allocated the page again since (LUO's
+ * late_initcall does, right after device_initcall modules).
+ */
+export function freedAfterPreserve(
+  events: readonly PageEvent[],
+  blocks: readonly { pfn: number; order: number }[],
+): { pfn: number; order: number; at: number }[] {
+  const out: { pfn: number; order: number; at: number }[] = [];
+  for (const b of blocks) {
+    const end = b.pfn + 2 ** b.order;
+    let preserved = false;
+    for (const e of events) {
+      if (e.pfn >= end || e.pfn + e.nr <= b.pfn) continue;
+      if (e.op === 'preserve' || e.op === 'restore') preserved = e.op === 'preserve';
+      else if (e.op === 'unpreserve') preserved = false;
+      else if (e.op === 'free' && preserved) {
+        out.push({ ...b, at: Math.max(b.pfn, e.pfn) });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 /** Findings from a module's run in one kernel: init, sub-trees, state. */
 export function runFindings(
   run: ModuleRun,

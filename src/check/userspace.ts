@@ -26,8 +26,9 @@ export interface UserspaceRun {
 /** Run the user space of module `name` in `k`; null when the module has none (or did not load). */
 export function runModuleUserspace(k: Kernel, name: string): UserspaceRun | null {
   const def = loadedDefinition(k, name);
-  const main = def?.userspace as ((p: Process) => unknown) | undefined;
-  if (main === undefined) return null;
+  if (def?.userspace === undefined) return null;
+  const main = (p: Process): unknown =>
+    (def.userspace as (this: unknown, p: Process) => unknown).call(def, p);
   const u = userspace(k);
   const p = u.spawn(u.init, [name]);
   if (typeof p === 'number') return { status: 254, output: [], failure: `fork failed: ${p}` };
@@ -44,7 +45,7 @@ export function runModuleUserspace(k: Kernel, name: string): UserspaceRun | null
   let status: number;
   let failure: string | null = null;
   try {
-    const r = main.call(def, p);
+    const r = main(p);
     status = typeof r === 'number' && Number.isInteger(r) ? r & 0xff : 1;
     if (status !== 0) failure = `${name}'s user space exited with status ${status}`;
   } catch (e) {

@@ -75,7 +75,7 @@ export function registerCheck(program: Command): void {
     .option('--nodes <n>', 'NUMA nodes', MACHINE_DEFAULTS.nodes)
     .option(
       '--cmdline <text>',
-      'kernel command line (kho=on is added when missing)',
+      'kernel command line (kho=on and liveupdate=on are added when missing)',
       MACHINE_DEFAULTS.cmdline,
     )
     .option('--seed <n>', 'seed of every random stream', MACHINE_DEFAULTS.seed)

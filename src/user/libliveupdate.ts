@@ -46,7 +46,12 @@ export function luoRetrieveSession(p: Process, luoFd: number, name: string | Uin
 }
 
 /** `luo_session_preserve_fd(session_fd, fd, token)`: 0 or -errno. */
-export function luoSessionPreserveFd(p: Process, sessionFd: number, fd: number, token: bigint | number): number {
+export function luoSessionPreserveFd(
+  p: Process,
+  sessionFd: number,
+  fd: number,
+  token: bigint | number,
+): number {
   return p.ioctl(sessionFd, LIVEUPDATE_SESSION_PRESERVE_FD, encodeFdIoctl({ fd, token }));
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { runCheck, type CheckOptions } from '../../src/check/engine.ts';
 import { superviseCheck } from '../../src/check/supervise.ts';
@@ -55,6 +56,42 @@ describe('kho check on the examples', () => {
       `gen 0: allocated by save_message (kho-forgetful.ts:${ALLOC_AT}) [kho_forgetful]`,
     );
     assert.equal(r.errors, 2);
+  });
+
+  for (const profile of PROFILE_NAMES) {
+    it(`luo-device passes 10 generations on ${profile}: the registers and the position cross`, () => {
+      const r = check(`${EXAMPLES}luo-device.ts`, { generations: 10, profile });
+      assert.equal(r.verdict, 'pass', JSON.stringify(r.generations.flatMap((g) => g.findings)));
+      assert.match(r.machine.cmdline, / liveupdate=on$/);
+      for (const g of r.generations) {
+        const n = g.gen + 1;
+        assert.deepEqual(g.userspace, [`boot ${n}: the device's registers crossed ${g.gen} kexec(s)`]);
+        if (g.gen === 0) continue;
+        assert.deepEqual(g.restored, { blocks: 2, pages: 2, bytes: 8192 }, 'the registers and the ser page');
+        assert.ok(g.dmesg.some((l) => l.endsWith('luo_device: retrieved a file, position 8')));
+      }
+      assert.deepEqual(r.generations[0]!.preserved, { blocks: 2, pages: 2, bytes: 8192 });
+    });
+  }
+
+  it('luo-device without preserving its registers fails where retrieve restores them', () => {
+    const src = readFileSync(`${EXAMPLES}luo-device.ts`, 'utf8');
+    const broken = src.replace('const rc = preserveFolio(k, folio);', 'const rc = 0;');
+    assert.notEqual(broken, src);
+    const file = moduleFile(broken, 'luo-device.ts');
+    const r = check(file);
+    assert.equal(r.verdict, 'fail');
+    const f = r.generations[1]!.findings;
+    const lost = f.find((x) => x.kind === 'restore-failed');
+    assert.equal(
+      lost?.function,
+      `retrieve (luo-device.ts:${lineOf(file, 'restoreFolio(k, physReadU64(k, ser))')})`,
+    );
+    assert.equal(
+      lost.history[0],
+      `gen 0: allocated by regs (luo-device.ts:${lineOf(file, 'folioAlloc(')}) [luo_device]`,
+    );
+    assert.ok(f.some((x) => x.kind === 'userspace-failed' && /exited with status 1$/.test(x.message)));
   });
 });
 

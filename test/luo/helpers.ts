@@ -1,6 +1,6 @@
 /**
- * LUO test helpers: the selftests' library calls (lu_utils.c) as thin wrappers over the
- * byte-level uAPI, returning the fd or -errno.
+ * LUO test helpers: the selftests' library calls (src/user/libliveupdate.ts, under the tests'
+ * short names) and the memfd helpers of lu_utils.c, returning the fd or -errno.
  */
 import { encodeGetNameIoctl } from '../../src/abi/liveupdate-uapi.ts';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/abi/uapi-fcntl.ts';

@@ -46,8 +46,6 @@ export interface FlbObject {
   obj: unknown;
 }
 
-type AnyFn = (...a: never[]) => unknown;
-
 /**
  * Call a module callback the kernel makes: a throw becomes an oops in dmesg (attributed to the
  * module) and `fallback` is returned.
@@ -84,10 +82,28 @@ const HANDLERS = new WeakMap<LiveupdateFileHandler, LiveupdateFileHandler>();
 const FLBS = new WeakMap<LiveupdateFlb, LiveupdateFlb>();
 const MISC = new WeakMap<MiscDevice, MiscDevice>();
 
+/** The fields of something a module passed (untyped at run time); empty for a non-object. */
+function fields(x: unknown): Readonly<Record<string, unknown>> {
+  return typeof x === 'object' && x !== null ? (x as Record<string, unknown>) : {};
+}
+
+/** A module's operation `name` of `ops` as a function (bound to `ops`), or null when missing. */
+function opOf(ops: Readonly<Record<string, unknown>>, name: string): ((...a: unknown[]) => unknown) | null {
+  const f = ops[name];
+  return typeof f === 'function'
+    ? (...a: unknown[]) => (f as (...x: unknown[]) => unknown).apply(ops, a)
+    : null;
+}
+
+/** What an int-returning operation returned: 0 or -errno, anything else -EINVAL. */
+function intResult(r: unknown): number {
+  return typeof r === 'number' && Number.isInteger(r) && r <= 0 ? r : -ERRNO.EINVAL;
+}
+
 /** The core's handler for a module's: its ops call the module's with the module's objects. */
 function wrapHandler(s: HandleState, fh: LiveupdateFileHandler): LiveupdateFileHandler {
-  const o = (fh.ops ?? {}) as Partial<LiveupdateFileOps>;
-  const ops: Partial<Record<keyof LiveupdateFileOps, unknown>> = { owner: s.run.module };
+  const o = fields(fields(fh)['ops']);
+  const ops: Record<string, unknown> = { owner: s.run.module };
   // The module sees its own handler object in `args.handler`; what it sets is copied back.
   const withArgs =
     <R>(name: string, f: (a: LiveupdateFileOpArgs) => R, fallback: R) =>
@@ -104,48 +120,29 @@ function wrapHandler(s: HandleState, fh: LiveupdateFileHandler): LiveupdateFileH
       args.serializedData = data;
       return r;
     };
-  if (typeof o.canPreserve === 'function') {
-    const f = o.canPreserve.bind(o);
-    ops.canPreserve = (_h: LiveupdateFileHandler, file: File) =>
-      guarded(s, 'can_preserve', f, false)(fh, file) === true;
+  const kinds: [string, string, 'int' | 'void' | 'bool'][] = [
+    ['preserve', 'preserve', 'int'],
+    ['unpreserve', 'unpreserve', 'void'],
+    ['freeze', 'freeze', 'int'],
+    ['unfreeze', 'unfreeze', 'void'],
+    ['retrieve', 'retrieve', 'int'],
+    ['canFinish', 'can_finish', 'bool'],
+    ['finish', 'finish', 'void'],
+  ];
+  for (const [key, name, kind] of kinds) {
+    const f = opOf(o, key);
+    if (f === null) continue;
+    if (kind === 'int') ops[key] = withArgs(name, (a) => intResult(f(a)), -ERRNO.EFAULT);
+    else if (kind === 'bool') ops[key] = withArgs(name, (a) => f(a) === true, false);
+    else ops[key] = withArgs(name, (a) => void f(a), undefined);
   }
-  const intOp = (name: string, f: AnyFn | undefined) =>
-    typeof f === 'function'
-      ? withArgs(
-          name,
-          (a) => {
-            const r = (f as (a: LiveupdateFileOpArgs) => unknown)(a);
-            return typeof r === 'number' && Number.isInteger(r) && r <= 0 ? r : -ERRNO.EINVAL;
-          },
-          -ERRNO.EFAULT,
-        )
-      : undefined;
-  const voidOp = (name: string, f: AnyFn | undefined) =>
-    typeof f === 'function'
-      ? withArgs(
-          name,
-          (a) => {
-            (f as (a: LiveupdateFileOpArgs) => unknown)(a);
-          },
-          undefined,
-        )
-      : undefined;
-  ops.preserve = intOp('preserve', o.preserve?.bind(o));
-  ops.unpreserve = voidOp('unpreserve', o.unpreserve?.bind(o));
-  ops.freeze = intOp('freeze', o.freeze?.bind(o));
-  ops.unfreeze = voidOp('unfreeze', o.unfreeze?.bind(o));
-  ops.retrieve = intOp('retrieve', o.retrieve?.bind(o));
-  ops.finish = voidOp('finish', o.finish?.bind(o));
-  if (typeof o.canFinish === 'function') {
-    const f = o.canFinish.bind(o);
-    ops.canFinish = withArgs('can_finish', (a) => f(a) === true, false);
-  }
-  if (typeof o.getId === 'function') {
-    const f = o.getId.bind(o);
-    ops.getId = (file: File) => guarded(s, 'get_id', f, file)(file);
-  }
-  for (const k of Object.keys(ops) as (keyof LiveupdateFileOps)[]) if (ops[k] === undefined) delete ops[k];
-  return { compatible: String(fh.compatible), ops: ops as unknown as LiveupdateFileOps };
+  const canPreserve = opOf(o, 'canPreserve');
+  if (canPreserve !== null)
+    ops['canPreserve'] = (_h: LiveupdateFileHandler, file: File) =>
+      guarded(s, 'can_preserve', canPreserve, false)(fh, file) === true;
+  const getId = opOf(o, 'getId');
+  if (getId !== null) ops['getId'] = (file: File) => guarded(s, 'get_id', getId, file)(file);
+  return { compatible: String(fields(fh)['compatible']), ops: ops as unknown as LiveupdateFileOps };
 }
 
 /** `liveupdate_enabled()`: LUO is on in this kernel (`liveupdate=on`, with KHO on). */
@@ -161,7 +158,7 @@ export function liveupdateEnabled(k: ModuleKernel): boolean {
  */
 export function liveupdateRegisterFileHandler(k: ModuleKernel, fh: LiveupdateFileHandler): number {
   return within(k, liveupdateRegisterFileHandler, (s) => {
-    if (typeof fh !== 'object' || fh === null || typeof fh.compatible !== 'string') return -ERRNO.EINVAL;
+    if (typeof fields(fh)['compatible'] !== 'string') return -ERRNO.EINVAL;
     const prev = HANDLERS.get(fh);
     if (prev !== undefined && s.kernel.luo.handlers.includes(prev)) return -ERRNO.EEXIST;
     const inner = wrapHandler(s, fh);
@@ -187,39 +184,37 @@ export function liveupdateUnregisterFileHandler(k: ModuleKernel, fh: LiveupdateF
 }
 
 function wrapFlb(s: HandleState, flb: LiveupdateFlb): LiveupdateFlb {
-  const o = (flb.ops ?? {}) as Partial<LiveupdateFlbOps>;
-  const op = <R>(name: string, f: AnyFn | undefined, fallback: R, check: (r: unknown) => R) => {
-    if (typeof f !== 'function') return undefined;
-    return (args: LiveupdateFlbOpArgs): R => {
+  const o = fields(fields(flb)['ops']);
+  const ops: Record<string, unknown> = { owner: s.run.module };
+  for (const name of ['preserve', 'unpreserve', 'retrieve', 'finish']) {
+    const f = opOf(o, name);
+    if (f === null) continue;
+    const int = name === 'preserve' || name === 'retrieve';
+    const fallback = int ? -ERRNO.EFAULT : undefined;
+    ops[name] = (args: LiveupdateFlbOpArgs): number | undefined => {
       const mine: LiveupdateFlbOpArgs = { ...args, flb };
-      const r = guarded(s, name, (a: LiveupdateFlbOpArgs) => check(f.call(o, a as never)), fallback)(mine);
+      const r = guarded(
+        s,
+        `flb ${name}`,
+        (a: LiveupdateFlbOpArgs) => (int ? intResult(f(a)) : void f(a)),
+        fallback,
+      )(mine);
       args.obj = mine.obj;
       const data = u64Of(mine.data);
       if (data === null) {
-        s.kernel.dmesg.warnOn(`${s.run.module}: ${name}`, 'FLB data is not a u64');
+        s.kernel.dmesg.warnOn(`${s.run.module}: flb ${name}`, 'FLB data is not a u64');
         return fallback;
       }
       args.data = data;
       return r;
     };
-  };
-  const int = (r: unknown): number =>
-    typeof r === 'number' && Number.isInteger(r) && r <= 0 ? r : -ERRNO.EINVAL;
-  const none = (): void => undefined;
-  const ops: Partial<Record<keyof LiveupdateFlbOps, unknown>> = {
-    owner: s.run.module,
-    preserve: op('flb preserve', o.preserve, -ERRNO.EFAULT, int),
-    unpreserve: op('flb unpreserve', o.unpreserve, undefined, none),
-    retrieve: op('flb retrieve', o.retrieve, -ERRNO.EFAULT, int),
-    finish: op('flb finish', o.finish, undefined, none),
-  };
-  for (const k of Object.keys(ops) as (keyof LiveupdateFlbOps)[]) if (ops[k] === undefined) delete ops[k];
-  return { compatible: String(flb.compatible), ops: ops as unknown as LiveupdateFlbOps };
+  }
+  return { compatible: String(fields(flb)['compatible']), ops: ops as unknown as LiveupdateFlbOps };
 }
 
 /** The core's handler object for a module's (a never-registered one stays unknown to the core). */
 function innerHandler(fh: LiveupdateFileHandler): LiveupdateFileHandler {
-  return HANDLERS.get(fh) ?? { compatible: String(fh?.compatible), ops: fh?.ops };
+  return HANDLERS.get(fh) ?? { compatible: String(fields(fh)['compatible']), ops: fh.ops };
 }
 
 /**
@@ -228,9 +223,13 @@ function innerHandler(fh: LiveupdateFileHandler): LiveupdateFileHandler {
  * missing operation, or `fh` not registered), -EEXIST (already tied to `fh`, or another FLB
  * has the compatible), -ENOSPC (too many FLBs).
  */
-export function liveupdateRegisterFlb(k: ModuleKernel, fh: LiveupdateFileHandler, flb: LiveupdateFlb): number {
+export function liveupdateRegisterFlb(
+  k: ModuleKernel,
+  fh: LiveupdateFileHandler,
+  flb: LiveupdateFlb,
+): number {
   return within(k, liveupdateRegisterFlb, (s) => {
-    if (typeof flb !== 'object' || flb === null || typeof flb.compatible !== 'string') return -ERRNO.EINVAL;
+    if (typeof fields(flb)['compatible'] !== 'string') return -ERRNO.EINVAL;
     let inner = FLBS.get(flb);
     const fresh = inner === undefined;
     inner ??= wrapFlb(s, flb);
@@ -241,7 +240,11 @@ export function liveupdateRegisterFlb(k: ModuleKernel, fh: LiveupdateFileHandler
 }
 
 /** `liveupdate_unregister_flb(fh, flb)`: 0, -EOPNOTSUPP or -ENOENT (not tied to `fh`). */
-export function liveupdateUnregisterFlb(k: ModuleKernel, fh: LiveupdateFileHandler, flb: LiveupdateFlb): number {
+export function liveupdateUnregisterFlb(
+  k: ModuleKernel,
+  fh: LiveupdateFileHandler,
+  flb: LiveupdateFlb,
+): number {
   return within(k, liveupdateUnregisterFlb, (s) => {
     const inner = FLBS.get(flb);
     if (inner === undefined) return s.kernel.luo.enabled ? -ERRNO.ENOENT : -ERRNO.EOPNOTSUPP;
@@ -261,7 +264,8 @@ function flbObject(r: { obj: unknown } | number): FlbObject {
 export function liveupdateFlbGetIncoming(k: ModuleKernel, flb: LiveupdateFlb): FlbObject {
   return within(k, liveupdateFlbGetIncoming, (s) => {
     const inner = FLBS.get(flb);
-    if (inner === undefined) return { err: s.kernel.luo.enabled ? -ERRNO.ENOENT : -ERRNO.EOPNOTSUPP, obj: null };
+    if (inner === undefined)
+      return { err: s.kernel.luo.enabled ? -ERRNO.ENOENT : -ERRNO.EOPNOTSUPP, obj: null };
     return flbObject(s.kernel.luo.flbs.getIncoming(inner));
   });
 }
@@ -279,13 +283,13 @@ export function liveupdateFlbGetOutgoing(k: ModuleKernel, flb: LiveupdateFlb): F
 }
 
 function wrapFops(s: HandleState, fops: FileOperations): FileOperations {
-  const out: Record<string, unknown> = { owner: s.run.module };
-  for (const [name, f] of Object.entries(fops)) {
-    if (typeof f !== 'function') continue;
-    const fallback = name === 'release' ? undefined : -ERRNO.EFAULT;
-    out[name] = guarded(s, name, (...a: unknown[]) => (f as (...x: unknown[]) => unknown)(...a), fallback);
+  const o = fields(fops);
+  const out: FileOperations & Record<string, unknown> = { owner: s.run.module };
+  for (const name of Object.keys(o)) {
+    const f = opOf(o, name);
+    if (f !== null) out[name] = guarded(s, name, f, name === 'release' ? undefined : -ERRNO.EFAULT);
   }
-  return out as FileOperations;
+  return out;
 }
 
 /**
@@ -295,14 +299,14 @@ function wrapFops(s: HandleState, fops: FileOperations): FileOperations {
  */
 export function miscRegister(k: ModuleKernel, misc: MiscDevice): number {
   return within(k, miscRegister, (s) => {
+    const m = fields(misc);
+    const name = m['name'];
     if (
-      typeof misc !== 'object' ||
-      misc === null ||
-      typeof misc.name !== 'string' ||
-      !/^[A-Za-z0-9_.-]{1,63}$/.test(misc.name) ||
-      typeof misc.fops !== 'object' ||
-      misc.fops === null ||
-      !Number.isInteger(misc.minor)
+      typeof name !== 'string' ||
+      !/^[A-Za-z0-9_.-]{1,63}$/.test(name) ||
+      typeof m['fops'] !== 'object' ||
+      m['fops'] === null ||
+      !Number.isInteger(m['minor'])
     )
       return -ERRNO.EINVAL;
     if (MISC.has(misc)) return -ERRNO.EBUSY;
