@@ -25,9 +25,7 @@ import { BrokenPipe, BufferSink, FsError, Interrupted, NULL_SINK, strerror, type
 import { startCommand, reportCommandFailure } from './console-panic.ts';
 import type { Session } from './session.ts';
 import { InputStream, Pipe } from './stream.ts';
-import { writeDeniedCode, writeErrorCode, type VNode } from './vfs.ts';
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { isMachinePath, writeDeniedCode, writeErrorCode, type HostWriter, type VNode } from './vfs.ts';
 
 /** `exit` ran: the shell (or the subshell) ends with `status`. */
 export class ExitSignal extends Error {
@@ -87,11 +85,10 @@ export interface Io {
 }
 
 /** A redirection into a pseudo file: the bytes are written when the command ends. */
-interface PendingWrite {
-  readonly fd: number;
-  readonly node: VNode;
-  readonly sink: BufferSink;
-}
+type PendingWrite =
+  | { readonly fd: number; readonly node: VNode; readonly sink: BufferSink }
+  /** A host file (inside the host directory), written as the command writes: closed at its end. */
+  | { readonly fd: number; readonly host: HostWriter };
 
 /** How much one command may read as whole standard input (`ctx.stdin`). */
 export const WHOLE_INPUT_LIMIT = 64 * 1024 * 1024;
@@ -635,13 +632,30 @@ export class Interpreter {
         }
         continue;
       }
+      const abs = s.abs(target);
+      if (!isMachinePath(abs) && node?.type !== 'dir') {
+        // A host file: through the host directory's checks, written as the command writes.
+        let w: HostWriter;
+        try {
+          w = s.vfs.openHostWrite(abs, r.op === '>>');
+        } catch (err) {
+          io.stderr.write(`${s.errorPrefix()}${target}: ${strerror(err instanceof FsError ? err.code : 'EIO')}\n`);
+          await this.commit(pending, null, false, io.stderr);
+          return null;
+        }
+        pending.push({ fd: r.fd, host: w });
+        if (r.fd === 1) stdout = w;
+        else if (r.fd === 2) stderr = w;
+        continue;
+      }
       // A regular file on the machine's disk (/etc) may be created; `>>` adds to one.
-      node ??= s.vfs.creatable(s.abs(target));
+      node ??= s.vfs.creatable(abs);
       if (r.op === '>>' && node?.type === 'file' && node.append !== undefined)
         node = { ...node, write: node.append };
-      const code = openForWriteError(node, s.abs(target));
+      const code = openForWriteError(node, abs);
       if (code !== null) {
         io.stderr.write(`${s.errorPrefix()}${target}: ${strerror(code)}\n`);
+        await this.commit(pending, null, false, io.stderr);
         return null;
       }
       if (node!.type === 'file' && node!.kind === 'null') {
@@ -666,6 +680,10 @@ export class Interpreter {
   ): Promise<number> {
     let status = 0;
     for (const c of pending) {
+      if ('host' in c) {
+        c.host.close();
+        continue;
+      }
       const data = c.sink.bytes();
       if (data.length === 0 || c.node.type !== 'file') continue;
       const write = c.node.write;
@@ -708,10 +726,9 @@ function rawWord(w: Word): string {
 function openForWriteError(node: VNode | null, abs: string): string | null {
   if (node === null) {
     // Creating a file: /proc's lookup answers ENOENT; debugfs, sysfs and the other machine
-    // directories have no `create` inode operation (EACCES); the host is read-only here.
+    // directories have no `create` inode operation (EACCES).
     if (abs.startsWith('/proc/') || abs === '/proc') return 'ENOENT';
-    if (/^\/(sys|dev|boot)(\/|$)/.test(abs)) return 'EACCES';
-    return existsSync(dirname(abs)) ? 'EROFS' : 'ENOENT';
+    return 'EACCES';
   }
   if (node.type === 'dir') return 'EISDIR';
   if (node.write === undefined && node.kind !== 'procfs') return writeDeniedCode(node);

@@ -127,13 +127,14 @@ export function bootMachine(cfg: MachineConfig, opts: { interrupt?: InterruptFla
 export function createSession(
   machine: Machine,
   cfg: Pick<MachineConfig, 'cmdline' | 'profile'>,
-  io: { stdout: Sink; stderr: Sink; home: string; columns?: () => number | null },
+  io: { stdout: Sink; stderr: Sink; home: string; hostDir?: string | null; columns?: () => number | null },
 ): Session {
   return new Session(
     {
       machine,
       boot: { cmdline: cfg.cmdline, profile: cfg.profile },
       home: io.home,
+      ...(io.hostDir === undefined ? {} : { hostDir: io.hostDir }),
       stdout: io.stdout,
       stderr: io.stderr,
       ...(io.columns === undefined ? {} : { columns: io.columns }),

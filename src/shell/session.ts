@@ -17,6 +17,7 @@ import { InputStream } from './stream.ts';
 import { fileChunks, MACHINE_EPOCH_MS, normalizePath, Vfs, type VNode } from './vfs.ts';
 import { bootFilesFor } from './boot-files.ts';
 import { findProgram, programCommand } from './program-command.ts';
+import { HostSandbox } from './host-sandbox.ts';
 import { MachineHaltedError } from './console-panic.ts';
 
 /** How a session starts. */
@@ -24,8 +25,13 @@ export interface SessionOptions {
   machine: Machine;
   /** What a cold (re)boot boots: the machine options' command line and profile. */
   boot: { cmdline: string; profile: ReleaseProfile };
-  /** The home directory (`~`), a host path; also the starting directory. */
+  /**
+   * The home directory (`~`) and starting directory: the host directory the shell may use,
+   * unless `hostDir` says otherwise.
+   */
   home: string;
+  /** The host directory (absolute), or null for none (`--no-host`: home is `/root`). */
+  hostDir?: string | null;
   stdout: Sink;
   stderr: Sink;
   /** Terminal width for `ls` columns; null when output is not a terminal (one name per line). */
@@ -116,7 +122,9 @@ export class Session {
   constructor(opts: SessionOptions, commands: readonly ShellCommand[]) {
     this.machine = opts.machine;
     this.boot = opts.boot;
-    this.home = normalizePath('/', opts.home);
+    const dir = opts.hostDir === undefined ? opts.home : opts.hostDir;
+    const sandbox = new HostSandbox(dir === null ? null : normalizePath('/', dir));
+    this.home = sandbox.home;
     this.cwd = this.home;
     this.oldpwd = this.home;
     this.stdout = opts.stdout;
@@ -129,6 +137,7 @@ export class Session {
       kernel: () => this.kernel,
       bootFiles: (k) => bootFilesFor(k.profile),
       machineNow: () => this.machineNow(),
+      sandbox,
     });
     for (const [k, v] of Object.entries({
       USER: 'root',

@@ -3,25 +3,27 @@
  * `/dev` and `/boot`. `/sys/kernel/debug` is the running kernel's debugfs and `/proc` its procfs
  * (looked up at each access, so after a kexec they are the new kernel's); `/dev/mem` reads
  * physical memory; `/boot/vmlinuz` and `/boot/initrd.img` are synthetic files of the running
- * release. Host files can be read; the only host write is `cp`'s target (see {@link Vfs.writeHost}).
+ * release. Host files are reached only inside one host directory (src/shell/host-sandbox.ts).
  */
 import {
   closeSync,
+  constants,
+  fstatSync,
   lstatSync,
   openSync,
   readdirSync,
-  readFileSync,
   readlinkSync,
   readSync,
   statSync,
-  writeFileSync,
+  writeSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { machineDisk } from '../kernel/disk.ts';
 import { PseudoDir, type PseudoFile, type PseudoLink, type PseudoNode } from '../kernel/pseudo-fs.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { KernelError } from '../util/errno.ts';
-import { FsError, nodeErrCode } from './io.ts';
+import { FsError, nodeErrCode, type Sink } from './io.ts';
+import { HOST_READ_LIMIT, HOST_WRITE_LIMIT, type HostSandbox } from './host-sandbox.ts';
 import { loadedCrashImage, loadedImage } from '../kexec/file-load.ts';
 import { programAt, programDirEntries } from '../user/programs.ts';
 
@@ -93,6 +95,8 @@ export interface VfsOptions {
   bootFiles: (k: Kernel) => { vmlinuz: () => Uint8Array; initrd: () => Uint8Array };
   /** Simulated "now" in ms since the epoch (for machine file times). */
   machineNow: () => number;
+  /** The host directory the shell may use (src/shell/host-sandbox.ts). */
+  sandbox: HostSandbox;
 }
 
 /** Lexically normalise `path` against `cwd` (`.` and `..` removed, no trailing slash). */
@@ -338,26 +342,83 @@ export class Vfs {
     };
   }
 
+  /** The host side, through the sandbox: outside the host directory is EACCES. */
   private resolveHost(abs: string, follow: boolean): VNode | null {
+    const sb = this.opts.sandbox;
+    const place = sb.place(abs);
+    if (place === 'outside') throw new FsError('EACCES');
+    const t = new Date(MACHINE_EPOCH_MS);
+    if (place === 'above') {
+      // Above the host directory only the way down to it shows (and the machine's mounts).
+      const names = [sb.childOnTheWay(abs)];
+      if (abs === '/') for (const m of MACHINE_MOUNTS) names.push(m.slice(1));
+      return fixedDir([...new Set(names)], t);
+    }
+    if (sb.root === null) return abs === sb.home ? fixedDir([], t, 0o700) : null;
+    const real = follow ? sb.realPath(abs) : sb.realPathNoFollow(abs);
+    if (real === null) return null;
     let st: Stats;
     try {
-      st = follow ? statSync(abs) : lstatSync(abs);
+      st = follow ? statSync(real) : lstatSync(real);
     } catch (err) {
       const code = nodeErrCode(err);
       if (code === 'ENOENT') return null;
       throw new FsError(code);
     }
-    return hostNode(abs, st);
+    return hostNode(real, st);
   }
 
-  /** Create or replace a host file (the `cp` target). Throws FsError. */
+  /** Create or replace a host file (`cp`, `dtc -o`), inside the host directory only. */
   writeHost(abs: string, data: Uint8Array): void {
-    if (isMachinePath(abs)) throw new FsError('EACCES');
+    const sink = this.openHostWrite(abs, false);
     try {
-      writeFileSync(abs, data);
+      sink.write(data);
+    } finally {
+      sink.close();
+    }
+  }
+
+  /**
+   * A host file opened for writing (a redirection, `cp`): only a regular file inside the host
+   * directory. Throws FsError (EACCES outside or through a link that leads out, ENOENT…).
+   */
+  openHostWrite(abs: string, append: boolean): HostWriter {
+    if (isMachinePath(abs)) throw new FsError('EACCES');
+    return new HostWriter(this.opts.sandbox.openWrite(abs, append));
+  }
+
+  /** The host directory's checks (for `dump-memory`, which writes its own file). */
+  get sandbox(): HostSandbox {
+    return this.opts.sandbox;
+  }
+}
+
+/** A host file being written: synchronous writes, at most HOST_WRITE_LIMIT bytes. */
+export class HostWriter implements Sink {
+  readonly fd: number;
+  private written = 0;
+  private closed = false;
+
+  constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  write(data: string | Uint8Array): void {
+    const b = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    if (this.written + b.length > HOST_WRITE_LIMIT) throw new FsError('EFBIG');
+    let off = 0;
+    try {
+      while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
     } catch (err) {
       throw new FsError(nodeErrCode(err));
     }
+    this.written += b.length;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
   }
 }
 
@@ -449,7 +510,7 @@ function devNull(t: Date): VFile {
   };
 }
 
-/** A host file or directory from its stat. */
+/** A host file or directory from its stat (`abs` is its real path, checked by the sandbox). */
 function hostNode(abs: string, st: Stats): VNode {
   if (st.isDirectory()) {
     return {
@@ -471,12 +532,11 @@ function hostNode(abs: string, st: Stats): VNode {
       },
     };
   }
+  // Only regular files are read: FIFOs, sockets and devices could block or never end.
+  const regular = st.isFile();
   const read = (): Uint8Array => {
-    try {
-      return new Uint8Array(readFileSync(abs));
-    } catch (err) {
-      throw new FsError(nodeErrCode(err));
-    }
+    if (!regular) throw new FsError('EACCES');
+    return readHostWhole(abs);
   };
   return {
     type: 'file',
@@ -494,8 +554,40 @@ function hostNode(abs: string, st: Stats): VNode {
       ? { rdev: { major: Math.floor(st.rdev / 256) & 0xfff, minor: st.rdev & 0xff } }
       : {}),
     read,
-    readRange: (off, len) => readHostRange(abs, off, len),
+    readRange: (off, len) => {
+      if (!regular) throw new FsError('EACCES');
+      return readHostRange(abs, off, len);
+    },
   };
+}
+
+/** A whole regular host file, at most HOST_READ_LIMIT bytes (more is `File too large`). */
+function readHostWhole(abs: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    throw new FsError(nodeErrCode(err));
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size > HOST_READ_LIMIT) throw new FsError('EFBIG');
+    // One byte more than the size tells a file that grew meanwhile.
+    const buf = new Uint8Array(size + 1);
+    let got = 0;
+    for (;;) {
+      if (got === buf.length) throw new FsError('EFBIG');
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } catch (err) {
+    if (err instanceof FsError) throw err;
+    throw new FsError(nodeErrCode(err));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function safeReadlink(abs: string): string {
@@ -510,7 +602,7 @@ function safeReadlink(abs: string): string {
 function readHostRange(abs: string, off: number, len: number): Uint8Array {
   let fd: number;
   try {
-    fd = openSync(abs, 'r');
+    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (err) {
     throw new FsError(nodeErrCode(err));
   }
