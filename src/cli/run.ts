@@ -7,7 +7,13 @@
 import type { Command } from 'commander';
 import { attachProgress } from '../shell/progress.ts';
 import { callbackSink } from '../shell/io.ts';
-import { bootMachine, createSession, machineConfig, type MachineCliOptions } from '../shell/machine-setup.ts';
+import {
+  bootMachine,
+  createSession,
+  hostDirOption,
+  machineConfig,
+  type MachineCliOptions,
+} from '../shell/machine-setup.ts';
 import { runScript } from '../shell/script.ts';
 import { readHostText, type ReadLimit } from '../util/host-input.ts';
 import { stderr, stdout } from '../util/host-output.ts';
@@ -29,8 +35,10 @@ export function registerRun(program: Command): void {
       runAction('kho run', async () => {
         const cfg = machineConfig(opts);
         if (typeof cfg === 'string') throw usageError(cfg);
+        const hostDir = hostDirOption(opts);
+        if (typeof hostDir === 'string') throw usageError(hostDir);
         const text = readHostText(script, SCRIPT_LIMIT);
-        const machine = bootMachine(cfg);
+        const machine = bootMachine(cfg, { hostDir });
         if (typeof machine === 'string') {
           stderr.write(`kho run: ${machine}\n`);
           process.exitCode = 1;
@@ -43,7 +51,7 @@ export function registerRun(program: Command): void {
         const err = callbackSink((b) => {
           stderr.write(b);
         });
-        const session = createSession(machine, cfg, { stdout: out, stderr: err, home: process.cwd() });
+        const session = createSession(machine, cfg, { stdout: out, stderr: err, home: hostDir });
         const r = await runScript(session, text, {
           quiet: opts.quiet,
           transcript: out,

@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { inspectHandover } from '../inspect/inspect.ts';
-import { bootMachine, machineConfig, type MachineCliOptions } from '../shell/machine-setup.ts';
+import { bootMachine, hostDirOption, machineConfig, type MachineCliOptions } from '../shell/machine-setup.ts';
 import { ServeModel } from '../serve/model.ts';
 import { isLoopback, newToken } from '../serve/security.ts';
 import { startServer, type RunningServer } from '../serve/server.ts';
@@ -32,7 +32,9 @@ function fail(message: string, code: number): void {
 }
 
 /** The model and console the options ask for, or an error (message, exit code). */
-function build(o: ServeCliOptions): { model: ServeModel; console: Console | null } | [string, number] {
+function build(
+  o: ServeCliOptions,
+): { model: ServeModel; console: Console | null; hostDir: string | null } | [string, number] {
   if (o.inspect === true) {
     let input;
     try {
@@ -46,20 +48,28 @@ function build(o: ServeCliOptions): { model: ServeModel; console: Console | null
     return {
       model: ServeModel.ofSnapshot(inspectSnapshot(report, input.image?.image ?? null, what)),
       console: null,
+      hostDir: null,
     };
   }
   if (o.fdt !== undefined || o.image !== undefined) return ['--fdt and --image go with --inspect', 2];
   const cfg = machineConfig(o);
   if (typeof cfg === 'string') return [cfg, 2];
-  const machine = bootMachine(cfg);
+  // A page in a browser is one more way in: the terminal reaches no host file unless asked.
+  const hostDir = hostDirOption(o, false);
+  if (typeof hostDir === 'string') return [hostDir, 2];
+  const machine = bootMachine(cfg, { hostDir });
   if (typeof machine === 'string') return [machine, 1];
   const model = ServeModel.ofMachine(machine);
-  return { model, console: new Console(machine, cfg, model, process.cwd()) };
+  return {
+    model,
+    console: new Console(machine, cfg, model, hostDir),
+    hostDir: hostDir.root === null ? null : hostDir.home,
+  };
 }
 
 /** Registers `kho serve`. */
 export function registerServe(program: Command): void {
-  inspectInputOptions(machineOptions(program.command('serve')))
+  inspectInputOptions(machineOptions(program.command('serve'), 'none, as with --no-host'))
     .description(
       'serve a page with the memory map, radix tracker, FDTs and generations beside a live terminal',
     )
@@ -77,8 +87,12 @@ export function registerServe(program: Command): void {
         return;
       }
       if (!isLoopback(o.host) && built.console !== null) {
+        const reach =
+          built.hostDir === null
+            ? 'which reaches no host files (--no-host)'
+            : `which reads and writes the files in ${built.hostDir} as ${process.env['USER'] ?? 'this user'}`;
         process.stderr.write(
-          `kho serve: warning: listening on ${o.host}, not loopback: whoever has the URL can use the terminal, which reads this host's files as ${process.env['USER'] ?? 'this user'}\n`,
+          `kho serve: warning: listening on ${o.host}, not loopback: whoever has the URL can use the terminal, ${reach}\n`,
         );
       }
       let running: RunningServer;

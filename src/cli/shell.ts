@@ -2,14 +2,25 @@
  * `kho shell [machine options]`: an interactive terminal on a freshly booted simulated machine
  * (see src/shell/repl.ts). Exit codes: the shell's last status; 2 for bad options.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { PROFILE_NAMES } from '../kernel/profile.ts';
-import { MACHINE_DEFAULTS, machineConfig, type MachineCliOptions } from '../shell/machine-setup.ts';
+import {
+  hostDirOption,
+  MACHINE_DEFAULTS,
+  machineConfig,
+  type MachineCliOptions,
+} from '../shell/machine-setup.ts';
 import { runPipedTerminal, runTtyTerminal } from '../shell/repl.ts';
 import { runAction, usageError } from './action.ts';
 
-/** Add the machine options shared by `kho shell` and `kho run`. */
-export function machineOptions(cmd: Command): Command {
+/**
+ * Add the machine options shared by `kho shell`, `kho run` and `kho serve`. `--no-host` is a
+ * plain flag (attribute `noHost`), not commander's negation, which would clash with serve's
+ * `--host ADDR`.
+ */
+export function machineOptions(cmd: Command, hostDefault = 'the current directory'): Command {
+  const noHost = new Option('--no-host', "the machine's shell reaches no host file");
+  noHost.negate = false;
   return cmd
     .option('--mem <size>', 'RAM size, e.g. 16G, 1T', MACHINE_DEFAULTS.mem)
     .option('--nodes <n>', 'NUMA nodes', MACHINE_DEFAULTS.nodes)
@@ -30,7 +41,12 @@ export function machineOptions(cmd: Command): Command {
       'a module file built into the kernel, run at boot in every generation (repeatable)',
       (v: string, prev: string[]) => [...prev, v],
       [],
-    );
+    )
+    .option(
+      '--host-dir <dir>',
+      `the one host directory the machine's shell may read and write (default: ${hostDefault})`,
+    )
+    .addOption(noHost);
 }
 
 /** Registers `kho shell`. */
@@ -41,11 +57,13 @@ export function registerShell(program: Command): void {
       runAction('kho shell', async () => {
         const cfg = machineConfig(opts);
         if (typeof cfg === 'string') throw usageError(cfg);
+        const hostDir = hostDirOption(opts);
+        if (typeof hostDir === 'string') throw usageError(hostDir);
         // The machine runs in a worker thread; this thread keeps the keyboard (Ctrl-C, Tab).
         const tty = process.stdin.isTTY && process.stdout.isTTY;
         const start = {
           machine: opts,
-          hostDir: process.cwd(),
+          hostDir: hostDir.root === null ? null : hostDir.home,
           columns: process.stdout.isTTY ? process.stdout.columns : null,
           progress: process.stderr.isTTY,
         };

@@ -89,7 +89,8 @@ function dataRuns(mem: PhysicalMemory, ranges: readonly ImageRange[] | null, gap
 }
 
 /**
- * Write `mem` as an ELF64 x86-64 core (ET_CORE) to `path`: one PT_LOAD per run of pages holding
+ * Write `mem` as an ELF64 x86-64 core (ET_CORE) to `target` (a path, or a file descriptor open
+ * for writing that the caller closes): one PT_LOAD per run of pages holding
  * data (touched, or described by a pattern or random stream; inside `ranges`, e.g. the machine's
  * RAM ranges, when given), `p_paddr` = physical address. Untouched and all-zero pages are not
  * written, so the file is sparse where the file system allows. Poisoned, untouched pages are not
@@ -98,7 +99,7 @@ function dataRuns(mem: PhysicalMemory, ranges: readonly ImageRange[] | null, gap
 export function writeElfCore(
   mem: PhysicalMemory,
   ranges: readonly ImageRange[] | null,
-  path: string,
+  target: string | number,
   opts: ElfCoreWriteOptions = {},
 ): ElfCoreStats {
   const runs = dataRuns(mem, ranges, opts.mergeGapPages ?? 16);
@@ -138,7 +139,7 @@ export function writeElfCore(
     offsets.push(off);
     off += Math.ceil(len / PAGE) * PAGE;
   });
-  const fd = openSync(path, 'w');
+  const fd = typeof target === 'number' ? target : openSync(target, 'w');
   let written = 0;
   let interrupted = false;
   try {
@@ -184,7 +185,7 @@ export function writeElfCore(
     }
     if (!interrupted) ftruncateSync(fd, off);
   } finally {
-    closeSync(fd);
+    if (typeof target !== 'number') closeSync(fd);
   }
   return { segments: n, fileBytes: off, writtenBytes: written, ranges: runs, interrupted };
 }

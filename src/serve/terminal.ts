@@ -10,6 +10,7 @@ import { complete } from '../shell/complete.ts';
 import { callbackSink } from '../shell/io.ts';
 import { createSession, type MachineConfig } from '../shell/machine-setup.ts';
 import type { Session } from '../shell/session.ts';
+import type { HostDir } from '../util/host-dir.ts';
 import { parseNext } from '../shell/parser.ts';
 import type { TermClientMessage, TermServerMessage } from './api-types.ts';
 import type { ServeModel } from './model.ts';
@@ -27,7 +28,7 @@ export class Console {
   private readonly machine: Machine;
   private readonly cfg: Pick<MachineConfig, 'cmdline' | 'profile'>;
   private readonly model: ServeModel;
-  private readonly home: string;
+  private readonly home: string | HostDir | null;
   private session: Session;
   private readonly clients = new Set<TermClient>();
   private backlog = '';
@@ -40,7 +41,7 @@ export class Console {
     machine: Machine,
     cfg: Pick<MachineConfig, 'cmdline' | 'profile'>,
     model: ServeModel,
-    home: string,
+    home: string | HostDir | null,
   ) {
     this.machine = machine;
     this.cfg = cfg;

@@ -639,7 +639,9 @@ export class Interpreter {
         try {
           w = s.vfs.openHostWrite(abs, r.op === '>>');
         } catch (err) {
-          io.stderr.write(`${s.errorPrefix()}${target}: ${strerror(err instanceof FsError ? err.code : 'EIO')}\n`);
+          io.stderr.write(
+            `${s.errorPrefix()}${target}: ${strerror(err instanceof FsError ? err.code : 'EIO')}\n`,
+          );
           await this.commit(pending, null, false, io.stderr);
           return null;
         }

@@ -5,6 +5,7 @@
  */
 
 import { strerror as errnoText } from '../util/errno.ts';
+import { FsError, nodeErrCode } from '../util/host-errors.ts';
 
 const enc = new TextEncoder();
 
@@ -101,20 +102,4 @@ export function strerror(code: string): string {
   return errnoText(code);
 }
 
-/** A failed file operation, carrying the errno name the message is built from. */
-export class FsError extends Error {
-  readonly code: string;
-
-  constructor(code: string, detail?: string) {
-    super(detail ?? strerror(code));
-    this.name = 'FsError';
-    this.code = code;
-  }
-}
-
-/** The errno name of a Node `fs` error (ENOENT, EACCES, ...), or EIO. */
-export function nodeErrCode(err: unknown): string {
-  if (err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'string')
-    return err.code;
-  return 'EIO';
-}
+export { FsError, nodeErrCode };

@@ -12,7 +12,9 @@ import { ModuleLoadError, openModuleFile, type ModuleFile } from '../kernel/load
 import { configureWithModuleFiles, loadErrorMessage } from '../kernel/loadable/machine-modules.ts';
 import { DEFAULT_PROFILE, PROFILE_NAMES, profileByName, type ReleaseProfile } from '../kernel/profile.ts';
 import { COMMANDS } from './commands/index.ts';
-import type { Sink } from './io.ts';
+import { FsError, strerror, type Sink } from './io.ts';
+import { HostDir } from '../util/host-dir.ts';
+import { resolve } from 'node:path';
 import { Session } from './session.ts';
 
 /** Option values as strings (what commander hands over). */
@@ -25,6 +27,10 @@ export interface MachineCliOptions {
   sanitize?: boolean;
   /** `--module FILE` (repeatable): module files built into the kernel. */
   module?: string[];
+  /** `--host-dir DIR`: the one host directory the shell may use. */
+  hostDir?: string;
+  /** `--no-host`: the shell uses no host directory. */
+  noHost?: boolean;
 }
 
 /** Defaults shown in `--help`. */
@@ -94,8 +100,30 @@ export function machineConfig(o: MachineCliOptions): MachineConfig | string {
   };
 }
 
-/** Build and cold-boot the machine; a string is the error message. */
-export function bootMachine(cfg: MachineConfig, opts: { interrupt?: InterruptFlag } = {}): Machine | string {
+/**
+ * The host directory the options choose (docs/shell.md): none with `--no-host`, `DIR` with
+ * `--host-dir DIR`, else the current directory, or none when `byDefault` is false (`kho
+ * serve`). A string is the error message.
+ */
+export function hostDirOption(o: MachineCliOptions, byDefault = true): HostDir | string {
+  if (o.noHost === true && o.hostDir !== undefined) return '--host-dir and --no-host exclude each other';
+  if (o.noHost === true || (o.hostDir === undefined && !byDefault)) return new HostDir(null);
+  const dir = o.hostDir ?? '.';
+  try {
+    return new HostDir(resolve(process.cwd(), dir));
+  } catch (err) {
+    return `--host-dir: ${dir}: ${err instanceof FsError ? strerror(err.code) : String(err)}`;
+  }
+}
+
+/**
+ * Build and cold-boot the machine; a string is the error message. Module files named in the
+ * machine's `/etc/modules-load.d` are found inside `hostDir` (none without one).
+ */
+export function bootMachine(
+  cfg: MachineConfig,
+  opts: { interrupt?: InterruptFlag; hostDir?: HostDir } = {},
+): Machine | string {
   let machine: Machine;
   try {
     machine = Machine.create({
@@ -110,7 +138,10 @@ export function bootMachine(cfg: MachineConfig, opts: { interrupt?: InterruptFla
   }
   // /lib/modules holds the shipped modules (test_kho); `--module` files are built in.
   try {
-    configureWithModuleFiles(machine, cfg.modules);
+    const hostDir = opts.hostDir ?? new HostDir(null);
+    configureWithModuleFiles(machine, cfg.modules, (path) =>
+      hostDir.regularFile(resolve(hostDir.home, path)),
+    );
   } catch (err) {
     if (err instanceof ModuleError) return err.message;
     throw err;
@@ -127,14 +158,13 @@ export function bootMachine(cfg: MachineConfig, opts: { interrupt?: InterruptFla
 export function createSession(
   machine: Machine,
   cfg: Pick<MachineConfig, 'cmdline' | 'profile'>,
-  io: { stdout: Sink; stderr: Sink; home: string; hostDir?: string | null; columns?: () => number | null },
+  io: { stdout: Sink; stderr: Sink; home: string | HostDir | null; columns?: () => number | null },
 ): Session {
   return new Session(
     {
       machine,
       boot: { cmdline: cfg.cmdline, profile: cfg.profile },
       home: io.home,
-      ...(io.hostDir === undefined ? {} : { hostDir: io.hostDir }),
       stdout: io.stdout,
       stderr: io.stderr,
       ...(io.columns === undefined ? {} : { columns: io.columns }),

@@ -17,7 +17,7 @@ import { InputStream } from './stream.ts';
 import { fileChunks, MACHINE_EPOCH_MS, normalizePath, Vfs, type VNode } from './vfs.ts';
 import { bootFilesFor } from './boot-files.ts';
 import { findProgram, programCommand } from './program-command.ts';
-import { HostSandbox } from './host-sandbox.ts';
+import { HostDir } from '../util/host-dir.ts';
 import { MachineHaltedError } from './console-panic.ts';
 
 /** How a session starts. */
@@ -26,12 +26,10 @@ export interface SessionOptions {
   /** What a cold (re)boot boots: the machine options' command line and profile. */
   boot: { cmdline: string; profile: ReleaseProfile };
   /**
-   * The home directory (`~`) and starting directory: the host directory the shell may use,
-   * unless `hostDir` says otherwise.
+   * The host directory the shell may use (src/util/host-dir.ts), which is also its home (`~`)
+   * and starting directory: a path, or null for none (`--no-host`: home is an empty `/root`).
    */
-  home: string;
-  /** The host directory (absolute), or null for none (`--no-host`: home is `/root`). */
-  hostDir?: string | null;
+  home: string | HostDir | null;
   stdout: Sink;
   stderr: Sink;
   /** Terminal width for `ls` columns; null when output is not a terminal (one name per line). */
@@ -122,9 +120,11 @@ export class Session {
   constructor(opts: SessionOptions, commands: readonly ShellCommand[]) {
     this.machine = opts.machine;
     this.boot = opts.boot;
-    const dir = opts.hostDir === undefined ? opts.home : opts.hostDir;
-    const sandbox = new HostSandbox(dir === null ? null : normalizePath('/', dir));
-    this.home = sandbox.home;
+    const hostDir =
+      opts.home instanceof HostDir
+        ? opts.home
+        : new HostDir(opts.home === null ? null : normalizePath('/', opts.home));
+    this.home = hostDir.home;
     this.cwd = this.home;
     this.oldpwd = this.home;
     this.stdout = opts.stdout;
@@ -137,7 +137,7 @@ export class Session {
       kernel: () => this.kernel,
       bootFiles: (k) => bootFilesFor(k.profile),
       machineNow: () => this.machineNow(),
-      sandbox,
+      hostDir,
     });
     for (const [k, v] of Object.entries({
       USER: 'root',

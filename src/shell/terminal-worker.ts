@@ -10,7 +10,8 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { InterruptFlag } from '../util/interrupt.ts';
 import { complete } from './complete.ts';
-import { Interrupted, type Sink } from './io.ts';
+import { FsError, Interrupted, strerror, type Sink } from './io.ts';
+import { HostDir } from '../util/host-dir.ts';
 import { attachProgress } from './progress.ts';
 import { bootMachine, createSession, MACHINE_DEFAULTS, machineConfig } from './machine-setup.ts';
 import { ScriptRunner } from './script.ts';
@@ -114,7 +115,15 @@ export class TerminalSession {
       this.send({ t: 'fatal', message: cfg, status: 2 });
       return false;
     }
-    const machine = bootMachine(cfg, { interrupt: this.flag });
+    let hostDir: HostDir;
+    try {
+      hostDir = new HostDir(this.start.hostDir);
+    } catch (err) {
+      const why = err instanceof FsError ? strerror(err.code) : String(err);
+      this.send({ t: 'fatal', message: `--host-dir: ${this.start.hostDir ?? ''}: ${why}`, status: 2 });
+      return false;
+    }
+    const machine = bootMachine(cfg, { interrupt: this.flag, hostDir });
     if (typeof machine === 'string') {
       this.send({ t: 'fatal', message: machine, status: 1 });
       return false;
@@ -134,7 +143,7 @@ export class TerminalSession {
     const session = createSession(machine, cfg, {
       stdout: this.sink(1),
       stderr: this.sink(2),
-      home: this.start.hostDir ?? process.cwd(),
+      home: hostDir,
       columns: () => this.columns,
     });
     this.session = session;

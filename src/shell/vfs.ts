@@ -3,12 +3,11 @@
  * `/dev` and `/boot`. `/sys/kernel/debug` is the running kernel's debugfs and `/proc` its procfs
  * (looked up at each access, so after a kexec they are the new kernel's); `/dev/mem` reads
  * physical memory; `/boot/vmlinuz` and `/boot/initrd.img` are synthetic files of the running
- * release. Host files are reached only inside one host directory (src/shell/host-sandbox.ts).
+ * release. Host files are reached only inside one host directory (src/util/host-dir.ts).
  */
 import {
   closeSync,
   constants,
-  fstatSync,
   lstatSync,
   openSync,
   readdirSync,
@@ -23,7 +22,7 @@ import { PseudoDir, type PseudoFile, type PseudoLink, type PseudoNode } from '..
 import type { Kernel } from '../kernel/kernel.ts';
 import { KernelError } from '../util/errno.ts';
 import { FsError, nodeErrCode, type Sink } from './io.ts';
-import { HOST_READ_LIMIT, HOST_WRITE_LIMIT, type HostSandbox } from './host-sandbox.ts';
+import { HOST_WRITE_LIMIT, readRegularFile, type HostDir } from '../util/host-dir.ts';
 import { loadedCrashImage, loadedImage } from '../kexec/file-load.ts';
 import { programAt, programDirEntries } from '../user/programs.ts';
 
@@ -95,8 +94,8 @@ export interface VfsOptions {
   bootFiles: (k: Kernel) => { vmlinuz: () => Uint8Array; initrd: () => Uint8Array };
   /** Simulated "now" in ms since the epoch (for machine file times). */
   machineNow: () => number;
-  /** The host directory the shell may use (src/shell/host-sandbox.ts). */
-  sandbox: HostSandbox;
+  /** The host directory the shell may use (src/util/host-dir.ts). */
+  hostDir: HostDir;
 }
 
 /** Lexically normalise `path` against `cwd` (`.` and `..` removed, no trailing slash). */
@@ -342,20 +341,27 @@ export class Vfs {
     };
   }
 
-  /** The host side, through the sandbox: outside the host directory is EACCES. */
+  /**
+   * The host side, through the host directory: outside it EACCES, except the installed
+   * programs' directories (`/usr/sbin`, …), which the machine has where the host is not shown.
+   */
   private resolveHost(abs: string, follow: boolean): VNode | null {
-    const sb = this.opts.sandbox;
-    const place = sb.place(abs);
-    if (place === 'outside') throw new FsError('EACCES');
-    const t = new Date(MACHINE_EPOCH_MS);
-    if (place === 'above') {
-      // Above the host directory only the way down to it shows (and the machine's mounts).
-      const names = [sb.childOnTheWay(abs)];
+    const hd = this.opts.hostDir;
+    const place = hd.place(abs);
+    const t = this.machineTime();
+    if (place !== 'inside') {
+      const programs = programDirEntries(abs);
+      if (place === 'outside') {
+        if (programs === null) throw new FsError('EACCES');
+        return fixedDir(programs, t);
+      }
+      // Above the host directory only the way down to it shows, and the machine's own names.
+      const names = [hd.childOnTheWay(abs), ...(programs ?? [])];
       if (abs === '/') for (const m of MACHINE_MOUNTS) names.push(m.slice(1));
-      return fixedDir([...new Set(names)], t);
+      return fixedDir([...new Set(names)].sort(), t);
     }
-    if (sb.root === null) return abs === sb.home ? fixedDir([], t, 0o700) : null;
-    const real = follow ? sb.realPath(abs) : sb.realPathNoFollow(abs);
+    if (hd.root === null) return abs === hd.home ? fixedDir([], t, 0o700) : null;
+    const real = follow ? hd.realPath(abs) : hd.realPathNoFollow(abs);
     if (real === null) return null;
     let st: Stats;
     try {
@@ -368,7 +374,7 @@ export class Vfs {
     return hostNode(real, st);
   }
 
-  /** Create or replace a host file (`cp`, `dtc -o`), inside the host directory only. */
+  /** Create or replace a host file (`cp`, `dtc -o`), inside the host directory only. Throws FsError. */
   writeHost(abs: string, data: Uint8Array): void {
     const sink = this.openHostWrite(abs, false);
     try {
@@ -384,12 +390,12 @@ export class Vfs {
    */
   openHostWrite(abs: string, append: boolean): HostWriter {
     if (isMachinePath(abs)) throw new FsError('EACCES');
-    return new HostWriter(this.opts.sandbox.openWrite(abs, append));
+    return new HostWriter(this.opts.hostDir.openWrite(abs, append));
   }
 
-  /** The host directory's checks (for `dump-memory`, which writes its own file). */
-  get sandbox(): HostSandbox {
-    return this.opts.sandbox;
+  /** The host directory: every host file the machine's side reads or writes goes through it. */
+  get hostDir(): HostDir {
+    return this.opts.hostDir;
   }
 }
 
@@ -510,7 +516,7 @@ function devNull(t: Date): VFile {
   };
 }
 
-/** A host file or directory from its stat (`abs` is its real path, checked by the sandbox). */
+/** A host file or directory from its stat (`abs` is its real path, checked by the host directory). */
 function hostNode(abs: string, st: Stats): VNode {
   if (st.isDirectory()) {
     return {
@@ -536,7 +542,7 @@ function hostNode(abs: string, st: Stats): VNode {
   const regular = st.isFile();
   const read = (): Uint8Array => {
     if (!regular) throw new FsError('EACCES');
-    return readHostWhole(abs);
+    return readRegularFile(abs);
   };
   return {
     type: 'file',
@@ -559,35 +565,6 @@ function hostNode(abs: string, st: Stats): VNode {
       return readHostRange(abs, off, len);
     },
   };
-}
-
-/** A whole regular host file, at most HOST_READ_LIMIT bytes (more is `File too large`). */
-function readHostWhole(abs: string): Uint8Array {
-  let fd: number;
-  try {
-    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (err) {
-    throw new FsError(nodeErrCode(err));
-  }
-  try {
-    const size = fstatSync(fd).size;
-    if (size > HOST_READ_LIMIT) throw new FsError('EFBIG');
-    // One byte more than the size tells a file that grew meanwhile.
-    const buf = new Uint8Array(size + 1);
-    let got = 0;
-    for (;;) {
-      if (got === buf.length) throw new FsError('EFBIG');
-      const n = readSync(fd, buf, got, buf.length - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return buf.subarray(0, got);
-  } catch (err) {
-    if (err instanceof FsError) throw err;
-    throw new FsError(nodeErrCode(err));
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function safeReadlink(abs: string): string {

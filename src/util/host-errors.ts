@@ -55,3 +55,19 @@ export function hostIoError(path: string, err: unknown): HostIoError {
   if (err instanceof HostIoError) return err;
   return new HostIoError(path, hostErrorText(err), errorCode(err));
 }
+
+/** A failed file operation, carrying the errno name the message is built from. */
+export class FsError extends Error {
+  readonly code: string;
+
+  constructor(code: string, detail?: string) {
+    super(detail ?? strerror(code));
+    this.name = 'FsError';
+    this.code = code;
+  }
+}
+
+/** The errno name of a Node `fs` error (ENOENT, EACCES, ...), or EIO. */
+export function nodeErrCode(err: unknown): string {
+  return errorCode(err) ?? 'EIO';
+}

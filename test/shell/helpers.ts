@@ -7,6 +7,7 @@ import {
   type MachineCliOptions,
 } from '../../src/shell/machine-setup.ts';
 import type { Session } from '../../src/shell/session.ts';
+import { HostDir } from '../../src/util/host-dir.ts';
 import { runScript } from '../../src/shell/script.ts';
 import { spawnSync } from 'node:child_process';
 
@@ -18,10 +19,15 @@ export interface TestTerm {
   run(line: string): Promise<{ status: number; out: string; err: string }>;
 }
 
-export function term(opts: MachineCliOptions = {}, home = '/tmp'): TestTerm {
+/**
+ * A session whose host directory is `home` (null: none, as `--no-host`); module files named in
+ * the machine's /etc/modules-load.d are found there too, as under `kho shell`.
+ */
+export function term(opts: MachineCliOptions = {}, home: string | null = '/tmp'): TestTerm {
   const cfg = machineConfig({ mem: '2G', nodes: '1', ...opts });
   if (typeof cfg === 'string') throw new Error(cfg);
-  const machine = bootMachine(cfg);
+  const hostDir = new HostDir(home);
+  const machine = bootMachine(cfg, { hostDir });
   if (typeof machine === 'string') throw new Error(machine);
   let out = new BufferSink();
   let err = new BufferSink();
@@ -37,7 +43,7 @@ export function term(opts: MachineCliOptions = {}, home = '/tmp'): TestTerm {
           err.write(d);
         },
       },
-      home,
+      home: hostDir,
     }),
     get out() {
       return out;

@@ -130,7 +130,7 @@ test('the hexdump command on host files matches the real tool, errors included',
     assert.equal(r.status, want.status, args.join(' '));
   }
   for (const args of [
-    ['-C', '/nonexistent'],
+    ['-C', '/tmp/kho-nonexistent'],
     ['-C', '-s', '1x', a],
     ['-C', '-n', '-3', a],
     ['-C', '/etc'],

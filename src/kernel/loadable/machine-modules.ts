@@ -1,11 +1,13 @@
 /**
  * The modules of a machine built with module files: the shipped catalog (`test_kho`, `memfd`)
  * plus each file, built into the kernel (`--module FILE`: initialised at device_initcall in
- * every kernel the machine boots, successors included, like CONFIG_…=y code). Module files
- * named by path in `/etc/modules-load.d` are opened relative to `cwd` (the directory kho was
- * started in).
+ * every kernel the machine boots, successors included, like CONFIG_…=y code). A module file
+ * named by path in `/etc/modules-load.d` is found on the host by the caller's `hostFile` (the
+ * shell's host directory, docs/shell.md), relative to the current directory without one.
  */
+import { resolve } from 'node:path';
 import { ERRNO, strerror } from '../../util/errno.ts';
+import { errorCode } from '../../util/host-errors.ts';
 import type { Machine } from '../machine.ts';
 import { configureModules, ModuleCatalog, ModuleError, canonical } from '../module.ts';
 import { defaultModuleCatalog } from '../modules/catalog.ts';
@@ -40,13 +42,14 @@ export function loadErrorReason(e: ModuleLoadError): string {
 }
 
 /**
- * Configure `machine` with the shipped modules and `files` built in. Throws ModuleError on a
- * name clash.
+ * Configure `machine` with the shipped modules and `files` built in. `hostFile` turns a path
+ * written in `/etc/modules-load.d` into the host file to load, or throws an error with an errno
+ * `code` (EACCES outside the shell's host directory). Throws ModuleError on a name clash.
  */
 export function configureWithModuleFiles(
   machine: Machine,
   files: readonly ModuleFile[],
-  cwd: string = process.cwd(),
+  hostFile: (path: string) => string = (path) => resolve(process.cwd(), path),
 ): void {
   const shipped = defaultModuleCatalog();
   const seen = new Set<string>();
@@ -63,10 +66,12 @@ export function configureWithModuleFiles(
     builtin: files.map((f) => f.name),
     openFile: (path) => {
       try {
-        return openModuleFile(path, cwd).module;
+        return openModuleFile(hostFile(path)).module;
       } catch (e) {
-        if (!(e instanceof ModuleLoadError)) throw e;
-        return new ModuleError(e.code, loadErrorReason(e));
+        if (e instanceof ModuleLoadError) return new ModuleError(e.code, loadErrorReason(e));
+        const code = errorCode(e);
+        if (code !== null && code in ERRNO) return new ModuleError(code, strerror(code));
+        throw e;
       }
     },
   });

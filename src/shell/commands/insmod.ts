@@ -1,7 +1,7 @@
 /**
  * kmod's `insmod FILE [param=value]...` (tools/insmod.c) for module files: a TypeScript file
- * that default-exports a module definition (docs/consumers.md), found on the host relative to
- * the current directory. Messages are kmod's: `insmod: ERROR: could not load module FILE: …`
+ * that default-exports a module definition (docs/consumers.md), a regular file inside the
+ * shell's host directory (src/util/host-dir.ts; outside it is `Permission denied`). Messages are kmod's: `insmod: ERROR: could not load module FILE: …`
  * when the file cannot be read, `insmod: ERROR: could not insert module FILE: …` with
  * `mod_strerror()`'s words when the kernel refuses it; the model adds the reason in
  * parentheses (a syntax error's position, the function where init threw).
@@ -12,6 +12,7 @@ import { formatFrame } from '../../kernel/loadable/caller.ts';
 import { moduleRuns } from '../../kernel/loadable/handle.ts';
 import { ModuleLoadError, openModuleFile } from '../../kernel/loadable/load.ts';
 import { loadErrorMessage, modStrerror } from '../../kernel/loadable/machine-modules.ts';
+import { FsError, strerror } from '../io.ts';
 import { isMachinePath } from '../vfs.ts';
 
 const HELP =
@@ -53,13 +54,18 @@ export const insmod: ShellCommand = {
     }
     const s = ctx.session;
     const abs = s.abs(file);
-    if (isMachinePath(abs)) {
-      ctx.stderr.write(`insmod: ERROR: could not load module ${file}: No such file or directory\n`);
+    let real: string;
+    try {
+      if (isMachinePath(abs)) throw new FsError('ENOENT');
+      real = s.vfs.hostDir.regularFile(abs);
+    } catch (err) {
+      const why = strerror(err instanceof FsError ? err.code : 'EIO');
+      ctx.stderr.write(`insmod: ERROR: could not load module ${file}: ${why}\n`);
       return 1;
     }
     let mod;
     try {
-      mod = openModuleFile(abs);
+      mod = openModuleFile(real);
     } catch (e) {
       if (!(e instanceof ModuleLoadError)) throw e;
       ctx.stderr.write(`${loadErrorMessage('insmod', file, e)}\n`);
