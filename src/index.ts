@@ -290,11 +290,12 @@ function bootProfile(machine: Machine): {
 /**
  * A terminal session on a booted machine (what `kho shell` types into): `await
  * session.runText('cat /proc/cmdline')`. Output goes to the callbacks (default: discarded);
- * `home` is the host directory the shell starts in (default: the current directory).
+ * `home` is the one host directory the shell may use and starts in (default: the current
+ * directory; null: none, as `kho shell --no-host`; docs/shell.md, "The host directory").
  */
 export function openShell(
   machine: Machine,
-  io: { stdout?: (text: string) => void; stderr?: (text: string) => void; home?: string } = {},
+  io: { stdout?: (text: string) => void; stderr?: (text: string) => void; home?: string | null } = {},
 ): Session {
   const dec = (f: ((t: string) => void) | undefined) =>
     callbackSink((b) => {
@@ -303,25 +304,26 @@ export function openShell(
   return createSession(machine, bootProfile(machine), {
     stdout: dec(io.stdout),
     stderr: dec(io.stderr),
-    home: io.home ?? process.cwd(),
+    home: io.home === undefined ? process.cwd() : io.home,
   });
 }
 
 /**
  * Run shell commands on a booted machine as `kho run` does (`set -e`: the first failing command
- * stops the script). Resolves with the exit status and everything printed.
+ * stops the script). Resolves with the exit status and everything printed. `home` is the host
+ * directory, as for {@link openShell}.
  */
 export async function runScript(
   machine: Machine,
   script: string,
-  opts: { quiet?: boolean; home?: string } = {},
+  opts: { quiet?: boolean; home?: string | null } = {},
 ): Promise<{ status: number; stdout: string; stderr: string }> {
   const out = new BufferSink();
   const err = new BufferSink();
   const session = createSession(machine, bootProfile(machine), {
     stdout: out,
     stderr: err,
-    home: opts.home ?? process.cwd(),
+    home: opts.home === undefined ? process.cwd() : opts.home,
   });
   const r = await runShellScript(session, script, {
     quiet: opts.quiet ?? true,
