@@ -83,10 +83,19 @@ describe('three ways to load a module file, each across a kexec', () => {
       await t.run(`echo ${p} >> /etc/modules-load.d/counter.conf`);
     await t.run(KEXEC);
     const dmesg = (await t.run('dmesg')).out;
-    assert.match(dmesg, /systemd-modules-load: Failed to insert module '.*\/missing\.ts': No such file or directory\n/);
+    assert.match(
+      dmesg,
+      /systemd-modules-load: Failed to insert module '.*\/missing\.ts': No such file or directory\n/,
+    );
     // Outside the host directory (docs/shell.md): the same check as `cat`'s.
-    assert.match(dmesg, /systemd-modules-load: Failed to insert module '\/nowhere\/x\.ts': Permission denied\n/);
-    assert.match(dmesg, /systemd-modules-load: Failed to insert module '.*\/\.\.\/x\.ts': Permission denied\n/);
+    assert.match(
+      dmesg,
+      /systemd-modules-load: Failed to insert module '\/nowhere\/x\.ts': Permission denied\n/,
+    );
+    assert.match(
+      dmesg,
+      /systemd-modules-load: Failed to insert module '.*\/\.\.\/x\.ts': Permission denied\n/,
+    );
     assert.deepEqual(await counts(t), ['6'], 'a bad entry does not stop the others');
   });
 

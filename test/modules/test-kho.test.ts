@@ -10,6 +10,7 @@ import {
 } from '../../src/kernel/modules/test-kho.ts';
 import { MAX_PAGE_ORDER } from '../../src/mm/buddy.ts';
 import { csumPartial } from '../../src/util/csum.ts';
+import { editRootFdt } from '../../src/kho/out-fdt.ts';
 import type { Kernel } from '../../src/kernel/kernel.ts';
 import { bootMachine, kexec, MiB } from './helpers.ts';
 
@@ -131,6 +132,26 @@ test('no sub-tree saves; a sub-tree it cannot parse fails the restore; a broken 
   modprobe(k3, catalog, 'test_kho', ['max_mem=0x100000']);
   assert.equal(testKhoStatus(k3)!.path, 'save');
   assert.equal(testKhoStatus(k3)!.saved!.bytes, MiB);
+});
+
+test('a kho_test node whose blob property is not 8 bytes: the retrieve warning, the error, no save', () => {
+  // lib/test_kho.c: kho_test_init(): kho_retrieve_subtree() answers -EINVAL (not -ENOENT) for a
+  // node whose blob property has the wrong length, and the module fails with that error.
+  const { k } = bootMachine({ builtin: ['test_kho'] });
+  const { k: k2, started } = kexec(k, (old) => {
+    editRootFdt(old.machine.mem, old.kho.fdtPhys, (rw) => {
+      const node = rw.subnode(rw.root(), 'kho_test');
+      const name = ['preserved-data', 'fdt'].find((p) => rw.getprop(node, p) !== null)!;
+      rw.setprop(node, name, new Uint8Array(4));
+    });
+  });
+  assert.deepEqual(started, [{ name: 'test_kho', builtin: true, result: -22 }]);
+  const st = testKhoStatus(k2)!;
+  assert.notEqual(st.path, 'save');
+  assert.notEqual(st.path, 'restore');
+  assert.equal(levelOf(k2, 'test_kho: failed to retrieve kho_test FDT: -22'), 'warn');
+  assert.ok(!k2.dmesg.has('test_kho: KHO restore'));
+  assert.ok(!outSubs(k2).includes('kho_test'), 'nothing saved in its place');
 });
 
 test('max_mem is a long (kstrtol): decimal, 0x hex, octal; a size suffix is invalid, as in the kernel', () => {

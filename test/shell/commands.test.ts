@@ -155,7 +155,10 @@ test('cd, pwd and the prompt follow bash', async () => {
   assert.equal(t.session.prompt(), `root@kho:${KHO}# `);
   assert.equal((await t.run('cd out && cat scratch_len')).status, 0);
   assert.equal((await t.run('cd ..; pwd')).out, `${KHO}\n`);
-  assert.equal((await t.run('cd /tmp/kho-nope')).err, '-bash: cd: /tmp/kho-nope: No such file or directory\n');
+  assert.equal(
+    (await t.run('cd /tmp/kho-nope')).err,
+    '-bash: cd: /tmp/kho-nope: No such file or directory\n',
+  );
   assert.equal((await t.run('cd /proc/cmdline')).err, '-bash: cd: /proc/cmdline: Not a directory\n');
   assert.equal((await t.run('cd a b')).err, '-bash: cd: too many arguments\n');
   assert.equal((await t.run('cd; pwd')).out, '/tmp\n');
