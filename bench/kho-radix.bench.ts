@@ -3,7 +3,11 @@
  * consecutive pages of a 1 TiB machine, and a full walk of the random tree. Inputs come from a
  * seeded PRNG and are generated outside the timed region.
  */
-import { loadavg } from 'node:os';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BenchEntry, BenchResult } from './harness.ts';
 import { round, secondsSince } from './harness.ts';
 import { PhysicalMemory } from '../src/hw/physical-memory.ts';
@@ -14,6 +18,36 @@ const MACHINE = 2 ** 40; // 1 TiB
 const SEED = 0x6b686f; // "kho"
 /** Node pages come from a bump allocator above the tracked range. */
 const NODE_BASE_PFN = 2 ** 28;
+
+/** Walks timed by `tracker.walk` (JS and C alike); the median is reported. */
+const WALKS = 5;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+/**
+ * The C reference (bench/radix-walk.c) built with `gcc -O2` in a temporary directory and run
+ * for {@link WALKS} walks: median wall and CPU seconds, blocks walked; null without gcc.
+ */
+function cWalk(): { wall: number; cpu: number; blocks: number } | null {
+  if (spawnSync('gcc', ['--version']).status !== 0) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'kho-radix-walk-'));
+  try {
+    const exe = join(dir, 'radix-walk');
+    execFileSync('gcc', ['-O2', '-o', exe, fileURLToPath(new URL('radix-walk.c', import.meta.url))]);
+    const lines = execFileSync(exe, [String(WALKS)], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    const blocks = Number(/^blocks=(\d+)$/.exec(lines.pop() ?? '')?.[1]);
+    const runs = lines.map((l) => l.split(' ').map(Number));
+    if (!(blocks > 0) || runs.length !== WALKS) throw new Error(`radix-walk printed ${lines.join('|')}`);
+    return { wall: median(runs.map((r) => r[0]!)), cpu: median(runs.map((r) => r[1]!)), blocks };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** 1-minute load average when an entry finishes: context for its figures on a shared machine. */
 function load1(): number {
@@ -111,32 +145,50 @@ export const entries: BenchEntry[] = [
   ),
   {
     name: 'tracker.walk',
-    description: `full kho_radix_walk_tree of the random ${COUNT}-insert tree, counting callback; seconds, ns/block`,
+    description: `full kho_radix_walk_tree of the random ${COUNT}-insert tree, counting callback, ${WALKS} walks (median); the same walk in C (bench/radix-walk.c, gcc -O2) and the ratio; seconds, ns/block`,
     run: () => {
       const { tree } = newTree();
       if (insertAll(tree, randomPfns()) !== 0) throw new Error('add failed');
       globalThis.gc?.();
+      const wall: number[] = [];
+      const cpu: number[] = [];
       let count = 0;
-      let sum = 0;
-      const c0 = process.cpuUsage();
-      const t0 = process.hrtime.bigint();
-      const r = tree.walk((phys, order) => {
-        count++;
-        sum += order;
-        return phys < 0 ? 1 : 0;
-      });
-      const s = secondsSince(t0);
-      const cpu = cpuSince(c0);
-      if (r !== 0 || sum !== 0) throw new Error(`walk returned ${r}`);
+      for (let w = 0; w < WALKS; w++) {
+        count = 0;
+        let sum = 0;
+        const c0 = process.cpuUsage();
+        const t0 = process.hrtime.bigint();
+        const r = tree.walk((phys, order) => {
+          count++;
+          sum += order;
+          return phys < 0 ? 1 : 0;
+        });
+        wall.push(secondsSince(t0));
+        cpu.push(cpuSince(c0));
+        if (r !== 0 || sum !== 0) throw new Error(`walk returned ${r}`);
+      }
       const figures = treeFigures(tree);
       if (figures['blocks'] !== count)
         throw new Error(`walk saw ${count} blocks, stats ${String(figures['blocks'])}`);
+      const c = cWalk();
+      const s = median(wall);
+      const cs = median(cpu);
       return {
         seconds: round(s),
-        cpu_seconds: round(cpu),
+        first_walk_seconds: round(wall[0]!),
+        cpu_seconds: round(cs),
         ns_per_block: round((s * 1e9) / count, 2),
         walked: count,
         ...figures,
+        ...(c === null
+          ? { c_reference: 'gcc not found' }
+          : {
+              c_seconds: round(c.wall),
+              c_cpu_seconds: round(c.cpu),
+              c_ns_per_block: round((c.wall * 1e9) / c.blocks, 2),
+              ratio_to_c: round(s / c.wall, 2),
+              cpu_ratio_to_c: round(cs / c.cpu, 2),
+            }),
         load_avg_1m: load1(),
       };
     },

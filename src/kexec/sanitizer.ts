@@ -224,9 +224,9 @@ export function freedPreserved(
 
 /**
  * Poison every RAM page outside `keep` (pfn ranges). Returns the RAM pages poisoned and kept.
- * Touched pages are saved, all touched pages are dropped (so poisoning costs only the
- * description map), and kept ones are written back: memory never grows. The gaps are poisoned
- * in one pass (`poisonPages`); `tick` is called now and then (progress).
+ * The gaps are poisoned in one pass (`poisonPages`), which drops the touched pages inside them;
+ * kept pages are not copied or moved, so memory never grows. `tick` is called now and then
+ * (progress).
  */
 export function poisonComplement(
   mem: PhysicalMemory,
@@ -234,22 +234,9 @@ export function poisonComplement(
   keep: PfnRanges,
   tick: () => void = () => undefined,
 ): { poisonedPages: number; keptPages: number } {
-  const saved: { pfn: number; words: Uint32Array }[] = [];
   const ramPfn = [...ram]
     .sort((a, b) => a.start - b.start)
     .map((r) => ({ s: Math.ceil(r.start / PAGE), e: Math.floor(r.end / PAGE) }));
-  let ri = 0;
-  let ki = 0;
-  for (const pfn of mem.touchedPfns()) {
-    while (ri < ramPfn.length && ramPfn[ri]!.e <= pfn) ri++;
-    while (ki < keep.count && keep.end[ki]! <= pfn) ki++;
-    const inRam = ri < ramPfn.length && ramPfn[ri]!.s <= pfn;
-    const kept = ki < keep.count && keep.start[ki]! <= pfn;
-    if (!inRam || kept) saved.push({ pfn, words: mem.peekPage(pfn)!.slice() });
-    mem.discard(pfn);
-  }
-  tick();
-
   let poisoned = 0;
   let keptPages = 0;
   let starts = new Float64Array(1024);
@@ -283,7 +270,6 @@ export function poisonComplement(
   }
   mem.poisonPages(starts, ends, n);
   tick();
-  for (const s of saved) mem.page(s.pfn).set(s.words);
   return { poisonedPages: poisoned, keptPages };
 }
 
