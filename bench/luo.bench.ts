@@ -273,12 +273,14 @@ function memfd1G(): BenchResult {
   const retrieveS = secondsSince(tR);
 
   const tB = process.hrtime.bigint();
+  const cB = cpuS();
   let bad = 0;
   for (let c = 0; c < GiB / CHUNK; c++) {
     if (q.pread(fd, buf, CHUNK, c * CHUNK) !== CHUNK) throw new Error('short read');
     bad += badWords(words, c);
   }
   const readS = secondsSince(tB);
+  const readCpu = cpuS() - cB;
   finish(q, s2);
   const cycle = secondsSince(t0);
   const cpu = cpuS() - c0;
@@ -291,6 +293,7 @@ function memfd1G(): BenchResult {
     successor_boot_s: round(j.bootS),
     retrieve_s: round(retrieveS),
     read_back_s: round(readS),
+    read_back_cpu_s: round(readCpu),
     cycle_s: round(cycle),
     cycle_cpu_s: round(cpu),
     touched_pages_after: k.machine.mem.touchedCount,

@@ -252,30 +252,26 @@ export class ExtentMap<V> {
   setMany(starts: ArrayLike<number>, ends: ArrayLike<number>, n: number, v: V): void {
     if (n === 0) return;
     this.cS = this.cE = 0;
-    const os: number[] = [];
-    const oe: number[] = [];
-    const ov: V[] = [];
+    // Out: the n new ranges, the old intervals, and one more old piece per new range that splits one.
+    const cap = 2 * n + this.n + 1;
+    const os = new Float64Array(cap);
+    const oe = new Float64Array(cap);
+    const ov: V[] = new Array<V>(cap);
     const same = this.same;
-    const push = (s: number, e: number, val: V): void => {
-      if (s >= e) return;
-      const last = os.length - 1;
-      if (last >= 0 && oe[last] === s && same(ov[last]!, val)) oe[last] = e;
-      else {
-        os.push(s);
-        oe.push(e);
-        ov.push(val);
-      }
-    };
+    let m = 0;
     let k = 0;
     for (const ch of this.chunks) {
-      for (let i = 0; i < ch.s.length; i++) {
-        const e = ch.e[i]!;
-        const val = ch.v[i]!;
-        let cur = ch.s[i]!;
+      const cs = ch.s;
+      const ce = ch.e;
+      const cv = ch.v;
+      for (let i = 0; i < cs.length; i++) {
+        const e = ce[i]!;
+        const val = cv[i]!;
+        let cur = cs[i]!;
         while (cur < e) {
           // New ranges wholly before `cur` go out first (in order).
           while (k < n && ends[k]! <= cur) {
-            push(starts[k]!, ends[k]!, v);
+            m = emit(os, oe, ov, m, starts[k]!, ends[k]!, v, same);
             k++;
           }
           if (k < n && starts[k]! <= cur) {
@@ -283,26 +279,34 @@ export class ExtentMap<V> {
             continue;
           }
           const stop = k < n ? Math.min(e, starts[k]!) : e;
-          push(cur, stop, val);
+          m = emit(os, oe, ov, m, cur, stop, val, same);
           cur = stop;
         }
       }
     }
-    for (; k < n; k++) push(starts[k]!, ends[k]!, v);
-    this.rebuild(os, oe, ov);
+    for (; k < n; k++) m = emit(os, oe, ov, m, starts[k]!, ends[k]!, v, same);
+    this.rebuild(os, oe, ov, m);
   }
 
-  /** Replace everything by the sorted, disjoint intervals given, in fresh chunks. */
-  private rebuild(os: number[], oe: number[], ov: V[]): void {
+  /** Replace everything by the `m` sorted, disjoint intervals given, in fresh chunks. */
+  private rebuild(os: Float64Array, oe: Float64Array, ov: V[], m: number): void {
     const per = Math.max(1, this.chunkMax >>> 1);
-    this.chunks = [];
-    this.firsts = [];
-    for (let a = 0; a < os.length; a += per) {
-      const b = Math.min(os.length, a + per);
-      this.chunks.push({ s: os.slice(a, b), e: oe.slice(a, b), v: ov.slice(a, b) });
-      this.firsts.push(os[a]!);
+    const chunks: Chunk<V>[] = [];
+    const firsts: number[] = [];
+    for (let a = 0; a < m; a += per) {
+      const b = Math.min(m, a + per);
+      const s: number[] = [];
+      const e: number[] = [];
+      for (let i = a; i < b; i++) {
+        s.push(os[i]!);
+        e.push(oe[i]!);
+      }
+      chunks.push({ s, e, v: ov.slice(a, b) });
+      firsts.push(os[a]!);
     }
-    this.n = os.length;
+    this.chunks = chunks;
+    this.firsts = firsts;
+    this.n = m;
   }
 
   /**
@@ -344,6 +348,30 @@ export class ExtentMap<V> {
     }
     return out;
   }
+}
+
+/**
+ * Appends `[s, e) → val` at `m` (merging with a touching same-valued predecessor); the new count.
+ */
+function emit<V>(
+  os: Float64Array,
+  oe: Float64Array,
+  ov: V[],
+  m: number,
+  s: number,
+  e: number,
+  val: V,
+  same: (a: V, b: V) => boolean,
+): number {
+  if (s >= e) return m;
+  if (m > 0 && oe[m - 1] === s && same(ov[m - 1]!, val)) {
+    oe[m - 1] = e;
+    return m;
+  }
+  os[m] = s;
+  oe[m] = e;
+  ov[m] = val;
+  return m + 1;
 }
 
 function push<V>(c: Chunk<V>, s: number, e: number, v: V): void {

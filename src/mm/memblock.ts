@@ -70,10 +70,6 @@ export interface MemblockOptions {
   log?: (line: string) => void;
 }
 
-function end(r: MemblockRegion): number {
-  return r.base + r.size;
-}
-
 /** Round `x` down to a multiple of the power of two `a` (exact for any number below 2^53). */
 function roundDown(x: number, a: number): number {
   return Math.floor(x / a) * a;
@@ -87,11 +83,19 @@ function isPow2(a: number): boolean {
   return a > 0 && Number.isInteger(Math.log2(a));
 }
 
-/** A sorted, non-overlapping region list (`struct memblock_type`). */
+/**
+ * A sorted, non-overlapping region list (`struct memblock_type`), stored as parallel typed
+ * arrays (base, size, flags, node) as the kernel stores an array of structs: a KHO successor
+ * reserves millions of preserved blocks, and one JS object per region would cost an allocation
+ * (and boxed numbers) each.
+ */
 export class MemblockType {
   readonly name: MemblockTypeName;
-  /** Regions, ascending by base; adjacent regions differ in flags or node (replaced by bulk updates). */
-  regions: MemblockRegion[] = [];
+  private bs = new Float64Array(16);
+  private sz = new Float64Array(16);
+  private fl = new Uint8Array(16);
+  private nd = new Int16Array(16);
+  private n = 0;
 
   constructor(name: MemblockTypeName) {
     this.name = name;
@@ -99,24 +103,55 @@ export class MemblockType {
 
   /** Number of regions. */
   get cnt(): number {
-    return this.regions.length;
+    return this.n;
+  }
+
+  /** The regions, ascending by base, as fresh objects (a copy: changing them changes nothing). */
+  get regions(): MemblockRegion[] {
+    const out: MemblockRegion[] = [];
+    for (let i = 0; i < this.n; i++) out.push(this.region(i));
+    return out;
+  }
+
+  /** Region `i` as a fresh object. */
+  region(i: number): MemblockRegion {
+    return { base: this.bs[i]!, size: this.sz[i]!, flags: this.fl[i]!, nid: this.nd[i]! };
+  }
+
+  /** Base of region `i`. */
+  baseOf(i: number): number {
+    return this.bs[i]!;
+  }
+
+  /** End (base + size) of region `i`. */
+  endOf(i: number): number {
+    return this.bs[i]! + this.sz[i]!;
+  }
+
+  /** Flags of region `i`. */
+  flagsOf(i: number): number {
+    return this.fl[i]!;
+  }
+
+  /** Node of region `i`. */
+  nidOf(i: number): number {
+    return this.nd[i]!;
   }
 
   /** Sum of region sizes in bytes. */
   get totalSize(): number {
     let t = 0;
-    for (const r of this.regions) t += r.size;
+    for (let i = 0; i < this.n; i++) t += this.sz[i]!;
     return t;
   }
 
   /** Index of the first region whose end is above `addr`. */
   firstEndingAfter(addr: number): number {
-    const rs = this.regions;
     let lo = 0;
-    let hi = rs.length;
+    let hi = this.n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (end(rs[mid]!) <= addr) lo = mid + 1;
+      if (this.bs[mid]! + this.sz[mid]! <= addr) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -125,34 +160,82 @@ export class MemblockType {
   /** True when some region overlaps `[base, base + size)`. */
   overlaps(base: number, size: number): boolean {
     const i = this.firstEndingAfter(base);
-    const r = this.regions[i];
-    return r !== undefined && r.base < base + size;
+    return i < this.n && this.bs[i]! < base + size;
   }
 
-  /** The region containing `addr`, or null. */
+  /** The region containing `addr` (a copy), or null. */
   find(addr: number): MemblockRegion | null {
-    const r = this.regions[this.firstEndingAfter(addr)];
-    return r !== undefined && r.base <= addr ? r : null;
+    const i = this.firstEndingAfter(addr);
+    return i < this.n && this.bs[i]! <= addr ? this.region(i) : null;
+  }
+
+  /** Room for at least `cap` regions (the arrays double), keeping the `n` there are. */
+  private grow(cap: number): void {
+    if (cap <= this.bs.length) return;
+    const c = Math.max(cap, this.bs.length * 2);
+    const bs = new Float64Array(c);
+    const sz = new Float64Array(c);
+    const fl = new Uint8Array(c);
+    const nd = new Int16Array(c);
+    bs.set(this.bs.subarray(0, this.n));
+    sz.set(this.sz.subarray(0, this.n));
+    fl.set(this.fl.subarray(0, this.n));
+    nd.set(this.nd.subarray(0, this.n));
+    this.bs = bs;
+    this.sz = sz;
+    this.fl = fl;
+    this.nd = nd;
+  }
+
+  /** Replace regions `[at, at + remove)` by `items` (ascending, disjoint). */
+  private splice(at: number, remove: number, items: readonly MemblockRegion[]): void {
+    const delta = items.length - remove;
+    if (delta > 0) this.grow(this.n + delta);
+    if (delta !== 0) {
+      const from = at + remove;
+      this.bs.copyWithin(from + delta, from, this.n);
+      this.sz.copyWithin(from + delta, from, this.n);
+      this.fl.copyWithin(from + delta, from, this.n);
+      this.nd.copyWithin(from + delta, from, this.n);
+      this.n += delta;
+    }
+    for (let k = 0; k < items.length; k++)
+      this.put(at + k, items[k]!.base, items[k]!.size, items[k]!.flags, items[k]!.nid);
+  }
+
+  private put(i: number, base: number, size: number, flags: number, nid: number): void {
+    this.bs[i] = base;
+    this.sz[i] = size;
+    this.fl[i] = flags;
+    this.nd[i] = nid;
   }
 
   /** `memblock_add_range`: insert the uncovered parts of `[base, e)`, then merge. */
   addRange(base: number, e: number, nid: number, flags: number): void {
     if (e <= base) return;
-    const rs = this.regions;
     const first = this.firstEndingAfter(base);
     const pieces: MemblockRegion[] = [];
     let cur = base;
     let i = first;
-    for (; i < rs.length; i++) {
-      const r = rs[i]!;
-      if (r.base >= e) break;
-      if (r.base > cur) pieces.push({ base: cur, size: r.base - cur, flags, nid });
-      pieces.push(r);
-      cur = Math.max(cur, end(r));
+    for (; i < this.n; i++) {
+      const rb = this.bs[i]!;
+      if (rb >= e) break;
+      if (rb > cur) pieces.push({ base: cur, size: rb - cur, flags, nid });
+      pieces.push(this.region(i));
+      cur = Math.max(cur, this.endOf(i));
     }
     if (cur < e) pieces.push({ base: cur, size: e - cur, flags, nid });
-    rs.splice(first, i - first, ...pieces);
+    this.splice(first, i - first, pieces);
     this.mergeAround(Math.max(0, first - 1), first + pieces.length + 1);
+  }
+
+  /** Split region `i` at `at` (inside it) into two regions with its flags and node. */
+  private splitAt(i: number, at: number): void {
+    const r = this.region(i);
+    this.splice(i, 1, [
+      { ...r, size: at - r.base },
+      { ...r, base: at, size: r.base + r.size - at },
+    ]);
   }
 
   /**
@@ -160,18 +243,15 @@ export class MemblockType {
    * boundaries; returns the index range `[from, to)` of the regions inside.
    */
   isolate(base: number, e: number): [number, number] {
-    const rs = this.regions;
     let i = this.firstEndingAfter(base);
-    const r0 = rs[i];
-    if (r0 !== undefined && r0.base < base && end(r0) > base) {
-      rs.splice(i, 1, { ...r0, size: base - r0.base }, { ...r0, base, size: end(r0) - base });
+    if (i < this.n && this.bs[i]! < base && this.endOf(i) > base) {
+      this.splitAt(i, base);
       i++;
     }
     const from = i;
-    while (i < rs.length && rs[i]!.base < e) {
-      const r = rs[i]!;
-      if (end(r) > e) {
-        rs.splice(i, 1, { ...r, size: e - r.base }, { ...r, base: e, size: end(r) - e });
+    while (i < this.n && this.bs[i]! < e) {
+      if (this.endOf(i) > e) {
+        this.splitAt(i, e);
         i++;
         break;
       }
@@ -184,17 +264,14 @@ export class MemblockType {
   removeRange(base: number, e: number): void {
     if (e <= base) return;
     const [from, to] = this.isolate(base, e);
-    this.regions.splice(from, to - from);
+    this.splice(from, to - from, []);
   }
 
   /** Set (`set = true`) or clear `flags` on `[base, e)`, splitting regions; then merge. */
   setClearFlags(base: number, e: number, flags: number, set: boolean): void {
     if (e <= base) return;
     const [from, to] = this.isolate(base, e);
-    for (let i = from; i < to; i++) {
-      const r = this.regions[i]!;
-      r.flags = set ? r.flags | flags : r.flags & ~flags;
-    }
+    for (let i = from; i < to; i++) this.fl[i] = set ? this.fl[i]! | flags : this.fl[i]! & ~flags;
     this.mergeAround(Math.max(0, from - 1), to + 1);
   }
 
@@ -203,7 +280,8 @@ export class MemblockType {
    * `setFlags` as `memblock_reserved_mark_noinit` does: new parts get `setFlags` and `nid`,
    * parts already in the list keep their flags and node and gain `setFlags`; neighbours merge.
    * The same list as calling `addRange` and `setClearFlags` per range in order, built in one
-   * linear merge instead of a splice per range (millions of KHO blocks in a successor).
+   * linear merge into fresh arrays instead of a splice per range (millions of KHO blocks in a
+   * successor).
    */
   addRangesFlagged(
     starts: ArrayLike<number>,
@@ -212,75 +290,99 @@ export class MemblockType {
     nid: number,
     setFlags: number,
   ): void {
-    const rs = this.regions;
-    const out: MemblockRegion[] = [];
+    const old = { bs: this.bs, sz: this.sz, fl: this.fl, nd: this.nd, n: this.n };
+    // Usually one region per new range plus the old ones; append() grows the arrays if not.
+    const cap = Math.max(16, n + old.n + 1);
+    this.bs = new Float64Array(cap);
+    this.sz = new Float64Array(cap);
+    this.fl = new Uint8Array(cap);
+    this.nd = new Int16Array(cap);
+    this.n = 0;
     let i = 0;
-    let r: MemblockRegion | undefined = rs[0];
-    const push = (x: MemblockRegion): void => {
-      const last = out[out.length - 1];
-      // The old list is replaced wholesale, so growing a region in place is safe.
-      if (last !== undefined && end(last) === x.base && last.flags === x.flags && last.nid === x.nid) {
-        last.size += x.size;
-      } else out.push(x);
+    // The old region being consumed, possibly cut at its front: [rb, re) with its flags and node.
+    let rb = i < old.n ? old.bs[0]! : 0;
+    let re = i < old.n ? rb + old.sz[0]! : 0;
+    const next = (): void => {
+      i++;
+      if (i < old.n) {
+        rb = old.bs[i]!;
+        re = rb + old.sz[i]!;
+      }
     };
     for (let k = 0; k < n; k++) {
       const s = starts[k]!;
       const e = ends[k]!;
       if (e <= s) continue;
-      while (r !== undefined && end(r) <= s) {
-        push(r);
-        r = rs[++i];
+      while (i < old.n && re <= s) {
+        this.append(rb, re, old.fl[i]!, old.nd[i]!);
+        next();
       }
-      if (r !== undefined && r.base < s) {
-        push({ ...r, size: s - r.base });
-        r = { ...r, base: s, size: end(r) - s };
+      if (i < old.n && rb < s) {
+        this.append(rb, s, old.fl[i]!, old.nd[i]!);
+        rb = s;
       }
       let cur = s;
       while (cur < e) {
-        if (r !== undefined && r.base <= cur) {
-          const re = end(r);
+        if (i < old.n && rb <= cur) {
           if (re <= e) {
-            push({ ...r, flags: r.flags | setFlags });
+            this.append(rb, re, old.fl[i]! | setFlags, old.nd[i]!);
             cur = re;
-            r = rs[++i];
+            next();
           } else {
-            push({ ...r, size: e - r.base, flags: r.flags | setFlags });
-            r = { ...r, base: e, size: re - e };
+            this.append(rb, e, old.fl[i]! | setFlags, old.nd[i]!);
+            rb = e;
             cur = e;
           }
         } else {
-          const gapEnd = r === undefined ? e : Math.min(e, r.base);
-          push({ base: cur, size: gapEnd - cur, flags: setFlags, nid });
+          const gapEnd = i < old.n ? Math.min(e, rb) : e;
+          this.append(cur, gapEnd, setFlags, nid);
           cur = gapEnd;
         }
       }
     }
-    while (r !== undefined) {
-      push(r);
-      r = rs[++i];
+    while (i < old.n) {
+      this.append(rb, re, old.fl[i]!, old.nd[i]!);
+      next();
     }
-    this.regions = out;
+  }
+
+  /** Appends `[b, e)` (after every region), merging with a touching last region of the same kind. */
+  private append(b: number, e: number, flags: number, nid: number): void {
+    const m = this.n;
+    if (
+      m > 0 &&
+      this.bs[m - 1]! + this.sz[m - 1]! === b &&
+      this.fl[m - 1] === flags &&
+      this.nd[m - 1] === nid
+    ) {
+      this.sz[m - 1] = e - this.bs[m - 1]!;
+      return;
+    }
+    if (m === this.bs.length) this.grow(m + 1);
+    this.put(m, b, e - b, flags, nid);
+    this.n = m + 1;
   }
 
   /** Set the node id of `[base, e)` (`memblock_set_node`). */
   setNode(base: number, e: number, nid: number): void {
     if (e <= base) return;
     const [from, to] = this.isolate(base, e);
-    for (let i = from; i < to; i++) this.regions[i]!.nid = nid;
+    for (let i = from; i < to; i++) this.nd[i] = nid;
     this.mergeAround(Math.max(0, from - 1), to + 1);
   }
 
   /** `memblock_merge_regions` restricted to `[from, to)` (indices clamp). */
   private mergeAround(from: number, to: number): void {
-    const rs = this.regions;
     let i = from;
-    let stop = Math.min(to, rs.length);
+    let stop = Math.min(to, this.n);
     while (i + 1 < stop) {
-      const a = rs[i]!;
-      const b = rs[i + 1]!;
-      if (end(a) === b.base && a.flags === b.flags && a.nid === b.nid) {
-        a.size += b.size;
-        rs.splice(i + 1, 1);
+      if (
+        this.endOf(i) === this.bs[i + 1] &&
+        this.fl[i] === this.fl[i + 1] &&
+        this.nd[i] === this.nd[i + 1]
+      ) {
+        this.sz[i] = this.sz[i]! + this.sz[i + 1]!;
+        this.splice(i + 1, 1, []);
         stop--;
       } else {
         i++;
@@ -380,9 +482,12 @@ export class Memblock {
    */
   reserveNoinitRanges(starts: ArrayLike<number>, ends: ArrayLike<number>, n: number): void {
     for (let k = 0; k < n; k++) {
-      this.range(starts[k], ends[k]! - starts[k]!);
-      if (k > 0 && starts[k]! < ends[k - 1]!)
-        throw new MmError('EINVAL', 'ranges must be sorted and disjoint');
+      const b = starts[k]!;
+      const e = ends[k]!;
+      // The checks of range() without its result array (millions of ranges), for sane input.
+      if (!(Number.isSafeInteger(b) && Number.isSafeInteger(e) && b >= 0 && e >= b && e <= PHYS_ADDR_MAX))
+        this.range(b, e - b);
+      if (k > 0 && b < ends[k - 1]!) throw new MmError('EINVAL', 'ranges must be sorted and disjoint');
     }
     this.reserved.addRangesFlagged(starts, ends, n, NUMA_NO_NODE, MEMBLOCK_RSRV_NOINIT);
   }
@@ -454,21 +559,25 @@ export class Memblock {
    */
   reservedKernSize(limit: number = MEMBLOCK_ALLOC_ANYWHERE, nid: number = NUMA_NO_NODE): number {
     let total = 0;
-    for (const r of this.reserved.regions) {
-      if (r.base > limit) break;
-      const size = end(r) > limit ? limit - r.base : r.size;
-      if ((nid < 0 || r.nid === nid) && (r.flags & MEMBLOCK_RSRV_KERN) !== 0) total += size;
+    const res = this.reserved;
+    for (let i = 0; i < res.cnt; i++) {
+      const base = res.baseOf(i);
+      if (base > limit) break;
+      const size = Math.min(res.endOf(i), limit) - base;
+      if ((nid < 0 || res.nidOf(i) === nid) && (res.flagsOf(i) & MEMBLOCK_RSRV_KERN) !== 0) total += size;
     }
     return total;
   }
 
   /** `should_skip_region`: is memory region `m` excluded for an iteration with nid/flags? */
-  private skip(m: MemblockRegion, nid: number, flags: number): boolean {
-    if (nid >= 0 && nid !== m.nid) return true;
-    if ((flags & MEMBLOCK_MIRROR) !== 0 && (m.flags & MEMBLOCK_MIRROR) === 0) return true;
-    if ((flags & MEMBLOCK_NOMAP) === 0 && (m.flags & MEMBLOCK_NOMAP) !== 0) return true;
-    if ((flags & MEMBLOCK_DRIVER_MANAGED) === 0 && (m.flags & MEMBLOCK_DRIVER_MANAGED) !== 0) return true;
-    if ((flags & MEMBLOCK_KHO_SCRATCH) !== 0 && (m.flags & MEMBLOCK_KHO_SCRATCH) === 0) return true;
+  private skip(mi: number, nid: number, flags: number): boolean {
+    const mNid = this.memory.nidOf(mi);
+    const mFlags = this.memory.flagsOf(mi);
+    if (nid >= 0 && nid !== mNid) return true;
+    if ((flags & MEMBLOCK_MIRROR) !== 0 && (mFlags & MEMBLOCK_MIRROR) === 0) return true;
+    if ((flags & MEMBLOCK_NOMAP) === 0 && (mFlags & MEMBLOCK_NOMAP) !== 0) return true;
+    if ((flags & MEMBLOCK_DRIVER_MANAGED) === 0 && (mFlags & MEMBLOCK_DRIVER_MANAGED) !== 0) return true;
+    if ((flags & MEMBLOCK_KHO_SCRATCH) !== 0 && (mFlags & MEMBLOCK_KHO_SCRATCH) === 0) return true;
     return false;
   }
 
@@ -487,25 +596,29 @@ export class Memblock {
 
   /** {@link freeRanges} as a callback per range, without building the list. */
   forEachFreeRange(nid: number, flags: number, fn: (start: number, end: number, nid: number) => void): void {
-    const res = this.reserved.regions;
-    for (const m of this.memory.regions) {
-      if (this.skip(m, nid, flags)) continue;
-      let cur = m.base;
-      const mEnd = end(m);
-      for (let j = this.reserved.firstEndingAfter(cur); j < res.length && cur < mEnd; j++) {
-        const r = res[j]!;
-        if (r.base >= mEnd) break;
-        if (r.base > cur) fn(cur, r.base, m.nid);
-        cur = Math.max(cur, end(r));
+    const res = this.reserved;
+    const mem = this.memory;
+    for (let mi = 0; mi < mem.cnt; mi++) {
+      if (this.skip(mi, nid, flags)) continue;
+      let cur = mem.baseOf(mi);
+      const mEnd = mem.endOf(mi);
+      const mNid = mem.nidOf(mi);
+      for (let j = res.firstEndingAfter(cur); j < res.cnt && cur < mEnd; j++) {
+        const rb = res.baseOf(j);
+        if (rb >= mEnd) break;
+        if (rb > cur) fn(cur, rb, mNid);
+        cur = Math.max(cur, res.endOf(j));
       }
-      if (cur < mEnd) fn(cur, mEnd, m.nid);
+      if (cur < mEnd) fn(cur, mEnd, mNid);
     }
   }
 
   /** The flags allocations pass to the region iterator (`choose_memblock_flags`). */
   private allocFlags(): number {
     if (this.scratchOnly) return MEMBLOCK_KHO_SCRATCH;
-    for (const m of this.memory.regions) if ((m.flags & MEMBLOCK_MIRROR) !== 0) return MEMBLOCK_MIRROR;
+    for (let mi = 0; mi < this.memory.cnt; mi++) {
+      if ((this.memory.flagsOf(mi) & MEMBLOCK_MIRROR) !== 0) return MEMBLOCK_MIRROR;
+    }
     return MEMBLOCK_NONE;
   }
 
@@ -537,19 +650,18 @@ export class Memblock {
       return 0;
     }
     // Top-down walks the free gaps from the top without materialising the list.
-    const mem = this.memory.regions;
-    const res = this.reserved.regions;
-    for (let mi = mem.length - 1; mi >= 0; mi--) {
-      const m = mem[mi]!;
-      if (this.skip(m, nid, flags)) continue;
-      const mStart = m.base;
-      let hi = end(m);
+    const mem = this.memory;
+    const res = this.reserved;
+    for (let mi = mem.cnt - 1; mi >= 0; mi--) {
+      if (this.skip(mi, nid, flags)) continue;
+      const mStart = mem.baseOf(mi);
+      let hi = mem.endOf(mi);
       // Last reservation starting below the region's end.
-      let j = this.reserved.firstEndingAfter(hi);
-      if (j >= res.length || res[j]!.base >= hi) j--;
+      let j = res.firstEndingAfter(hi);
+      if (j >= res.cnt || res.baseOf(j) >= hi) j--;
       for (;;) {
-        const r = j >= 0 ? res[j]! : undefined;
-        const lo = r !== undefined && end(r) > mStart ? Math.max(end(r), mStart) : mStart;
+        const rEnd = j >= 0 ? res.endOf(j) : -1;
+        const lo = j >= 0 && rEnd > mStart ? Math.max(rEnd, mStart) : mStart;
         if (lo < hi) {
           const a = Math.min(Math.max(lo, s), e);
           const b = Math.min(Math.max(hi, s), e);
@@ -558,8 +670,8 @@ export class Memblock {
             if (cand >= a) return cand;
           }
         }
-        if (r === undefined || end(r) <= mStart) break;
-        hi = Math.min(hi, r.base);
+        if (j < 0 || rEnd <= mStart) break;
+        hi = Math.min(hi, res.baseOf(j));
         if (hi <= mStart) break;
         j--;
       }
@@ -709,7 +821,9 @@ export class Memblock {
    */
   debugfsShow(type: MemblockTypeName): string {
     let out = '';
-    this[type].regions.forEach((r, i) => {
+    const t = this[type];
+    for (let i = 0; i < t.cnt; i++) {
+      const r = t.region(i);
       const last = r.base + r.size - 1;
       const nid = r.nid >= 0 ? String(r.nid).padStart(4) : '   x';
       let flag = 'NONE';
@@ -720,15 +834,15 @@ export class Memblock {
       out += `${String(i).padStart(4)}: 0x${r.base.toString(16).padStart(16, '0')}..0x${last
         .toString(16)
         .padStart(16, '0')} ${nid} ${flag}\n`;
-    });
+    }
     return out;
   }
 
   /** A deep copy of both lists (for tests and debugging views). */
   snapshot(): { memory: MemblockRegion[]; reserved: MemblockRegion[] } {
     return {
-      memory: this.memory.regions.map((r) => ({ ...r })),
-      reserved: this.reserved.regions.map((r) => ({ ...r })),
+      memory: this.memory.regions,
+      reserved: this.reserved.regions,
     };
   }
 }

@@ -163,26 +163,36 @@ export class ShmemInode {
 
   /** Bytes `[pos, pos+len)` clipped to `size`; holes read as zeros. */
   read(pos: number, len: number): Uint8Array {
-    const end = Math.min(this.size, pos + len);
-    if (pos >= end) return new Uint8Array(0);
-    const out = new Uint8Array(end - pos);
+    const out = new Uint8Array(Math.max(0, Math.min(this.size, pos + len) - pos));
+    this.readInto(pos, out);
+    return out;
+  }
+
+  /**
+   * Copies the bytes from `pos` (clipped to `size`) into `buf`, as many as fit; holes read as
+   * zeros. Returns the count.
+   */
+  readInto(pos: number, buf: Uint8Array): number {
+    const end = Math.min(this.size, pos + buf.length);
+    if (pos >= end) return 0;
     const mem = this.shmem.mem;
+    // Whole pages land word-aligned in `buf` when its offset in its buffer allows it.
+    const wordable = ((buf.byteOffset + PAGE_SIZE - (pos % PAGE_SIZE)) & 3) === 0;
     let at = pos;
     while (at < end) {
       const index = Math.floor(at / PAGE_SIZE);
       const off = at - index * PAGE_SIZE;
       const n = Math.min(PAGE_SIZE - off, end - at);
       const pfn = this.pfnAt(index);
-      if (pfn !== 0) {
-        const dst = at - pos;
-        // Whole, word-aligned pages are copied straight into the result (no temporary).
-        if (n === PAGE_SIZE && (dst & 3) === 0)
-          mem.readPage(pfn, new Uint32Array(out.buffer, dst, PAGE_SIZE / 4));
-        else out.set(mem.read(pfn * PAGE_SIZE + off, n), dst);
-      }
+      const dst = at - pos;
+      if (pfn !== 0 && n === PAGE_SIZE && wordable) {
+        const words = new Uint32Array(buf.buffer, buf.byteOffset + dst, PAGE_SIZE / 4);
+        if (!mem.readPage(pfn, words)) words.fill(0);
+      } else if (pfn !== 0) buf.set(mem.read(pfn * PAGE_SIZE + off, n), dst);
+      else buf.fill(0, dst, dst + n);
       at += n;
     }
-    return out;
+    return end - pos;
   }
 
   /**

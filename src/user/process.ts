@@ -249,11 +249,9 @@ export class Process implements Task {
     if (f === null || !f.canRead) return -ERRNO.EBADF;
     if (f.fops.read === undefined) return -ERRNO.EINVAL;
     if (count < 0) return -ERRNO.EINVAL;
-    const r = f.fops.read(f, Math.min(count, buf.length), f.pos);
-    if (typeof r === 'number') return r;
-    buf.set(r, 0);
-    f.pos += r.length;
-    return r.length;
+    const r = f.fops.read(f, buf.subarray(0, Math.min(count, buf.length)), f.pos);
+    if (r > 0) f.pos += r;
+    return r;
   }
 
   /** `write(fd, data)`: bytes written or -errno (a string is written as UTF-8). */
@@ -276,10 +274,7 @@ export class Process implements Task {
     if (f === null || !f.canRead) return -ERRNO.EBADF;
     if (f.fops.read === undefined || f.fops.llseek === undefined) return -ERRNO.ESPIPE;
     if (offset < 0) return -ERRNO.EINVAL;
-    const r = f.fops.read(f, Math.min(count, buf.length), offset);
-    if (typeof r === 'number') return r;
-    buf.set(r, 0);
-    return r.length;
+    return f.fops.read(f, buf.subarray(0, Math.min(count, buf.length)), offset);
   }
 
   /** `lseek(fd, offset, whence)`: the new position or -errno. */

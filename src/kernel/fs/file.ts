@@ -98,8 +98,11 @@ export interface FileOperations {
   open?: (file: File, task: Task) => number;
   /** `release`: the last reference to the file is gone. */
   release?: (file: File) => void;
-  /** `read` of up to `count` bytes at `pos`: the bytes (the VFS advances the position) or -errno. */
-  read?: (file: File, count: number, pos: number) => Uint8Array | number;
+  /**
+   * `read_iter` into `buf` (the user's buffer, `count` bytes long) at `pos`: bytes read (the VFS
+   * advances the position) or -errno.
+   */
+  read?: (file: File, buf: Uint8Array, pos: number) => number;
   /** `write` at `pos`: bytes written or -errno. */
   write?: (file: File, data: Uint8Array, pos: number) => number;
   /** `llseek`: the new position or -errno (the op sets `file.pos`). */

@@ -163,8 +163,8 @@ function shmemLlseek(file: File, offset: number, whence: number): number {
 }
 
 /** `shmem_file_read_iter`. */
-function shmemRead(file: File, count: number, pos: number): Uint8Array {
-  return file.inode.shmem!.read(pos, count);
+function shmemRead(file: File, buf: Uint8Array, pos: number): number {
+  return file.inode.shmem!.readInto(pos, buf);
 }
 
 /** `shmem_file_write_iter` with `shmem_write_begin`'s seal and freeze checks. */
@@ -282,7 +282,7 @@ export const SHMEM_FOPS: FileOperations = {
 /** `hugetlbfs_file_operations` as far as the model goes: no pool, no write, aligned sizes only. */
 export const HUGETLBFS_FOPS: FileOperations = {
   owner: 'hugetlbfs',
-  read: () => new Uint8Array(0),
+  read: () => 0,
   truncate: (file, size) => {
     if (size % HPAGE_SIZE !== 0) return -ERRNO.EINVAL;
     file.inode.size = size;
