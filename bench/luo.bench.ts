@@ -1,17 +1,15 @@
 /**
- * Live Update Orchestrator cycles through the Process uAPI (the struct bytes of
- * include/uapi/linux/liveupdate.h), on a machine with the sanitizer on:
- * - `luo.stress_files`: tools/testing/selftests/liveupdate/luo_stress_files.c: a state session
- *   (`kexec_many_files_state`, token 9999, memfd "2") and `many_files_session` with 500
- *   one-page memfds (token i, `"file-data-<i>"`); a child holds the fds, kexec; stage 2
- *   retrieves every session and fd, checks each memfd's text and finishes the sessions.
- * - `luo.stress_sessions`: luo_stress_sessions.c: 2000 empty sessions `many-test-<i>`, each
- *   retrieved and finished after the kexec.
- * - `luo.memfd_1G`: one 1 GiB memfd (262,144 4 KiB folios) written with a seeded pattern,
- *   preserved, carried across `kexec -e`, retrieved and read back (every byte compared).
+ * Live Update Orchestrator cycles, on a machine with the sanitizer on:
+ * - `luo.stress_files`, `luo.stress_sessions`: the kernel's selftests as installed in the
+ *   machine (/usr/lib/kselftests/liveupdate/luo_stress_files and luo_stress_sessions, see
+ *   docs/luo-kernel.md): stage 1 (`-s 1`: 500 one-page memfds in one session, or 2000 empty
+ *   sessions; a daemon child holds the fds), `kexec -e`, stage 2 (`-s 2`: everything retrieved,
+ *   checked and finished; the pass line printed).
+ * - `luo.memfd_1G`: one 1 GiB memfd (262,144 4 KiB folios) written with a pattern, preserved
+ *   through the uAPI (the struct bytes of include/uapi/linux/liveupdate.h), carried across
+ *   `kexec -e`, retrieved and read back (every word compared).
  * Each reports the phases' seconds, the cycle's wall and CPU seconds, the 1-minute load average
- * and peak RSS.
- */
+ * and peak RSS. */
 import { loadavg } from 'node:os';
 import type { BenchEntry, BenchResult } from './harness.ts';
 import { round, secondsSince } from './harness.ts';
@@ -25,7 +23,7 @@ import {
   LIVEUPDATE_SESSION_PRESERVE_FD,
   LIVEUPDATE_SESSION_RETRIEVE_FD,
 } from '../src/abi/liveupdate-uapi.ts';
-import { MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE, RLIMIT_NOFILE } from '../src/abi/uapi-fcntl.ts';
+import { O_RDWR } from '../src/abi/uapi-fcntl.ts';
 import { kexecExecute } from '../src/kexec/execute.ts';
 import { kexecFileLoad } from '../src/kexec/file-load.ts';
 import { mkImage } from '../src/kexec/image.ts';
@@ -33,11 +31,12 @@ import type { Kernel } from '../src/kernel/kernel.ts';
 import { Machine } from '../src/kernel/machine.ts';
 import { profileByName } from '../src/kernel/profile.ts';
 import type { Process } from '../src/user/process.ts';
+import '../src/user/kselftests/liveupdate/install.ts';
+import { runProgram } from '../src/user/programs.ts';
 import { userspace } from '../src/user/userspace.ts';
 
 const GiB = 2 ** 30;
 const CMD = 'console=ttyS0 kho=on liveupdate=on';
-const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 function cpuS(): number {
   const u = process.cpuUsage();
@@ -76,36 +75,6 @@ function finish(p: Process, sfd: number): void {
   check('finish', p.ioctl(sfd, LIVEUPDATE_SESSION_FINISH, encodeFinishIoctl()));
 }
 
-/** lu_utils.c `create_and_preserve_memfd`: one page holding `text`+NUL, preserved, closed. */
-function preserveTextMemfd(p: Process, sfd: number, token: number, text: string): void {
-  const mfd = check('memfd_create', p.memfdCreate('test_mfd', 0));
-  check('ftruncate', p.ftruncate(mfd, 4096));
-  const m = p.mmap(4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd);
-  if (typeof m === 'number') throw new Error(`mmap: ${m}`);
-  m.write(0, utf8(`${text}\0`));
-  m.unmap();
-  preserveFd(p, sfd, mfd, token);
-  p.close(mfd);
-}
-
-/** lu_utils.c `restore_and_verify_memfd`. */
-function verifyTextMemfd(p: Process, sfd: number, token: number, text: string): void {
-  const fd = retrieveFd(p, sfd, token);
-  const m = p.mmap(4096, PROT_READ, MAP_SHARED, fd);
-  if (typeof m === 'number') throw new Error(`mmap: ${m}`);
-  const got = m.read(0, text.length + 1);
-  m.unmap();
-  p.close(fd);
-  if (new TextDecoder().decode(got) !== `${text}\0`) throw new Error(`token ${token}: wrong data`);
-}
-
-/** lu_utils.c `luo_ensure_nofile_limit(n)`: RLIMIT_NOFILE of at least n + 32. */
-function ensureNofile(p: Process, n: number): void {
-  const lim = p.rlimitNofile();
-  if (lim.cur >= n + 32) return;
-  check('setrlimit', p.setrlimit(RLIMIT_NOFILE, { cur: n + 32, max: Math.max(lim.max, n + 32) }));
-}
-
 /** The selftests' `daemonize_and_wait`: a child keeps the fds, the parent exits. */
 function holdAndExit(p: Process): void {
   const child = p.fork();
@@ -116,7 +85,10 @@ function holdAndExit(p: Process): void {
 
 /** `kexec -l -s --reuse-cmdline` then `kexec -e`; the successor. */
 function kexec(k: Kernel): { successor: Kernel; jumpS: number; bootS: number } {
-  kexecFileLoad(k, { image: mkImage({ profile: k.profile, size: 12 << 20 }), cmdline: k.cmdline.raw });
+  kexecFileLoad(k, {
+    image: mkImage({ profile: k.profile, size: 12 << 20 }),
+    cmdline: k.cmdline.raw,
+  });
   const r = kexecExecute(k.machine);
   if (r.report.findings.length !== 0) throw new Error(JSON.stringify(r.report.findings.slice(0, 3)));
   return {
@@ -131,46 +103,31 @@ function boot(mem: number): Kernel {
   return m.coldBoot({ cmdline: CMD, profile: profileByName('kho-v4')! });
 }
 
-/** Stage 1 of a kexec selftest: the state session (memfd "2"), then `data(p, luo)`. */
-function stage1(k: Kernel, state: string, stateToken: number, data: (p: Process, luo: number) => void): void {
-  const p = proc(k, 'stage1');
-  const luo = check('open', p.open('/dev/liveupdate', O_RDWR));
-  const s = sessionIoctl(p, luo, LIVEUPDATE_IOCTL_CREATE_SESSION, state);
-  preserveTextMemfd(p, s, stateToken, '2');
-  data(p, luo);
-  p.close(luo);
-  holdAndExit(p);
-}
+const SELFTESTS = '/usr/lib/kselftests/liveupdate';
 
-/** Stage 2: the state session says 2, `data(q, luo)` verifies, then the state session finishes. */
-function stage2(k: Kernel, state: string, stateToken: number, data: (q: Process, luo: number) => void): void {
-  const q = proc(k, 'stage2');
-  const luo = check('open', q.open('/dev/liveupdate', O_RDWR));
-  const s = sessionIoctl(q, luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, state);
-  verifyTextMemfd(q, s, stateToken, '2');
-  data(q, luo);
-  finish(q, s);
-  q.exit(0);
-}
-
-function selftestCycle(
-  state: string,
-  stateToken: number,
-  data1: (p: Process, luo: number) => void,
-  data2: (q: Process, luo: number) => void,
-  facts: BenchResult,
-): BenchResult {
+/**
+ * A kexec selftest as run in the VM: `TEST -s 1` (its held-fd daemon keeps the sessions),
+ * `kexec -l -s --reuse-cmdline` + `kexec -e`, then `TEST -s 2`, which must print `pass`.
+ */
+async function selftestCycle(test: string, pass: string): Promise<BenchResult> {
   const k = boot(GiB); // the selftests' VM: qemu -m 1G
+  let out = '';
+  const sink = (t: string | Uint8Array): void => {
+    out += typeof t === 'string' ? t : new TextDecoder().decode(t);
+  };
+  const io = { stdout: sink, stderr: sink };
   const c0 = cpuS();
   const t0 = process.hrtime.bigint();
-  stage1(k, state, stateToken, data1);
+  const r1 = await runProgram(k, [`${SELFTESTS}/${test}`, '-s', '1'], io);
+  if (r1?.status !== 0) throw new Error(`${test} -s 1: ${out}`);
   const s1 = secondsSince(t0);
   const j = kexec(k);
   const t2 = process.hrtime.bigint();
-  stage2(j.successor, state, stateToken, data2);
+  out = '';
+  const r2 = await runProgram(j.successor, [`${SELFTESTS}/${test}`, '-s', '2'], io);
+  if (r2?.status !== 0 || !out.includes(pass)) throw new Error(`${test} -s 2: ${out}`);
   const s2 = secondsSince(t2);
   return {
-    ...facts,
     stage1_s: round(s1),
     kexec_jump_s: round(j.jumpS),
     successor_boot_s: round(j.bootS),
@@ -179,49 +136,6 @@ function selftestCycle(
     cycle_cpu_s: round(cpuS() - c0),
     load_avg_1m: round(loadavg()[0]!, 2),
   };
-}
-
-const FILES = 500;
-const SESSIONS = 2000;
-
-function stressFiles(): BenchResult {
-  return selftestCycle(
-    'kexec_many_files_state',
-    9999,
-    (p, luo) => {
-      ensureNofile(p, FILES);
-      const s = sessionIoctl(p, luo, LIVEUPDATE_IOCTL_CREATE_SESSION, 'many_files_session');
-      for (let i = 0; i < FILES; i++) preserveTextMemfd(p, s, i, `file-data-${i}`);
-    },
-    (q, luo) => {
-      const s = sessionIoctl(q, luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, 'many_files_session');
-      for (let i = 0; i < FILES; i++) verifyTextMemfd(q, s, i, `file-data-${i}`);
-      finish(q, s);
-      q.close(s);
-    },
-    { files: FILES },
-  );
-}
-
-function stressSessions(): BenchResult {
-  return selftestCycle(
-    'kexec_many_state',
-    999,
-    (p, luo) => {
-      ensureNofile(p, SESSIONS);
-      for (let i = 0; i < SESSIONS; i++)
-        sessionIoctl(p, luo, LIVEUPDATE_IOCTL_CREATE_SESSION, `many-test-${i}`);
-    },
-    (q, luo) => {
-      ensureNofile(q, SESSIONS);
-      for (let i = 0; i < SESSIONS; i++) {
-        const s = sessionIoctl(q, luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, `many-test-${i}`);
-        finish(q, s);
-        q.close(s);
-      }
-    },
-    { sessions: SESSIONS },
-  );
 }
 
 const CHUNK = 1 << 20;
@@ -305,14 +219,15 @@ export const entries: BenchEntry[] = [
   {
     name: 'luo.stress_files',
     description:
-      'luo_stress_files as uAPI calls on a 1 GiB machine, sanitizer on: 500 one-page memfds in one session, kexec, every fd retrieved and checked, sessions finished; seconds per phase',
-    run: stressFiles,
+      '/usr/lib/kselftests/liveupdate/luo_stress_files -s 1, kexec -e, -s 2 on a 1 GiB machine, sanitizer on: 500 one-page memfds in one session, each retrieved and checked; seconds per phase',
+    run: () => selftestCycle('luo_stress_files', '--- MANY-FILES KEXEC TEST PASSED (500 files) ---'),
   },
   {
     name: 'luo.stress_sessions',
     description:
-      'luo_stress_sessions as uAPI calls on a 1 GiB machine, sanitizer on: 2000 empty sessions, kexec, each retrieved and finished; seconds per phase',
-    run: stressSessions,
+      '/usr/lib/kselftests/liveupdate/luo_stress_sessions -s 1, kexec -e, -s 2 on a 1 GiB machine, sanitizer on: 2000 empty sessions, each retrieved and finished; seconds per phase',
+    run: () =>
+      selftestCycle('luo_stress_sessions', '--- MANY-SESSIONS KEXEC TEST PASSED (2000 sessions) ---'),
   },
   {
     name: 'luo.memfd_1G',

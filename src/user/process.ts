@@ -61,6 +61,15 @@ import { loadedImage } from '../kexec/file-load.ts';
 import { ERRNO } from '../util/errno.ts';
 import type { UserSpace } from './userspace.ts';
 
+/** `vfs_read` into `buf` at `pos` (the driver has `read`): bytes read or -errno. */
+function vfsRead(f: File, buf: Uint8Array, pos: number): number {
+  if (f.fops.readIter !== undefined) return f.fops.readIter(f, buf, pos);
+  const r = f.fops.read!(f, buf.length, pos);
+  if (typeof r === 'number') return r;
+  buf.set(r.subarray(0, buf.length), 0);
+  return Math.min(r.length, buf.length);
+}
+
 /** -ENOIOCTLCMD: a driver's "not mine"; the VFS turns it into -ENOTTY. */
 export const ENOIOCTLCMD = 515;
 
@@ -249,7 +258,7 @@ export class Process implements Task {
     if (f === null || !f.canRead) return -ERRNO.EBADF;
     if (f.fops.read === undefined) return -ERRNO.EINVAL;
     if (count < 0) return -ERRNO.EINVAL;
-    const r = f.fops.read(f, buf.subarray(0, Math.min(count, buf.length)), f.pos);
+    const r = vfsRead(f, buf.subarray(0, Math.min(count, buf.length)), f.pos);
     if (r > 0) f.pos += r;
     return r;
   }
@@ -274,7 +283,7 @@ export class Process implements Task {
     if (f === null || !f.canRead) return -ERRNO.EBADF;
     if (f.fops.read === undefined || f.fops.llseek === undefined) return -ERRNO.ESPIPE;
     if (offset < 0) return -ERRNO.EINVAL;
-    return f.fops.read(f, buf.subarray(0, Math.min(count, buf.length)), offset);
+    return vfsRead(f, buf.subarray(0, Math.min(count, buf.length)), offset);
   }
 
   /** `lseek(fd, offset, whence)`: the new position or -errno. */

@@ -32,11 +32,10 @@ export function ttyFiles(fs: KernelFs, io: TtyIo): [File, File, File] {
   // its stream (stdout for 0 and 1, stderr for 2).
   const fops = (sink: (t: Uint8Array) => void): FileOperations => ({
     owner: 'tty',
-    read: (_f, buf) => {
-      const n = Math.min(buf.length, input.length);
-      buf.set(input.subarray(0, n));
-      input = input.subarray(n);
-      return n;
+    read: (_f, count) => {
+      const out = input.subarray(0, count);
+      input = input.subarray(out.length);
+      return out;
     },
     write: (_f, data) => {
       sink(data.slice());

@@ -30,7 +30,7 @@ export function chrdevOpen(dev: CharDevice, flags: number, task: Task): File | n
 /** `null_fops`: reads see end of file, writes vanish, seeks go nowhere. */
 export const NULL_FOPS: FileOperations = {
   owner: 'mem',
-  read: () => 0,
+  read: () => new Uint8Array(0),
   write: (_f, data) => data.length,
   llseek: (f) => {
     f.pos = 0;
@@ -41,11 +41,7 @@ export const NULL_FOPS: FileOperations = {
 /** `zero_fops`: reads return zeros, writes vanish. */
 export const ZERO_FOPS: FileOperations = {
   owner: 'mem',
-  read: (_f, buf) => {
-    const n = Math.min(buf.length, 1 << 20);
-    buf.fill(0, 0, n);
-    return n;
-  },
+  read: (_f, count) => new Uint8Array(Math.min(count, 1 << 20)),
   write: (_f, data) => data.length,
   llseek: (f) => {
     f.pos = 0;

@@ -98,11 +98,14 @@ export interface FileOperations {
   open?: (file: File, task: Task) => number;
   /** `release`: the last reference to the file is gone. */
   release?: (file: File) => void;
+  /** `read` of up to `count` bytes at `pos`: the bytes (the VFS advances the position) or -errno. */
+  read?: (file: File, count: number, pos: number) => Uint8Array | number;
   /**
-   * `read_iter` into `buf` (the user's buffer, `count` bytes long) at `pos`: bytes read (the VFS
-   * advances the position) or -errno.
+   * `read_iter` straight into `buf` (the user's buffer; as many bytes as fit) at `pos`: bytes
+   * read or -errno. When present the VFS uses it instead of `read` (no copy through a fresh
+   * buffer: reading back a memfd of a gigabyte).
    */
-  read?: (file: File, buf: Uint8Array, pos: number) => number;
+  readIter?: (file: File, buf: Uint8Array, pos: number) => number;
   /** `write` at `pos`: bytes written or -errno. */
   write?: (file: File, data: Uint8Array, pos: number) => number;
   /** `llseek`: the new position or -errno (the op sets `file.pos`). */

@@ -162,8 +162,13 @@ function shmemLlseek(file: File, offset: number, whence: number): number {
   return pos;
 }
 
-/** `shmem_file_read_iter`. */
-function shmemRead(file: File, buf: Uint8Array, pos: number): number {
+/** `shmem_file_read_iter` (as `read`, for callers that want the bytes). */
+function shmemRead(file: File, count: number, pos: number): Uint8Array {
+  return file.inode.shmem!.read(pos, count);
+}
+
+/** `shmem_file_read_iter` into the caller's buffer. */
+function shmemReadIter(file: File, buf: Uint8Array, pos: number): number {
   return file.inode.shmem!.readInto(pos, buf);
 }
 
@@ -272,6 +277,7 @@ function shmemMmap(
 export const SHMEM_FOPS: FileOperations = {
   owner: 'shmem',
   read: shmemRead,
+  readIter: shmemReadIter,
   write: shmemWrite,
   llseek: shmemLlseek,
   mmap: shmemMmap,
@@ -282,7 +288,7 @@ export const SHMEM_FOPS: FileOperations = {
 /** `hugetlbfs_file_operations` as far as the model goes: no pool, no write, aligned sizes only. */
 export const HUGETLBFS_FOPS: FileOperations = {
   owner: 'hugetlbfs',
-  read: () => 0,
+  read: () => new Uint8Array(0),
   truncate: (file, size) => {
     if (size % HPAGE_SIZE !== 0) return -ERRNO.EINVAL;
     file.inode.size = size;
