@@ -20,6 +20,7 @@ import { configureWithModuleFiles } from '../kernel/loadable/machine-modules.ts'
 import { ModuleError } from '../kernel/module.ts';
 import { profileByName } from '../kernel/profile.ts';
 import { incomingFdt } from '../kho/subtree.ts';
+import { checkCmdline } from './cmdline.ts';
 import { runModuleUserspace } from './userspace.ts';
 import { KexecError } from '../kexec/errors.ts';
 import {
@@ -107,13 +108,6 @@ export type CheckEvent =
 
 const PAGE = 4096;
 
-/** `kho=on` and `liveupdate=on` unless the command line says otherwise (LUO handlers need both). */
-function withKho(cmdline: string): string {
-  let c = /(^|\s)kho=/.test(cmdline) ? cmdline : `${cmdline} kho=on`.trim();
-  if (!/(^|\s)liveupdate=/.test(c)) c = `${c} liveupdate=on`;
-  return c;
-}
-
 function totals(blocks: readonly { pfn: number; order: number }[]): PageTotals {
   const pages = blocks.reduce((a, b) => a + 2 ** b.order, 0);
   return { blocks: blocks.length, pages, bytes: pages * PAGE };
@@ -165,7 +159,7 @@ function freer(events: readonly PageEvent[]): string | null {
 
 /** Run the check; `emit` gets progress (for a watchdog). Never throws for a bad module. */
 export function runCheck(o: CheckOptions, emit: (e: CheckEvent) => void = () => undefined): CheckReport {
-  const cmdline0 = withKho(o.cmdline);
+  const cmdline0 = checkCmdline(o.cmdline);
   const report: CheckReport = {
     module: null,
     file: o.file,

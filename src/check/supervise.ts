@@ -8,6 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { INITCALL_TASK, softLockupLines } from '../kernel/watchdog.ts';
+import { checkCmdline } from './cmdline.ts';
 import type { CheckEvent, CheckOptions, CheckReport, GenerationResult } from './engine.ts';
 
 /** A check with its watchdog timeout in seconds. */
@@ -17,7 +18,13 @@ export interface SupervisedCheck extends CheckOptions {
 
 type Message =
   | CheckEvent
-  | { type: 'phase'; phase: 'init' | 'exit'; state: 'start' | 'end'; module: string; gen: number }
+  | {
+      type: 'phase';
+      phase: 'init' | 'exit' | 'userspace';
+      state: 'start' | 'end';
+      module: string;
+      gen: number;
+    }
   | { type: 'ready' }
   | { type: 'done'; report: CheckReport };
 
@@ -28,7 +35,7 @@ export function superviseCheck(o: SupervisedCheck): Promise<CheckReport> {
     const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: opts });
     const results: GenerationResult[] = [];
     let gen = 0;
-    let phase: { module: string; gen: number; what: 'init' | 'exit' } | null = null;
+    let phase: { module: string; gen: number; what: 'init' | 'exit' | 'userspace' } | null = null;
     let timer: NodeJS.Timeout | null = null;
     let settled = false;
     const arm = (): void => {
@@ -57,14 +64,18 @@ export function superviseCheck(o: SupervisedCheck): Promise<CheckReport> {
         module,
         file: opts.file,
         profile: opts.profile,
-        machine: { mem: opts.mem, nodes: opts.nodes, seed: opts.seed, cmdline: opts.cmdline },
+        machine: { mem: opts.mem, nodes: opts.nodes, seed: opts.seed, cmdline: checkCmdline(opts.cmdline) },
         generationsWanted: opts.generations,
         generations: results,
         verdict: 'hung',
         errors: results.reduce((a, g) => a + g.findings.filter((f) => f.severity === 'error').length, 0) + 1,
         warnings: results.reduce((a, g) => a + g.findings.filter((f) => f.severity === 'warning').length, 0),
         stopped: `${where} within ${secs} s (stopped by the watchdog)`,
-        hung: [...softLockupLines(secs, INITCALL_TASK, module === null ? [] : [module]), where],
+        // A process spinning in user space locks no CPU up: only the kernel side is a soft lockup.
+        hung:
+          phase?.what === 'userspace'
+            ? [where]
+            : [...softLockupLines(secs, INITCALL_TASK, module === null ? [] : [module]), where],
       });
     };
     worker.on('message', (m: Message) => {

@@ -8,7 +8,7 @@ import { TaskBlockedError } from '../kernel/fs/fdtable.ts';
 import { SigbusError } from '../kernel/fs/file.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { errorFrames, formatFrame } from '../kernel/loadable/caller.ts';
-import { loadedDefinition } from '../kernel/loadable/load.ts';
+import { loadedDefinition, userspacePhase } from '../kernel/loadable/load.ts';
 import type { Process } from '../user/process.ts';
 import { ttyFiles } from '../user/tty.ts';
 import { userspace } from '../user/userspace.ts';
@@ -44,6 +44,7 @@ export function runModuleUserspace(k: Kernel, name: string): UserspaceRun | null
   }
   let status: number;
   let failure: string | null = null;
+  userspacePhase(k, name, 'start');
   try {
     const r = main(p);
     status = typeof r === 'number' && Number.isInteger(r) ? r & 0xff : 1;
@@ -56,6 +57,8 @@ export function runModuleUserspace(k: Kernel, name: string): UserspaceRun | null
     else status = 128 + 11;
     const what = e instanceof Error ? e.message.split('\n', 1)[0]! : String(e);
     failure = `${name}'s user space died${where}: ${what}`;
+  } finally {
+    userspacePhase(k, name, 'end');
   }
   const output = text.split('\n');
   if (output.at(-1) === '') output.pop();

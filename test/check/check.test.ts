@@ -223,4 +223,14 @@ export default defineModule({
     assert.equal(r.generations.length, 1, 'generation 0 finished');
     assert.ok(secs < 20, `took ${secs} s`);
   });
+
+  it('user space that never returns is hung too, without a soft lockup (a spinning process locks no CPU up)', async () => {
+    const f = moduleFile(`import { defineModule } from 'kho';
+export default defineModule({ name: 'spinuser', init: () => 0, userspace: () => { for (;;) {} } });
+`);
+    const r = await superviseCheck({ ...BASE, file: f, generations: 1, timeout: 2 });
+    assert.equal(r.verdict, 'hung');
+    assert.deepEqual(r.hung, ['spinuser: userspace did not return in generation 0']);
+    assert.equal(r.machine.cmdline, `${BASE.cmdline} liveupdate=on`);
+  });
 });

@@ -166,9 +166,9 @@ function instantiate(path: string): ModuleDefinition {
   return def as ModuleDefinition;
 }
 
-/** Observer of module init/exit (the `kho check` watchdog listens). */
+/** Observer of module init/exit and its user space (the `kho check` watchdog listens). */
 export type ModulePhaseListener = (e: {
-  phase: 'init' | 'exit';
+  phase: 'init' | 'exit' | 'userspace';
   state: 'start' | 'end';
   module: string;
   gen: number;
@@ -178,6 +178,11 @@ let phaseListener: ModulePhaseListener | null = null;
 /** Be told when a file module's init or exit starts and ends (one listener; null removes it). */
 export function onModulePhase(l: ModulePhaseListener | null): void {
   phaseListener = l;
+}
+
+/** Tell the listener that a module's user space (run by `kho check`) starts or ends. */
+export function userspacePhase(k: Kernel, module: string, state: 'start' | 'end'): void {
+  phaseListener?.({ phase: 'userspace', state, module, gen: kernelSeq(k) });
 }
 
 /** A module file as the machine knows it: the path and what its definition says. */
