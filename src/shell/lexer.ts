@@ -8,6 +8,7 @@
  * does not throw {@link ParseError} naming them (never a silent literal).
  */
 import type { ParamOp, RedirectOp, Script, Word, WordPart } from './ast.ts';
+import { ansiEscape } from './ansi-escape.ts';
 
 /** The input ended inside a construct: `reason` is the open quote or bracket, or `eof`. */
 export class Incomplete extends Error {
@@ -93,43 +94,15 @@ function pushText(parts: WordPart[], s: string): void {
 /** `$'…'` escapes (bash's ANSI-C quoting). */
 function ansiC(body: string): string {
   let out = '';
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i]!;
-    if (c !== '\\' || i + 1 >= body.length) {
-      out += c;
+  let i = 0;
+  while (i < body.length) {
+    if (body[i] !== '\\' || i + 1 >= body.length) {
+      out += body[i++]!;
       continue;
     }
-    const d = body[++i]!;
-    const simple: Record<string, string> = {
-      n: '\n',
-      t: '\t',
-      r: '\r',
-      a: '\x07',
-      b: '\b',
-      f: '\f',
-      v: '\v',
-      e: '\x1b',
-      E: '\x1b',
-      '\\': '\\',
-      "'": "'",
-      '"': '"',
-      '?': '?',
-    };
-    const s = simple[d];
-    if (s !== undefined) out += s;
-    else if (d >= '0' && d <= '7') {
-      let j = i;
-      while (j < body.length && j < i + 3 && body[j]! >= '0' && body[j]! <= '7') j++;
-      out += String.fromCharCode(parseInt(body.slice(i, j), 8) & 0xff);
-      i = j - 1;
-    } else if (d === 'x' && /[0-9a-fA-F]/.test(body[i + 1] ?? '')) {
-      let j = i + 1;
-      while (j < body.length && j < i + 3 && /[0-9a-fA-F]/.test(body[j]!)) j++;
-      out += String.fromCharCode(parseInt(body.slice(i + 1, j), 16));
-      i = j - 1;
-    } else if (d === 'c' && i + 1 < body.length) {
-      out += String.fromCharCode(body.charCodeAt(++i) & 0x1f);
-    } else out += `\\${d}`;
+    const e = ansiEscape(body, i, { control: true });
+    out += e.text;
+    i = e.next;
   }
   return out;
 }

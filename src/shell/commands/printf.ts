@@ -6,44 +6,7 @@
  */
 import type { ShellCommand } from '../command.ts';
 import { echoEscapes } from './echo.ts';
-
-/** bash's `printf` escapes in the format (octal up to three digits after `\`). */
-function formatEscape(f: string, i: number): { text: string; next: number } {
-  const d = f[i + 1];
-  if (d === undefined) return { text: '\\', next: i + 1 };
-  const simple: Record<string, string> = {
-    n: '\n',
-    t: '\t',
-    r: '\r',
-    a: '\x07',
-    b: '\b',
-    f: '\f',
-    v: '\v',
-    e: '\x1b',
-    E: '\x1b',
-    '\\': '\\',
-    '"': '"',
-    "'": "'",
-    '?': '?',
-  };
-  if (simple[d] !== undefined) return { text: simple[d], next: i + 2 };
-  if (d >= '0' && d <= '7') {
-    let j = i + 1;
-    while (j < f.length && j < i + 4 && f[j]! >= '0' && f[j]! <= '7') j++;
-    return { text: String.fromCharCode(parseInt(f.slice(i + 1, j), 8) & 0xff), next: j };
-  }
-  if (d === 'x' && /[0-9a-fA-F]/.test(f[i + 2] ?? '')) {
-    let j = i + 2;
-    while (j < f.length && j < i + 4 && /[0-9a-fA-F]/.test(f[j]!)) j++;
-    return { text: String.fromCharCode(parseInt(f.slice(i + 2, j), 16)), next: j };
-  }
-  if ((d === 'u' || d === 'U') && /[0-9a-fA-F]/.test(f[i + 2] ?? '')) {
-    let j = i + 2;
-    while (j < f.length && j < i + (d === 'u' ? 6 : 10) && /[0-9a-fA-F]/.test(f[j]!)) j++;
-    return { text: String.fromCodePoint(parseInt(f.slice(i + 2, j), 16)), next: j };
-  }
-  return { text: `\\${d}`, next: i + 2 };
-}
+import { ansiEscape } from '../ansi-escape.ts';
 
 /** `%q`: quote for reuse as shell input. */
 function shellQuote(s: string): string {
@@ -124,7 +87,7 @@ export const printf: ShellCommand = {
       for (let i = 0; i < format.length && !stop;) {
         const c = format[i]!;
         if (c === '\\') {
-          const e = formatEscape(format, i);
+          const e = ansiEscape(format, i, { control: false }); // no `\c` in a format
           out += e.text;
           i = e.next;
           continue;
