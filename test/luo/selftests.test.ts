@@ -416,3 +416,54 @@ describe('the hand-over of the real luo_kexec_simple stage 1, page by page', () 
     }
   });
 });
+
+describe('on the FDT-era profiles', () => {
+  it('kho-v3: the liveupdate cases of the v7.2 interface fail as on such a kernel; the nine older ones pass', async () => {
+    const t = term({ cmdline: CMDLINE, profile: 'kho-v3' });
+    const r = await t.run(`${DIR}/liveupdate`);
+    assert.equal(r.status, 1);
+    const failed = [...r.out.matchAll(/^not ok \d+ liveupdate_device\.(\w+)$/gm)].map((m) => m[1]);
+    assert.deepEqual(failed, [
+      'create_session_no_null_termination',
+      'create_session_empty_name',
+      'get_session_name',
+      'get_session_name_max_length',
+      'preserve_many_sessions',
+      'preserve_many_files',
+    ]);
+    assert.match(r.out, /^# FAILED: 9 \/ 15 tests passed\.$/m);
+    assert.match(
+      r.err,
+      /^# liveupdate\.c:488:preserve_many_sessions:Expected session_fds\[i\] \(-12\) >= 0 \(0\)$/m,
+    );
+  });
+
+  it('kho-v2 (luo-v1, memfd-v1): luo_kexec_simple passes; luo_stress_files stops at the 129th file with ENOSPC', async () => {
+    const { s2 } = await kexecCycle(term({ cmdline: CMDLINE, profile: 'kho-v2' }), 'luo_kexec_simple');
+    assert.equal(s2.status, 0, s2.out + s2.err);
+    assert.ok(s2.out.endsWith('# \n--- SIMPLE KEXEC TEST PASSED ---\n'));
+    const t = term({ cmdline: CMDLINE, profile: 'kho-v2' });
+    const r = await t.run(`${DIR}/luo_stress_files -s 1`);
+    assert.equal(r.status, 1);
+    assert.ok(
+      r.out.endsWith(
+        '# [STAGE 1] Preserving 500 files...\n' +
+          'Bail out! [run_stage_1:39] create_and_preserve_memfd for index 128 (errno: No space left on device)\n' +
+          TOTALS0,
+      ),
+      r.out,
+    );
+  });
+});
+
+it('ls -l /proc/PID/fd of the held-fd daemon shows the two sessions and no terminal', async () => {
+  const t = term({ cmdline: CMDLINE });
+  const pid = daemonLines((await t.run(`${DIR}/luo_kexec_simple -s 1`)).out);
+  const ls = await t.run(`ls -l /proc/${pid}/fd`);
+  assert.equal(ls.status, 0, ls.err);
+  const links = [...ls.out.matchAll(/ (\d+) -> (.*)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+  assert.deepEqual(links, [
+    '4 anon_inode:[luo_session] kexec_simple_state',
+    '5 anon_inode:[luo_session] test-session',
+  ]);
+});
