@@ -12,7 +12,7 @@ import { ModuleLoadError, openModuleFile, type ModuleFile } from '../kernel/load
 import { configureWithModuleFiles, loadErrorMessage } from '../kernel/loadable/machine-modules.ts';
 import { DEFAULT_PROFILE, PROFILE_NAMES, profileByName, type ReleaseProfile } from '../kernel/profile.ts';
 import { COMMANDS } from './commands/index.ts';
-import { FsError, strerror, type Sink } from './io.ts';
+import { FsError, nodeErrCode, strerror, type Sink } from './io.ts';
 import { HostDir } from '../util/host-dir.ts';
 import { resolve } from 'node:path';
 import { Session } from './session.ts';
@@ -112,7 +112,7 @@ export function hostDirOption(o: MachineCliOptions, byDefault = true): HostDir |
   try {
     return new HostDir(resolve(process.cwd(), dir));
   } catch (err) {
-    return `--host-dir: ${dir}: ${err instanceof FsError ? strerror(err.code) : String(err)}`;
+    return `--host-dir: ${dir}: ${strerror(err instanceof FsError ? err.code : nodeErrCode(err))}`;
   }
 }
 

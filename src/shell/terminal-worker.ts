@@ -119,7 +119,7 @@ export class TerminalSession {
     try {
       hostDir = new HostDir(this.start.hostDir);
     } catch (err) {
-      const why = err instanceof FsError ? strerror(err.code) : String(err);
+      const why = strerror(err instanceof FsError ? err.code : 'EIO');
       this.send({ t: 'fatal', message: `--host-dir: ${this.start.hostDir ?? ''}: ${why}`, status: 2 });
       return false;
     }

@@ -65,12 +65,14 @@ export class HostDir {
       return;
     }
     let real: string;
+    let isDir: boolean;
     try {
       real = realpathSync(dir);
+      isDir = statSync(real).isDirectory();
     } catch (err) {
       throw new FsError(nodeErrCode(err));
     }
-    if (!statSync(real).isDirectory()) throw new FsError('ENOTDIR');
+    if (!isDir) throw new FsError('ENOTDIR');
     this.home = dir;
     this.root = real;
   }
