@@ -102,3 +102,10 @@ export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
 export const S_IFCHR = 0o020000;
 export const S_IFDIR = 0o040000;
+
+/** `PIDFD_NONBLOCK` (= O_NONBLOCK), the one flag `pidfd_open` takes. */
+export const PIDFD_NONBLOCK = O_NONBLOCK;
+/** SIGKILL. */
+export const SIGKILL = 9;
+/** SIGTERM. */
+export const SIGTERM = 15;

@@ -4,7 +4,7 @@
  * PATH directory, runs as a process (fork of the login shell, terminal on fds 0/1/2). After a
  * program kexecs the machine, the terminal shows the new kernel as after `kexec -e`.
  */
-import '../user/kselftests/liveupdate/install.ts';
+import '../user/rootfs.ts';
 import { programAt, runProgram } from '../user/programs.ts';
 import type { ShellCommand } from './command.ts';
 import { afterBoot } from './commands/reboot.ts';

@@ -38,14 +38,19 @@ import {
   O_EXCL,
   O_LARGEFILE,
   O_NONBLOCK,
+  O_RDWR,
   O_TRUNC,
+  PIDFD_NONBLOCK,
   PROT_WRITE,
   RLIMIT_NOFILE,
   SEEK_HOLE,
+  SIGKILL,
+  SIGTERM,
 } from '../abi/uapi-fcntl.ts';
+import { anonInodeGetfile } from '../kernel/fs/anon-inode.ts';
 import { chrdevOpen } from '../kernel/fs/chrdev.ts';
 import { FdTable, type Task } from '../kernel/fs/fdtable.ts';
-import { allocFile, type File, type FileMapping } from '../kernel/fs/file.ts';
+import { allocFile, fput, type File, type FileMapping, type FileOperations } from '../kernel/fs/file.ts';
 import {
   memfdAddSeals,
   memfdAllocFile,
@@ -69,6 +74,9 @@ function vfsRead(f: File, buf: Uint8Array, pos: number): number {
   buf.set(r.subarray(0, buf.length), 0);
   return Math.min(r.length, buf.length);
 }
+
+/** The pidfd file operations (fs/pidfs.c): nothing but identity here. */
+const PIDFD_FOPS: FileOperations = { owner: 'pidfs' };
 
 /** -ENOIOCTLCMD: a driver's "not mine"; the VFS turns it into -ENOTTY. */
 export const ENOIOCTLCMD = 515;
@@ -445,6 +453,62 @@ export class Process implements Task {
   fork(): Process | number {
     this.live();
     return this.userspace.forkFrom(this);
+  }
+
+  /**
+   * `pidfd_open(pid, flags)`: a descriptor (`anon_inode:[pidfd]`, close-on-exec as the kernel
+   * makes it) that refers to process `pid`. -EINVAL for bad flags or pid, -ESRCH when no such
+   * process runs.
+   */
+  pidfdOpen(pid: number, flags = 0): number {
+    const k = this.live();
+    if ((flags & ~PIDFD_NONBLOCK) !== 0 || !Number.isInteger(pid) || pid <= 0) return -ERRNO.EINVAL;
+    const target = this.userspace.process(pid);
+    if (target === undefined || target.state !== 'running') return -ERRNO.ESRCH;
+    const fd = this.files.getUnusedFd(O_CLOEXEC);
+    if (fd < 0) return fd;
+    this.files.install(fd, anonInodeGetfile(k.fs, '[pidfd]', PIDFD_FOPS, target, O_RDWR | flags));
+    return fd;
+  }
+
+  /**
+   * `pidfd_getfd(pidfd, targetfd, flags)` (kernel/pid.c): a new descriptor in this process for
+   * the open file behind `targetfd` of the process `pidfd` refers to, close-on-exec (the
+   * kernel sets it). Processes here are root, so the ptrace access check passes. -EINVAL for
+   * flags, -EBADF for a descriptor that is not a pidfd or a target descriptor that is not open,
+   * -ESRCH when the process has exited.
+   */
+  pidfdGetfd(pidfd: number, targetfd: number, flags = 0): number {
+    this.live();
+    if (flags !== 0) return -ERRNO.EINVAL;
+    const pf = this.files.lookup(pidfd);
+    if (pf === null || pf.fops !== PIDFD_FOPS) return -ERRNO.EBADF;
+    const target = pf.privateData as Process;
+    if (target.state !== 'running' || target.userspace !== this.userspace) return -ERRNO.ESRCH;
+    const file = target.files.fget(targetfd);
+    if (file === null) return -ERRNO.EBADF;
+    const fd = this.files.getUnusedFd(O_CLOEXEC);
+    if (fd < 0) {
+      fput(file);
+      return fd;
+    }
+    this.files.install(fd, file);
+    return fd;
+  }
+
+  /**
+   * `kill(pid, sig)` for the two signals that end a process here (SIGTERM, SIGKILL, neither
+   * caught): the target exits with status 128 + sig, closing its descriptors; init ignores
+   * them, as the kernel lets it. 0 (signal 0 only checks), -EINVAL for other signals, -ESRCH
+   * without such a process.
+   */
+  kill(pid: number, sig: number): number {
+    this.live();
+    if (sig !== 0 && sig !== SIGTERM && sig !== SIGKILL) return -ERRNO.EINVAL;
+    const target = this.userspace.process(pid);
+    if (target === undefined || target.state !== 'running') return -ERRNO.ESRCH;
+    if (sig !== 0 && pid !== 1) target.exit(128 + sig);
+    return 0;
   }
 
   /** `setsid()`: a new session led by this process; -EPERM for a process group leader. */

@@ -95,6 +95,39 @@ describe('processes and descriptor tables', () => {
     assert.equal(userspace(k).process(child.pid), undefined, 'init reaped it');
   });
 
+  it("pidfd_open + pidfd_getfd copy another process's descriptor (close-on-exec); kill ends a process", () => {
+    const holder = proc(k, 'holder');
+    const luo = openLuo(holder);
+    assert.ok(luo >= 0);
+    const p = proc(k);
+    assert.equal(p.pidfdOpen(holder.pid, 1), -ERRNO.EINVAL);
+    assert.equal(p.pidfdOpen(0), -ERRNO.EINVAL);
+    assert.equal(p.pidfdOpen(999999), -ERRNO.ESRCH);
+    const pidfd = p.pidfdOpen(holder.pid);
+    assert.ok(pidfd >= 0);
+    assert.equal(p.fcntl(pidfd, F_GETFD), FD_CLOEXEC);
+    assert.equal(p.pidfdGetfd(pidfd, luo, 1), -ERRNO.EINVAL);
+    assert.equal(p.pidfdGetfd(pidfd, 77), -ERRNO.EBADF, 'target fd not open');
+    const devnull = p.open('/dev/null', O_RDONLY);
+    assert.equal(p.pidfdGetfd(devnull, luo), -ERRNO.EBADF, 'not a pidfd');
+    const copy = p.pidfdGetfd(pidfd, luo);
+    assert.ok(copy >= 0);
+    assert.equal(p.fcntl(copy, F_GETFD), FD_CLOEXEC);
+    assert.equal(createSession(p, copy, 'via-copy') >= 0, true, 'the same open /dev/liveupdate');
+    assert.equal(p.kill(holder.pid, 2), -ERRNO.EINVAL);
+    assert.equal(p.kill(holder.pid, 0), 0);
+    assert.equal(p.kill(holder.pid, 15), 0);
+    assert.equal(holder.state, 'dead');
+    assert.equal(p.kill(holder.pid, 15), -ERRNO.ESRCH);
+    assert.equal(p.pidfdGetfd(pidfd, luo), -ERRNO.ESRCH, 'the process is gone');
+    assert.equal(openLuo(proc(k)), -ERRNO.EBUSY, 'the copy still holds the device');
+    p.exit(0);
+    const q = proc(k);
+    const fd = openLuo(q);
+    assert.ok(fd >= 0);
+    q.close(fd);
+  });
+
   it('a parent reaps its child with waitpid', () => {
     const p = proc(k);
     const c = p.fork();
