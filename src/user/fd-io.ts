@@ -5,13 +5,16 @@
 import { ERRNO } from '../util/errno.ts';
 import type { Process } from './process.ts';
 
-/** The whole content of `fd` from offset 0 (pread until end of file), or -errno. */
-export function readWhole(p: Process, fd: number): Uint8Array | number {
+/**
+ * Everything `readSome(buf, offset)` yields until it returns 0 (end of file), in one buffer,
+ * or the first -errno.
+ */
+function readToEnd(readSome: (buf: Uint8Array, offset: number) => number): Uint8Array | number {
   const chunks: Uint8Array[] = [];
   let off = 0;
   const buf = new Uint8Array(1 << 20);
   for (;;) {
-    const n = p.pread(fd, buf, buf.length, off);
+    const n = readSome(buf, off);
     if (n < 0) return n;
     if (n === 0) break;
     chunks.push(buf.slice(0, n));
@@ -24,6 +27,16 @@ export function readWhole(p: Process, fd: number): Uint8Array | number {
     at += c.length;
   }
   return out;
+}
+
+/** The whole content of `fd` from offset 0 (pread until end of file), or -errno. */
+export function readWhole(p: Process, fd: number): Uint8Array | number {
+  return readToEnd((buf, off) => p.pread(fd, buf, buf.length, off));
+}
+
+/** What is left to read on `fd` (read until end of file: a pipe, a terminal), or -errno. */
+export function readRest(p: Process, fd: number): Uint8Array | number {
+  return readToEnd((buf) => p.read(fd, buf));
 }
 
 /** Write all of `data` to `fd` (write until done), 0 or -errno. */

@@ -10,7 +10,7 @@
 import { LIVEUPDATE_SESSION_NAME_LENGTH } from '../../abi/liveupdate-uapi.ts';
 import { MFD_CLOEXEC, O_RDWR, SEEK_END, SEEK_SET } from '../../abi/uapi-fcntl.ts';
 import { ERRNO } from '../../util/errno.ts';
-import { readWhole, writeAll } from '../fd-io.ts';
+import { readRest, readWhole, writeAll } from '../fd-io.ts';
 import {
   luoCreateSession,
   luoOpenDevice,
@@ -71,27 +71,6 @@ function parseSize(s: string): number {
   const n = Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase());
   if (!Number.isSafeInteger(n)) throw new UsageError(`invalid size '${s}'`);
   return n;
-}
-
-/** The whole of stdin (fd 0), or -errno. */
-function readStdin(p: Process): Uint8Array | number {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const buf = new Uint8Array(1 << 20);
-  for (;;) {
-    const n = p.read(0, buf);
-    if (n < 0) return n;
-    if (n === 0) break;
-    chunks.push(buf.slice(0, n));
-    total += n;
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** What one verb did: an exit status and whether the outgoing catalog must be rewritten. */
@@ -160,7 +139,11 @@ class Luoctl {
 
   preserve(name: string, token: bigint, fill: { data?: Uint8Array; size?: number; path?: string }): Outcome {
     const what = `preserve token ${tokenText(token)} in session '${name}'`;
-    const s = this.outgoing(name) ?? this.incoming(name);
+    const s = this.outgoing(name);
+    // An incoming session takes no new files: the kho-v1..v3 kernels (no direction checks,
+    // luo_session.c of the FDT era) would accept them and drop them at the next kexec.
+    if (s === undefined && this.incoming(name) !== undefined)
+      return this.failText(`${what}: an incoming session (preserve into a session created in this kernel)`);
     if (s === undefined || s.fd === null) return this.failText(`${what}: no such session held by luoctl`);
     let fd: number;
     if (fill.path !== undefined) {
@@ -178,13 +161,14 @@ class Luoctl {
         return this.fail(`${what}: filling the memfd`, r);
       }
     }
+    // Rewind first: memfd_luo hands the file position over too.
+    const size = Math.max(0, this.p.lseek(fd, 0, SEEK_END));
+    this.p.lseek(fd, 0, SEEK_SET);
     const r = luoSessionPreserveFd(this.p, s.fd, fd, token);
     if (r < 0) {
       this.p.close(fd);
       return this.fail(what, r);
     }
-    const size = Math.max(0, this.p.lseek(fd, 0, SEEK_END));
-    this.p.lseek(fd, 0, SEEK_SET);
     s.files.push({ token: tokenText(token), size, fd, retrieved: false });
     this.ctx.out(`preserved token ${tokenText(token)} in session '${name}' (${size} bytes)\n`);
     return { status: 0, catalogChanged: true, changed: true };
@@ -264,11 +248,12 @@ class Luoctl {
   finish(name: string): Outcome {
     const s = this.incoming(name);
     const out = this.outgoing(name);
-    if (s === undefined && out !== undefined && out.fd !== null) {
-      // The kernel refuses FINISH on an outgoing session: let it say so.
-      const r = luoSessionFinish(this.p, out.fd);
-      return r < 0 ? this.fail(`finish session '${name}'`, r) : OK_UNCHANGED;
-    }
+    // Never FINISH an outgoing session: kho-v4 refuses it (EINVAL), but the FDT-era kernels
+    // run the handlers' finish and drop its files.
+    if (s === undefined && out !== undefined)
+      return this.failText(
+        `finish session '${name}': an outgoing session (finish is for sessions retrieved after kexec)`,
+      );
     if (s === undefined) return this.failText(`finish session '${name}': no such incoming session`);
     if (s.state === 'available')
       return this.failText(`finish session '${name}': session not retrieved (luoctl retrieve ${name})`);
@@ -375,7 +360,7 @@ function run(ctx: ProgramContext, args: string[]): number {
         i++;
       }
       if (Object.keys(fill).length === 0) {
-        const input = readStdin(ctx.proc);
+        const input = readRest(ctx.proc, 0);
         if (typeof input === 'number') {
           ctx.err(`luoctl: stdin: ${errText(input)}\n`);
           return 1;

@@ -16,7 +16,15 @@
  *   (src/shared/luo-util.c: luo_preserve_fd_stores()). luoctl's first run in a kernel retrieves
  *   that session, reads the list of incoming sessions from it and finishes it.
  */
-import { MFD_CLOEXEC, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, SIGTERM } from '../../abi/uapi-fcntl.ts';
+import {
+  MFD_CLOEXEC,
+  O_CREAT,
+  O_RDONLY,
+  O_TRUNC,
+  O_WRONLY,
+  SEEK_SET,
+  SIGTERM,
+} from '../../abi/uapi-fcntl.ts';
 import { ERRNO, strerror } from '../../util/errno.ts';
 import { readWhole, writeAll } from '../fd-io.ts';
 import {
@@ -180,6 +188,43 @@ export function errText(r: number): string {
   return strerror(-r);
 }
 
+const isFd = (v: unknown): v is number | null => v === null || (Number.isInteger(v) && (v as number) >= 0);
+
+function isSessionRec(v: unknown): v is SessionRec {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Partial<SessionRec>;
+  return (
+    typeof s.name === 'string' &&
+    isFd(s.fd) &&
+    (s.state === undefined || ['available', 'retrieved', 'finished'].includes(s.state)) &&
+    Array.isArray(s.files) &&
+    s.files.every(
+      (f: Partial<FileRec>) =>
+        typeof f === 'object' &&
+        typeof f.token === 'string' &&
+        Number.isSafeInteger(f.size) &&
+        isFd(f.fd) &&
+        typeof f.retrieved === 'boolean',
+    )
+  );
+}
+
+/** The record in `text`, or null when it is not one luoctl wrote. */
+function parseRecord(text: string): Omit<LuoctlState, 'warnings'> | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const r = v as Partial<LuoctlState>;
+  if (!isFd(r.holder) || !isFd(r.catalogFd)) return null;
+  if (!Array.isArray(r.outgoing) || !r.outgoing.every(isSessionRec)) return null;
+  if (!Array.isArray(r.incoming) || !r.incoming.every(isSessionRec)) return null;
+  return { holder: r.holder, catalogFd: r.catalogFd, outgoing: r.outgoing, incoming: r.incoming };
+}
+
 /**
  * Load the record and take copies of the holder's descriptors into `p`: every `fd` in the
  * returned state is then one of `p`'s descriptors. The first run in a kernel imports the
@@ -191,10 +236,8 @@ export function loadState(p: Process): LuoctlState {
   if (text === null) {
     return { holder: null, catalogFd: null, outgoing: [], incoming: importCatalog(p, warnings), warnings };
   }
-  let saved: Omit<LuoctlState, 'warnings'>;
-  try {
-    saved = JSON.parse(text) as Omit<LuoctlState, 'warnings'>;
-  } catch {
+  const saved = parseRecord(text);
+  if (saved === null) {
     warnings.push(`${STATE_PATH} is not luoctl's record; starting afresh`);
     return { holder: null, catalogFd: null, outgoing: [], incoming: [], warnings };
   }
@@ -278,7 +321,8 @@ function writeCatalog(p: Process, st: LuoctlState): number | null {
     return null;
   }
   const mfd = p.memfdCreate('luoctl-catalog', MFD_CLOEXEC);
-  const r = mfd < 0 ? mfd : writeAll(p, mfd, catalogBytes(st.outgoing));
+  const w = mfd < 0 ? mfd : writeAll(p, mfd, catalogBytes(st.outgoing));
+  const r = w < 0 ? w : p.lseek(mfd, 0, SEEK_SET);
   const pr = r < 0 ? r : luoSessionPreserveFd(p, sfd, mfd, CATALOG_TOKEN);
   if (mfd >= 0) p.close(mfd);
   if (pr < 0) {
