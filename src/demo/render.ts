@@ -94,9 +94,19 @@ function renderGeneration(g: GenerationReport, last: number, o: Out): void {
     for (const f of g.sanitizer.findings) say(`  sanitizer: ${f}`);
   }
   for (const l of g.log) indent(`dmesg: ${l}`);
+  if (g.luoRetrieve.length > 0) {
+    say('User space takes the guest back from LUO:');
+    luoSteps(g.luoRetrieve, o);
+  }
   if (g.verdicts.length > 0) {
     say('Restore and verification in this kernel:');
     for (const v of g.verdicts) verdict(v);
+  }
+  if (g.luoPreserve.length > 0) {
+    say(
+      'User space preserves the guest for the next kernel in a LUO session (held by luoctl across the jump):',
+    );
+    luoSteps(g.luoPreserve, o);
   }
   say(
     `Preserved for the next kernel: ${g.preservedBlocks} blocks, ${size(g.preservedBytes)} (radix tracker: ${g.trackerPages} pages), sub-trees ${g.subtrees.join(', ')}.`,
@@ -127,6 +137,13 @@ function renderGeneration(g: GenerationReport, last: number, o: Out): void {
       indent(`segment ${s.role.padEnd(12)} ${hex(s.dest).padStart(12)} +${hex(s.memsz)}`);
   }
   say();
+}
+
+function luoSteps(steps: readonly { cmd: string; out: string }[], o: Out): void {
+  for (const s of steps) {
+    o.cmd(s.cmd);
+    if (s.out !== '') o.indent(s.out);
+  }
 }
 
 function table(r: DemoResult): string[] {
@@ -196,6 +213,7 @@ export function demoJson(r: DemoResult): unknown {
       sanitizer: g.sanitizer,
       segments: g.segments,
       times: g.times,
+      luo: { retrieve: g.luoRetrieve, preserve: g.luoPreserve },
     })),
   };
 }

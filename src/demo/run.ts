@@ -1,7 +1,8 @@
 /**
  * `kho demo`: the whole KHO story on the default machine (16 GiB, 2 nodes, sanitizer on).
  * Generation 0 cold-boots with `kho=on kho_scratch=… reserve_mem=…`; consumers preserve memory
- * (test_kho built in, a `reserve_mem` region written by "user space"); the loader places the next kernel in scratch (`kexec -l -s`); the
+ * (test_kho built in, a `reserve_mem` region written by "user space", a guest's memfds in a LUO
+ * session preserved with `luoctl`); the loader places the next kernel in scratch (`kexec -l -s`); the
  * jump poisons everything unpreserved and boots the successor from memory alone, which restores
  * and verifies, preserves again, and so on for each generation.
  *
@@ -25,6 +26,7 @@ import { csumBytes } from '../kernel/modules/folio-data.ts';
 import { testKhoStatus } from '../kernel/modules/test-kho.ts';
 import { profileByName } from '../kernel/profile.ts';
 import { PseudoDir, type PseudoNode } from '../kernel/pseudo-fs.ts';
+import { GUEST_SESSION, preserveGuest, retrieveGuest, type GuestFile, type LuoStep } from './luo-guest.ts';
 
 const GiB = 1024 * 1024 * 1024;
 
@@ -41,7 +43,8 @@ export interface DemoOptions {
 /** Default machine and command line. */
 export const DEMO_MACHINE = { mem: 16 * GiB, nodes: 2 } as const;
 /** Scratch as the kernel's usage document sizes it (16 MiB lowmem, 512 MiB global, 256 MiB per node); a 4 MiB reserve_mem region. */
-export const DEMO_CMDLINE = 'console=ttyS0 kho=on kho_scratch=16M,512M,256M reserve_mem=4M:4096:trace';
+export const DEMO_CMDLINE =
+  'console=ttyS0 kho=on kho_scratch=16M,512M,256M reserve_mem=4M:4096:trace liveupdate=on';
 
 /** One verification. */
 export interface Verdict {
@@ -98,6 +101,10 @@ export interface GenerationReport {
   times: PhaseTimes;
   /** First bytes of the reserve_mem region (hexdump -C /dev/mem -s ADDR -n 64). */
   reserveMemHexdump: string;
+  /** luoctl in this kernel: taking the predecessor's guest back (successors only). */
+  luoRetrieve: LuoStep[];
+  /** luoctl in this kernel: preserving the guest for the next one (all but the last). */
+  luoPreserve: LuoStep[];
 }
 
 /** A whole run. */
@@ -166,6 +173,8 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
     count: number;
     /** test_kho saved in the predecessor (it restores, or saves when it finds nothing). */
     testKho: boolean;
+    /** The guest's memfds preserved in LUO session guest-vm. */
+    guest: GuestFile[];
   } | null = null;
 
   let tBoot = now();
@@ -182,6 +191,12 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
     const tVer = now();
     const verdicts: Verdict[] = [];
     if (expect !== null) verdicts.push(...verify(k, expect));
+    let luoRetrieve: LuoStep[] = [];
+    if (expect !== null) {
+      const g = retrieveGuest(k, expect.guest);
+      luoRetrieve = g.steps;
+      verdicts.push({ name: `LUO ${GUEST_SESSION}`, ok: g.ok, detail: g.detail });
+    }
     if (verdicts.some((v) => !v.ok)) ok = false;
     for (const s of started) {
       if (s.result !== 0) {
@@ -198,6 +213,9 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
     }
     const verifySeconds = now() - tVer;
 
+    // User space preserves the guest in a LUO session before the numbers below are taken.
+    const guest = gen < gens ? preserveGuest(k, seed, gen) : { steps: [], files: [] };
+    if (guest.steps.some((st) => st.status !== 0)) ok = false;
     const kho = k.kho;
     const map = readPreservedMap(machine.mem, kho.fdtPhys);
     const fdt = kho.outFdt();
@@ -245,6 +263,8 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
       segments: [],
       times: { boot: bootSeconds, load: 0, jump: jumpSeconds, verify: verifySeconds },
       reserveMemHexdump: rm === undefined ? '' : hexdump(machine.mem.read(rm.start, 128), rm.start),
+      luoRetrieve,
+      luoPreserve: guest.steps,
     };
     reports.push(report);
     if (gen >= gens) break;
@@ -255,6 +275,7 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
       reserve: k.reserveMem.map((r) => ({ ...r, csum: csumBytes(machine.mem.read(r.start, r.size)) })),
       count: k.generation + 1,
       testKho: (testKhoStatus(k)?.saved ?? null) !== null,
+      guest: guest.files,
     };
     progress(`generation ${gen}: kexec -l -s (file load into scratch)`);
     const tLoad = now();

@@ -106,17 +106,20 @@ export interface RunResult {
   blocked: boolean;
 }
 
-/**
- * Run `argv` (argv[0] is the program path) on `kernel` as a child of `parent` (default: the
- * login shell's process) with a terminal writing to `io`. Unknown programs are -ENOENT for the
- * caller to report (`command not found`): the result is null then.
- */
-export async function runProgram(
+/** A program started by {@link runProgram}, before its main runs. */
+interface Started {
+  file: ProgramFile;
+  child: Process;
+  parent: Process;
+  ctx: ProgramContext;
+}
+
+function startProgram(
   kernel: Kernel,
   argv: readonly string[],
   io: TtyIo,
-  opts: { parent?: Process; env?: Record<string, string> } = {},
-): Promise<RunResult | null> {
+  opts: { parent?: Process; env?: Record<string, string> },
+): Started | RunResult | null {
   const file = programAt(argv[0] ?? '');
   if (file === undefined) return null;
   const u = userspace(kernel);
@@ -147,24 +150,79 @@ export async function runProgram(
       write(2, t);
     },
   };
-  let status: number;
+  return { file, child, parent, ctx };
+}
+
+/** After main: the status (or how it failed), exit and reaping. */
+function endProgram(
+  kernel: Kernel,
+  s: Started,
+  io: TtyIo,
+  outcome: { status: number } | { error: unknown },
+): RunResult {
+  const { child, parent } = s;
+  let status = 0;
   let blocked = false;
-  try {
-    status = (await file.main(ctx)) & 0xff;
-  } catch (e) {
+  if ('status' in outcome) status = outcome.status & 0xff;
+  else {
+    const e = outcome.error;
     if (e instanceof SigbusError) {
       status = 128 + 7;
       io.stderr('Bus error (core dumped)\n');
     } else if (e instanceof TaskBlockedError) {
       blocked = true;
-      status = 0;
       kernel.dmesg.err(e.message);
       kernel.dmesg.err('"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.');
-      io.stderr(`${argv[0]}: process ${child.pid} is blocked in the kernel for good (see dmesg)\n`);
+      io.stderr(`${s.ctx.argv[0]}: process ${child.pid} is blocked in the kernel for good (see dmesg)\n`);
     } else throw e;
   }
   const rebooted = kernel.machine.kernel !== kernel;
   if (!rebooted && !blocked && child.state === 'running') child.exit(status);
   if (!rebooted && child.state === 'zombie') parent.waitpid(child.pid);
   return { status, pid: child.pid, rebooted, blocked };
+}
+
+/**
+ * Run `argv` (argv[0] is the program path) on `kernel` as a child of `parent` (default: the
+ * login shell's process) with a terminal writing to `io`. Unknown programs are -ENOENT for the
+ * caller to report (`command not found`): the result is null then.
+ */
+export async function runProgram(
+  kernel: Kernel,
+  argv: readonly string[],
+  io: TtyIo,
+  opts: { parent?: Process; env?: Record<string, string> } = {},
+): Promise<RunResult | null> {
+  const s = startProgram(kernel, argv, io, opts);
+  if (s === null || !('ctx' in s)) return s;
+  let outcome: { status: number } | { error: unknown };
+  try {
+    outcome = { status: await s.file.main(s.ctx) };
+  } catch (error) {
+    outcome = { error };
+  }
+  return endProgram(kernel, s, io, outcome);
+}
+
+/**
+ * {@link runProgram} for a program whose main is synchronous (luoctl), for callers that are
+ * (`kho demo`). A program that returns a promise is refused.
+ */
+export function runProgramSync(
+  kernel: Kernel,
+  argv: readonly string[],
+  io: TtyIo,
+  opts: { parent?: Process; env?: Record<string, string> } = {},
+): RunResult | null {
+  const s = startProgram(kernel, argv, io, opts);
+  if (s === null || !('ctx' in s)) return s;
+  let outcome: { status: number } | { error: unknown };
+  try {
+    const r = s.file.main(s.ctx);
+    if (typeof r !== 'number') throw new Error(`runProgramSync: ${argv[0] ?? ''} is not synchronous`);
+    outcome = { status: r };
+  } catch (error) {
+    outcome = { error };
+  }
+  return endProgram(kernel, s, io, outcome);
 }

@@ -11,6 +11,7 @@ interface JsonGen {
   verdicts: { name: string; ok: boolean; detail: string }[];
   scratch: unknown[];
   preservedBytes: number;
+  luo: { retrieve: { cmd: string; status: number }[]; preserve: { cmd: string; status: number }[] };
 }
 
 test('kho demo --json --generations 2 exits 0 and lists every generation with its verdicts', () => {
@@ -31,10 +32,31 @@ test('kho demo --json --generations 2 exits 0 and lists every generation with it
     assert.equal(g.khoBoot, true);
     assert.equal(g.kexecCount, g.generation);
     const names = g.verdicts.map((v) => v.name);
-    for (const n of ['KHO boot', 'kexec-metadata', 'scratch', 'test_kho', 'reserve_mem trace']) {
+    for (const n of [
+      'KHO boot',
+      'kexec-metadata',
+      'scratch',
+      'test_kho',
+      'reserve_mem trace',
+      'LUO guest-vm',
+    ]) {
       assert.ok(names.includes(n), `${n} in generation ${g.generation}`);
     }
     assert.ok(g.verdicts.every((v) => v.ok));
+    assert.match(
+      g.verdicts.find((v) => v.name === 'LUO guest-vm')!.detail,
+      /^session guest-vm retrieved, 2 memfds with identical bytes \(token 0x1 36 B, token 0x2 2097152 B\), finished$/,
+    );
+    assert.deepEqual(
+      g.luo.retrieve.map((s) => [s.cmd, s.status]),
+      [
+        ['luoctl list', 0],
+        ['luoctl retrieve guest-vm', 0],
+        ['luoctl read guest-vm 0x1 > token-0x1.bin', 0],
+        ['luoctl read guest-vm 0x2 > token-0x2.bin', 0],
+        ['luoctl finish guest-vm', 0],
+      ],
+    );
     // test_kho saves in even generations (odd ones restore and hand over nothing of it).
     assert.ok(g.preservedBytes > (g.generation % 2 === 0 ? 8 : 4) * 1024 * 1024);
     const t = g.verdicts.find((v) => v.name === 'test_kho')!.detail;
@@ -56,6 +78,12 @@ test('the text report: narrative, debugfs views, summary table, no colour when a
     'hexdump -C /dev/mem -s 0x',
     'Summary',
     'All 1 hand-overs verified',
+    '# luoctl preserve guest-vm 2 < guest-ram.bin',
+    "preserved token 0x2 in session 'guest-vm' (2097152 bytes)",
+    '# luoctl retrieve guest-vm',
+    "retrieved session 'guest-vm' (2 files: 0x1 0x2)",
+    'PASS  LUO guest-vm       session guest-vm retrieved, 2 memfds with identical bytes',
+    'luo: Retrieved live update data, liveupdate number: 1',
   ]) {
     assert.ok(t.includes(needle), needle);
   }
