@@ -124,6 +124,11 @@ export class LuoSessions {
   sessionsPaAddr = 0;
   /** `luo_session_deserialize`'s cached result (null before the first call). */
   private deserialized: number | null = null;
+
+  /** The incoming sessions were deserialized (the first open of /dev/liveupdate happened). */
+  get isDeserialized(): boolean {
+    return this.deserialized !== null;
+  }
   private readonly luo: Luo;
   readonly fops: FileOperations;
 

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { O_TRUNC, O_WRONLY } from '../../src/abi/uapi-fcntl.ts';
 import { userspace } from '../../src/user/userspace.ts';
 import { term, type TestTerm } from '../shell/helpers.ts';
 
@@ -134,8 +135,12 @@ describe('luoctl', () => {
       'luoctl preserve vm 2 --path /dev/null',
       "luoctl: preserve token 0x2 in session 'vm': No such file or directory\n",
     );
-    // FINISH and RETRIEVE belong to incoming sessions: the kernel says EINVAL.
-    await fails(t, 'luoctl finish vm', "luoctl: finish session 'vm': Invalid argument\n");
+    // FINISH belongs to retrieved sessions; RETRIEVE looks in the incoming list only.
+    await fails(
+      t,
+      'luoctl finish vm',
+      "luoctl: finish session 'vm': an outgoing session (finish is for sessions retrieved after kexec)\n",
+    );
     await fails(t, 'luoctl retrieve vm', "luoctl: retrieve session 'vm': No such file or directory\n");
     await fails(t, 'luoctl read vm 5', "luoctl: read token 0x5 of session 'vm': No such file or directory\n");
     await fails(t, 'luoctl close nosuch', "luoctl: close session 'nosuch': no such outgoing session\n");
@@ -163,7 +168,7 @@ describe('luoctl', () => {
     await fails(
       t,
       'luoctl preserve vm 3 --data x',
-      "luoctl: preserve token 0x3 in session 'vm': Invalid argument\n",
+      "luoctl: preserve token 0x3 in session 'vm': an incoming session (preserve into a session created in this kernel)\n",
     );
     // Finishing before reading the file discards it.
     assert.equal(await ok(t, 'luoctl finish vm'), "finished session 'vm' (1 unread file discarded)\n");
@@ -180,6 +185,51 @@ describe('luoctl', () => {
     await ok(t, 'kexec -e > /dev/null');
     assert.equal(await ok(t, 'luoctl list'), 'outgoing: none\nincoming: none\n');
     await fails(t, 'luoctl retrieve vm', "luoctl: retrieve session 'vm': No such file or directory\n");
+  });
+
+  it('a lost holder or a foreign record is reported, and luoctl starts afresh', async () => {
+    const t = term(LUO);
+    await ok(t, 'luoctl create vm');
+    const holder = Number(/pid (\d+)/.exec(await ok(t, 'luoctl list'))?.[1]);
+    userspace(t.session.kernel).process(holder)!.exit(0);
+    await fails(
+      t,
+      'luoctl list',
+      `luoctl: holder process ${holder} is gone; the sessions it held were closed\n`,
+      0,
+    );
+    assert.equal(await ok(t, 'luoctl list'), 'outgoing: none\nincoming: none\n');
+    await ok(t, 'luoctl create vm');
+    const p = userspace(t.session.kernel).spawn(userspace(t.session.kernel).init, ['writer']);
+    assert.ok(typeof p !== 'number');
+    const fd = p.open('/dev/shm/luoctl.state', O_WRONLY | O_TRUNC);
+    assert.ok(fd >= 0);
+    p.write(fd, '{"holder": "x"}');
+    p.exit(0);
+    await fails(
+      t,
+      'luoctl list',
+      "luoctl: /dev/shm/luoctl.state is not luoctl's record; starting afresh\n",
+      0,
+    );
+  });
+
+  it('works the same on the FDT-era profiles (luo-v1, no direction checks in the kernel)', async () => {
+    for (const profile of ['kho-v1', 'kho-v3']) {
+      const t = term({ ...LUO, profile });
+      await ok(t, 'luoctl create vm');
+      await ok(t, 'luoctl preserve vm 1 --data kept');
+      await fails(
+        t,
+        'luoctl finish vm',
+        "luoctl: finish session 'vm': an outgoing session (finish is for sessions retrieved after kexec)\n",
+      );
+      await ok(t, 'kexec -l -s --reuse-cmdline /boot/vmlinuz');
+      await ok(t, 'kexec -e > /dev/null');
+      await ok(t, 'luoctl retrieve vm');
+      assert.equal(await ok(t, 'luoctl read vm 1'), 'kept', profile);
+      await ok(t, 'luoctl finish vm');
+    }
   });
 
   it('without liveupdate=on there is no /dev/liveupdate', async () => {
