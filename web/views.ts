@@ -1,5 +1,13 @@
 /** The radix tracker, FDTs, LUO and generations tabs: tables and text from the JSON API. */
-import type { FdtJson, GenerationsJson, RadixJson, RadixKeyJson } from '../src/serve/api-types.ts';
+import type {
+  FdtJson,
+  GenerationsJson,
+  LuoFileJson,
+  LuoJson,
+  LuoSessionJson,
+  RadixJson,
+  RadixKeyJson,
+} from '../src/serve/api-types.ts';
 import { api } from './api.ts';
 import { count, el, esc, hex, linkAddresses, linkHex, size } from './format.ts';
 
@@ -102,7 +110,7 @@ export class FdtView {
   }
 }
 
-/** LUO: sessions, files and tokens, once the model has them. */
+/** LUO: sessions with their files, tokens and memfd sizes, outgoing and incoming. */
 export class LuoView {
   private readonly root: HTMLElement;
 
@@ -111,11 +119,48 @@ export class LuoView {
   }
 
   async refresh(): Promise<void> {
-    const l = await api<{ available: boolean }>('luo');
+    const l = await api<LuoJson>('luo');
     if (!l.available) {
       this.root.innerHTML =
-        '<p class="muted">No Live Update Orchestrator state: this kernel has no LUO sessions to show.</p>';
+        '<p class="muted">No Live Update Orchestrator here: boot with <code>liveupdate=on</code> (and KHO on) to get /dev/liveupdate.</p>';
+      return;
     }
+    const table = (sessions: LuoSessionJson[], empty: string): string => {
+      if (sessions.length === 0) return `<p class="muted">${empty}</p>`;
+      const rows: string[] = [];
+      for (const s of sessions) {
+        const held = s.holders.map((h) => `${esc(h.comm)} ${h.pid}`).join(', ');
+        const span = Math.max(1, s.files.length);
+        const first = s.files[0];
+        const fileCells = (f: LuoFileJson | undefined): string =>
+          f === undefined
+            ? '<td colspan="4" class="muted">no files</td>'
+            : `<td class="num">${esc(f.token)}</td><td>${esc(f.compatible)}</td>` +
+              `<td class="num">${f.size === null ? '–' : `${count(f.size)} B${f.size >= 1024 ? ` <span class="muted">(${size(f.size)})</span>` : ''}`}</td><td>${esc(f.state)}</td>`;
+        rows.push(
+          `<tr class="luo-session"><td rowspan="${span}"><b>${esc(s.name)}</b></td><td rowspan="${span}">${esc(s.state)}</td>` +
+            `<td rowspan="${span}">${held === '' ? '<span class="muted">–</span>' : held}</td>${fileCells(first)}</tr>`,
+        );
+        for (const f of s.files.slice(1)) rows.push(`<tr>${fileCells(f)}</tr>`);
+      }
+      return (
+        '<table class="luo"><tr><th>session</th><th>state</th><th>held by</th><th>token</th><th>handler</th><th>size</th><th>file</th></tr>' +
+        `${rows.join('')}</table>`
+      );
+    };
+    const fmt = l.format === null ? '' : ` <span class="muted">(${esc(l.format)})</span>`;
+    const num =
+      l.liveupdateNumber === null
+        ? 'cold boot: nothing handed over'
+        : `live update number ${l.liveupdateNumber}`;
+    this.root.innerHTML =
+      (l.mode === 'machine'
+        ? `<h3>Outgoing sessions${fmt}</h3><p class="muted">Handed over at the next <code>kexec -e</code> while a process holds them.</p>` +
+          table(l.outgoing, 'none: create one with <code>luoctl create NAME</code>')
+        : '') +
+      `<h3>${l.mode === 'machine' ? 'Incoming sessions' : 'Sessions handed over'}</h3>` +
+      `<p class="muted">${num}${l.incomingDecoded ? '; decoded from memory (the kernel reads them at the first open of /dev/liveupdate)' : ''}</p>` +
+      table(l.incoming, 'none');
   }
 }
 

@@ -208,3 +208,43 @@ export type TermServerMessage =
   | { t: 'busy' }
   | { t: 'complete'; id: number; matches: string[]; word: string }
   | { t: 'state'; version: number };
+
+/** A file of a LUO session (`/api/luo`). */
+export interface LuoFileJson {
+  /** The token, `0x…`. */
+  token: string;
+  /** The handler's compatible (`memfd-v2`, …). */
+  compatible: string;
+  /** The memfd's size in bytes, null when not known (another handler). */
+  size: number | null;
+  /** `preserved` (outgoing); `not retrieved`, `retrieved`, `failed` (incoming); `handed over` (decoded from memory). */
+  state: string;
+}
+
+/** A LUO session (`/api/luo`). */
+export interface LuoSessionJson {
+  name: string;
+  /** `open` (outgoing); `available`, `retrieved` (incoming); `handed over` (decoded from memory). */
+  state: string;
+  /** Processes holding a descriptor of the session. */
+  holders: { pid: number; comm: string }[];
+  files: LuoFileJson[];
+}
+
+/** `/api/luo`: the Live Update Orchestrator's sessions. */
+export interface LuoJson {
+  version: number;
+  /** LUO is on in this kernel (machine), or the hand-over has a `LUO` sub-tree (inspect). */
+  available: boolean;
+  mode: 'machine' | 'inspect';
+  /** The hand-over format of this kernel (`luo-v5`, `luo-v1`). */
+  format: string | null;
+  /** The incoming live update number (null on a cold boot). */
+  liveupdateNumber: number | null;
+  /** Sessions this kernel will hand over (those still open at kexec -e). */
+  outgoing: LuoSessionJson[];
+  /** Sessions from the previous kernel (inspect mode: the decoded hand-over). */
+  incoming: LuoSessionJson[];
+  /** The incoming sessions were decoded from memory (not yet deserialized by the kernel). */
+  incomingDecoded: boolean;
+}

@@ -10,7 +10,10 @@ import { GenerationLog } from './generations.ts';
 import { MapRequestError, mapView, parseAddr } from './map.ts';
 import { pageInfo } from './page-info.ts';
 import { radixKey, radixView } from './radix-view.ts';
-import { machineSnapshot, type Snapshot } from './snapshot.ts';
+import { luoView } from './luo-view.ts';
+import { machineSnapshot, quietly, type Snapshot } from './snapshot.ts';
+import { inspectHandover } from '../inspect/inspect.ts';
+import type { LuoReport } from '../inspect/luo.ts';
 
 /** An API answer. */
 export interface ApiResult {
@@ -25,6 +28,7 @@ export class ServeModel {
   readonly generations: GenerationLog | null;
   private snap: Snapshot | null;
   private ver = 1;
+  private inLuo: { version: number; report: LuoReport | null } | null = null;
 
   private constructor(machine: Machine | null, snap: Snapshot | null) {
     this.machine = machine;
@@ -67,6 +71,24 @@ export class ServeModel {
     return this.snap;
   }
 
+  /**
+   * The previous kernel's LUO hand-over decoded from memory, as `kho inspect` of the incoming
+   * FDT would (machine mode; cached per state).
+   */
+  private incomingLuo(): LuoReport | null {
+    const s = this.snapshot();
+    const k = s.kernel;
+    const fdtPhys = k?.kho.ctx.incoming?.fdtPhys ?? null;
+    if (k === null || s.image === null || fdtPhys === null) return null;
+    if (this.inLuo?.version === this.ver) return this.inLuo.report;
+    const image = s.image;
+    const report = quietly(k.machine.mem, () =>
+      inspectHandover({ image: { image, kind: 'memory', source: 'machine' }, fdtPhys }),
+    ).luo;
+    this.inLuo = { version: this.ver, report };
+    return report;
+  }
+
   summary(): SummaryJson {
     const s = this.snapshot();
     const k = s.kernel;
@@ -93,7 +115,7 @@ export class ServeModel {
       orders: mm?.byOrder ?? [],
       preserved: mm === null ? null : { blocks: mm.blocks, bytes: mm.bytes, complete: mm.complete },
       findings: (s.report?.findings ?? []).map((f) => ({ ...f })),
-      luo: false,
+      luo: k !== null ? k.fs.device('liveupdate') !== undefined : (s.report?.luo ?? null) !== null,
     };
   }
 
@@ -131,7 +153,7 @@ export class ServeModel {
             body: { version: this.ver, generations: this.generations?.list() ?? [] },
           };
         case 'luo':
-          return { status: 200, body: { version: this.ver, available: false, sessions: [] } };
+          return { status: 200, body: luoView(this.snapshot(), this.ver, () => this.incomingLuo()) };
         default:
           return { status: 404, body: { error: `no API route /api/${route}` } };
       }

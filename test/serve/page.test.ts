@@ -7,16 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Chromium, haveChromium } from '../helpers/chromium.ts';
-import { bootMachine, machineConfig } from '../../src/shell/machine-setup.ts';
-import { ServeModel } from '../../src/serve/model.ts';
-import { startServer } from '../../src/serve/server.ts';
-import { Console } from '../../src/serve/terminal.ts';
-
-const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'serve');
+import { haveChromium } from '../helpers/chromium.ts';
+import { openPage } from './page-session.ts';
 
 interface InspectJson {
   preserved: { phys: string; order: number }[];
@@ -27,39 +20,15 @@ test(
   'the page: terminal, map vs kho inspect, generations, zoom to a page',
   { skip: !haveChromium() && 'no chromium' },
   async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    const home = mkdtempSync(join(tmpdir(), 'kho-serve-page-'));
-    const cfg = machineConfig({ sanitize: true });
-    assert.equal(typeof cfg, 'object');
-    if (typeof cfg === 'string') return;
-    const machine = bootMachine(cfg);
-    if (typeof machine === 'string') assert.fail(machine);
-    const model = ServeModel.ofMachine(machine);
-    const con = new Console(machine, cfg, model, home);
-    const server = await startServer({
-      model,
-      console: con,
-      host: '127.0.0.1',
-      port: 0,
-      token: 'page-test-token',
-    });
-    const browser = await Chromium.launch(1600, 900);
-    const shot = async (name: string): Promise<void> => {
-      writeFileSync(join(ARTIFACTS, `${name}.png`), await browser.screenshot());
-    };
-    const version = (): Promise<number> => browser.eval<number>('Number(document.body.dataset.version)');
-    const run = async (line: string): Promise<void> => {
-      const before = await version();
-      await browser.typeLine(line);
-      await browser.waitFor(`Number(document.body.dataset.version) > ${before}`, 60000);
-    };
+    const page = await openPage({ sanitize: true }, 1600, 900);
+    const { browser, home, run, shot } = page;
     const detailFor = async (addr: string): Promise<string> => {
       await browser.eval(`location.hash = '#map?addr=${addr}'`);
       await browser.waitFor(`document.querySelector('#page-title')?.textContent === 'Page ${addr}'`);
       return browser.eval<string>("document.querySelector('#view-map .detail').innerText");
     };
     try {
-      await browser.goto(server.url);
+      await browser.goto(page.url);
       await browser.waitFor("document.body.dataset.ready === '1'");
       assert.match(
         await browser.eval<string>("document.getElementById('title').textContent"),
@@ -109,9 +78,9 @@ test(
         assert.match(text, new RegExp(`from predecessor\\s+order-${b.order} block at ${b.phys}\\b`), text);
       }
       // Zoom: one preserved page, its address in the detail panel.
-      const page = inspect.preserved.find((b) => b.order === 0) ?? inspect.preserved[0]!;
-      const text = await detailFor(page.phys);
-      assert.match(text, new RegExp(`Page ${page.phys}\\b`));
+      const one = inspect.preserved.find((b) => b.order === 0) ?? inspect.preserved[0]!;
+      const text = await detailFor(one.phys);
+      assert.match(text, new RegExp(`Page ${one.phys}\\b`));
       assert.match(text, /page->private/);
       await shot('4-map-page-after-kexec');
 
@@ -136,9 +105,7 @@ test(
       await shot('9-map-after-kexec');
       assert.deepEqual(browser.errors, []);
     } finally {
-      await browser.close();
-      await server.close();
-      rmSync(home, { recursive: true, force: true });
+      await page.close();
     }
   },
 );
