@@ -10,6 +10,7 @@ import { khoAbiVersionOfList } from '../abi/versions.ts';
 import { walkKhoV1MemMap } from '../abi/kho-v1-mem-map.ts';
 import { Fdt } from '../fdt/reader.ts';
 import type { PhysicalMemory } from '../hw/physical-memory.ts';
+import { radixTreeStats } from '../kho/radix-tree.ts';
 import { walkRadixTree } from '../kho/radix-walk.ts';
 import { POW2 } from '../abi/kho-radix.ts';
 import { ERRNO } from '../util/errno.ts';
@@ -64,13 +65,19 @@ class OrderBuckets {
   private readonly pfns: (Float64Array | undefined)[] = [];
   private readonly n: number[] = [];
   private readonly sorted: boolean[] = [];
+  /** Expected blocks per order (a count read before the walk): the first array's size. */
+  private readonly hint: readonly number[];
   total = 0;
+
+  constructor(hint: readonly number[] = []) {
+    this.hint = hint;
+  }
 
   push(pfn: number, order: number): void {
     let a = this.pfns[order];
     let n = this.n[order] ?? 0;
     if (a === undefined) {
-      a = new Float64Array(1024);
+      a = new Float64Array(Math.max(1024, this.hint[order] ?? 0));
       this.pfns[order] = a;
       this.sorted[order] = true;
     } else if (n === a.length) {
@@ -140,7 +147,11 @@ export function readPreservedMap(
     return out;
   }
 
-  const list = new OrderBuckets();
+  // Sized from a popcount pass over the leaves, so the walk writes each array once instead of
+  // growing it by doubling (fresh host memory is what millions of blocks cost most here).
+  const list = new OrderBuckets(
+    abi.memoryMap === 'radix' ? radixTreeStats(mem, root, { onProblem: () => undefined }).blocksByOrder : [],
+  );
   const tracker: number[] = [];
   if (abi.memoryMap === 'radix') {
     const r = walkRadixTree(

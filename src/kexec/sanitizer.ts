@@ -239,8 +239,9 @@ export function poisonComplement(
     .map((r) => ({ s: Math.ceil(r.start / PAGE), e: Math.floor(r.end / PAGE) }));
   let poisoned = 0;
   let keptPages = 0;
-  let starts = new Float64Array(1024);
-  let ends = new Float64Array(1024);
+  // Gaps: at most one before each kept range and one at the end of each RAM range.
+  let starts = new Float64Array(keep.count + ramPfn.length + 1);
+  let ends = new Float64Array(keep.count + ramPfn.length + 1);
   let n = 0;
   const gap = (a: number, b: number): void => {
     if (n === starts.length) {
