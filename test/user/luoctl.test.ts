@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -76,6 +76,12 @@ describe('luoctl', () => {
     assert.equal(await ok(t, 'luoctl read vm-1 0x1a'), 'hello kexec world');
     const host = await ok(t, 'hexdump -C guest.bin');
     assert.equal(await ok(t, 'luoctl read vm-1 2 | hexdump -C'), host, 'identical bytes');
+    // Read back into a host file: through the shell's host directory, nowhere else.
+    assert.equal(await ok(t, 'luoctl read vm-1 2 > back.bin'), '');
+    assert.deepEqual(new Uint8Array(readFileSync(join(home, 'back.bin'))), blob);
+    const outside = await t.run('luoctl read vm-1 2 > ../outside.bin');
+    assert.equal(outside.status, 1);
+    assert.match(outside.err, /Permission denied/);
     assert.equal(await ok(t, 'luoctl finish vm-1'), "finished session 'vm-1'\n");
     const json = JSON.parse(await ok(t, 'luoctl list --json')) as {
       outgoing: unknown[];
