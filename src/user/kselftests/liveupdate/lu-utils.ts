@@ -1,32 +1,21 @@
 /**
  * The LUO selftests' helper library (tools/testing/selftests/liveupdate/lib/lu_utils.c and
- * libliveupdate.h) for programs of the machine: session and file ioctls with the real uAPI
- * struct bytes (fd or -errno), a one-page memfd preserved and verified through shared mappings,
- * the state session that tells stage 1 from stage 2, the held-fd daemon, and `luo_test()`.
+ * libliveupdate.h) for programs of the machine written against the C library: the session and
+ * file ioctls of src/user/libliveupdate.ts with `errno` set as the C wrappers leave it, a
+ * one-page memfd preserved and verified through shared mappings, the state session that tells
+ * stage 1 from stage 2, the held-fd daemon, and `luo_test()`.
  * Failures print what the kernel's library prints (`fail_exit()` names the C function and line
  * of the kernel's source, then `(errno: <strerror>)`).
  */
-import {
-  LIVEUPDATE_IOCTL_CREATE_SESSION,
-  LIVEUPDATE_IOCTL_RETRIEVE_SESSION,
-  LIVEUPDATE_SESSION_FINISH,
-  LIVEUPDATE_SESSION_GET_NAME,
-  LIVEUPDATE_SESSION_NAME_LENGTH,
-  LIVEUPDATE_SESSION_PRESERVE_FD,
-  LIVEUPDATE_SESSION_RETRIEVE_FD,
-  encodeFdIoctl,
-  encodeFinishIoctl,
-  encodeGetNameIoctl,
-  encodeSessionIoctl,
-} from '../../../abi/liveupdate-uapi.ts';
+import { LIVEUPDATE_SESSION_NAME_LENGTH } from '../../../abi/liveupdate-uapi.ts';
 import { MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE, RLIMIT_NOFILE } from '../../../abi/uapi-fcntl.ts';
 import { ERRNO } from '../../../util/errno.ts';
 import { cMain, strerror, type Libc } from '../../libc.ts';
+import * as lib from '../../libliveupdate.ts';
 import type { Program } from '../../programs.ts';
 import { Kselftest } from '../kselftest.ts';
 
-/** `LUO_DEVICE`. */
-export const LUO_DEVICE = '/dev/liveupdate';
+const { LUO_DEVICE } = lib;
 const PAGE_SIZE = 4096;
 
 const enc = new TextEncoder();
@@ -83,45 +72,40 @@ export function luoEnsureNofileLimit(c: Libc, min: number): number {
   return c.setrlimit(RLIMIT_NOFILE, lim) < 0 ? -c.errno : 0;
 }
 
-function sessionIoctl(c: Libc, fd: number, cmd: number, name: string): number {
-  const arg = encodeSessionIoctl({ name: sessionName(name) });
-  if (c.ioctl(fd, cmd, arg) !== 0) return -c.errno;
-  return new DataView(arg.buffer).getInt32(4, true);
+/** A library call's -errno as the C wrapper sees it: `ioctl()` set `errno` on the way. */
+function withErrno<T>(c: Libc, r: T): T {
+  if (typeof r === 'number' && r < 0) c.errno = -r;
+  return r;
 }
 
-/** `luo_create_session(luo_fd, name)`: the session fd or -errno. */
+/** `luo_create_session(luo_fd, name)`: the session fd or -errno (the name cut to 63 bytes). */
 export function luoCreateSession(c: Libc, luoFd: number, name: string): number {
-  return sessionIoctl(c, luoFd, LIVEUPDATE_IOCTL_CREATE_SESSION, name);
+  return withErrno(c, lib.luoCreateSession(c.proc, luoFd, sessionName(name)));
 }
 
 /** `luo_retrieve_session(luo_fd, name)`: the session fd or -errno. */
 export function luoRetrieveSession(c: Libc, luoFd: number, name: string): number {
-  return sessionIoctl(c, luoFd, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, name);
+  return withErrno(c, lib.luoRetrieveSession(c.proc, luoFd, sessionName(name)));
 }
 
 /** `luo_session_preserve_fd(session_fd, fd, token)`: 0 or -errno. */
 export function luoSessionPreserveFd(c: Libc, sfd: number, fd: number, token: number | bigint): number {
-  return c.ioctl(sfd, LIVEUPDATE_SESSION_PRESERVE_FD, encodeFdIoctl({ fd, token })) !== 0 ? -c.errno : 0;
+  return withErrno(c, lib.luoSessionPreserveFd(c.proc, sfd, fd, token));
 }
 
 /** `luo_session_retrieve_fd(session_fd, token)`: the file's new fd or -errno. */
 export function luoSessionRetrieveFd(c: Libc, sfd: number, token: number | bigint): number {
-  const arg = encodeFdIoctl({ token });
-  if (c.ioctl(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, arg) !== 0) return -c.errno;
-  return new DataView(arg.buffer).getInt32(4, true);
+  return withErrno(c, lib.luoSessionRetrieveFd(c.proc, sfd, token));
 }
 
 /** `luo_get_session_name(session_fd, …)`: the name, or -errno. */
 export function luoGetSessionName(c: Libc, sfd: number): string | number {
-  const arg = encodeGetNameIoctl();
-  if (c.ioctl(sfd, LIVEUPDATE_SESSION_GET_NAME, arg) !== 0) return -c.errno;
-  // strncpy into the caller's 64-byte buffer, last byte forced to NUL.
-  return cString(arg.subarray(8, 8 + LIVEUPDATE_SESSION_NAME_LENGTH - 1));
+  return withErrno(c, lib.luoGetSessionName(c.proc, sfd));
 }
 
 /** `luo_session_finish(session_fd)`: 0 or -errno. */
 export function luoSessionFinish(c: Libc, sfd: number): number {
-  return c.ioctl(sfd, LIVEUPDATE_SESSION_FINISH, encodeFinishIoctl()) < 0 ? -c.errno : 0;
+  return withErrno(c, lib.luoSessionFinish(c.proc, sfd));
 }
 
 /**
