@@ -147,8 +147,10 @@ export class TerminalSession {
       columns: () => this.columns,
     });
     this.session = session;
+    // Neither a person at a prompt nor bash reading a pipe sees the commands echoed back
+    // (`kho run` is the transcript).
     this.runner = new ScriptRunner(session, {
-      quiet: line,
+      quiet: true,
       transcript: session.stdout,
       errors: session.stderr,
       errexit: false,

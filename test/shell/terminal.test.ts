@@ -93,7 +93,7 @@ test(
 );
 
 test(
-  'stream mode: a transcript of each command; the end of input ends the session',
+  'stream mode: commands split across pieces run as bash reading a pipe; the end of input ends the session',
   { timeout: 120000 },
   async () => {
     const t = open('stream');
@@ -103,10 +103,7 @@ test(
       t.send({ t: 'input', text: 'se\nfor i in 1 2\ndo echo $i; done\necho last' });
       t.send({ t: 'eof' });
       assert.deepEqual(await t.next('exit'), { t: 'exit', status: 0, logout: false });
-      assert.equal(
-        t.out(),
-        'root@kho:~# echo one; false\none\nroot@kho:~# for i in 1 2\n> do echo $i; done\n1\n2\nroot@kho:~# echo last\nlast\n',
-      );
+      assert.equal(t.out(), 'one\n1\n2\nlast\n');
     } finally {
       await t.host.close();
     }
