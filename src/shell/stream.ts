@@ -6,6 +6,7 @@
  * BrokenPipe, so `hexdump -v /dev/mem | head -n 5` stops at once, as SIGPIPE stops it on Linux.
  */
 import { BrokenPipe, FsError, type Sink } from './io.ts';
+import { concatBytes } from '../util/bytes.ts';
 
 const enc = new TextEncoder();
 
@@ -174,18 +175,6 @@ export class Pipe {
     this.writerClosed = true;
     this.wake('reader');
   }
-}
-
-/** Join chunks into one buffer. */
-export function concatBytes(parts: readonly Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /**

@@ -237,19 +237,7 @@ export class Vfs {
     const pick = rest[0] === 'vmlinuz' ? files.vmlinuz : rest[0] === 'initrd.img' ? files.initrd : null;
     if (pick === null) return null;
     if (rest.length > 1) return this.throughFile(true);
-    const bytes = pick();
-    return {
-      type: 'file',
-      kind: 'boot',
-      machine: true,
-      mode: 0o644,
-      mtime: new Date(MACHINE_EPOCH_MS),
-      uid: 0,
-      gid: 0,
-      size: bytes.length,
-      read: () => bytes,
-      readRange: (off, len) => sliceRange(bytes, off, len),
-    };
+    return machineFile(pick(), 0o644);
   }
 
   /**
@@ -476,12 +464,16 @@ function charDevice(mode: number, dev: { major: number; minor: number }, t: Date
 function programFile(abs: string): VFile | null {
   const prog = programAt(abs);
   if (prog === undefined) return null;
-  const bytes = new TextEncoder().encode(prog.script ?? `\x7fELF kho program ${abs}\n`);
+  return machineFile(new TextEncoder().encode(prog.script ?? `\x7fELF kho program ${abs}\n`), 0o755);
+}
+
+/** A read-only file of the machine's root file system (/boot, installed programs), owned by root. */
+function machineFile(bytes: Uint8Array, mode: number): VFile {
   return {
     type: 'file',
     kind: 'boot',
     machine: true,
-    mode: 0o755,
+    mode,
     mtime: new Date(MACHINE_EPOCH_MS),
     uid: 0,
     gid: 0,

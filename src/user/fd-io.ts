@@ -4,6 +4,7 @@
  */
 import { ERRNO } from '../util/errno.ts';
 import type { Process } from './process.ts';
+import { concatBytes } from '../util/bytes.ts';
 
 /**
  * Everything `readSome(buf, offset)` yields until it returns 0 (end of file), in one buffer,
@@ -20,13 +21,7 @@ function readToEnd(readSome: (buf: Uint8Array, offset: number) => number): Uint8
     chunks.push(buf.slice(0, n));
     off += n;
   }
-  const out = new Uint8Array(off);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes(chunks, off);
 }
 
 /** The whole content of `fd` from offset 0 (pread until end of file), or -errno. */

@@ -1,6 +1,7 @@
 /** coreutils `head [-n N] [-c N] [FILE]...` and `tail [-n N] [FILE]...` (N lines/bytes, default 10 lines). */
 import type { CommandContext, ShellCommand } from '../command.ts';
-import { concatBytes, type InputStream } from '../stream.ts';
+import { concatBytes } from '../../util/bytes.ts';
+import type { InputStream } from '../stream.ts';
 import { eachChunk, openInputOrReport } from './util.ts';
 
 interface Count {
