@@ -32,6 +32,19 @@ if (chosen.length === 0) {
   process.exit(2);
 }
 
+/**
+ * Each entry runs as `kho` runs machines: glibc's malloc asked for transparent huge pages
+ * (bin/kho.js, docs/hw.md "Host memory"), unless KHO_HUGEPAGES=0 or GLIBC_TUNABLES says otherwise.
+ */
+const tunables = process.env.GLIBC_TUNABLES ?? '';
+const childEnv =
+  process.env.KHO_HUGEPAGES === '0' || tunables.includes('glibc.malloc.hugetlb')
+    ? process.env
+    : {
+        ...process.env,
+        GLIBC_TUNABLES: [tunables, 'glibc.malloc.hugetlb=1'].filter((t) => t !== '').join(':'),
+      };
+
 const out: Record<string, BenchResult> = {};
 let failed = false;
 for (const { file, entry } of chosen) {
@@ -41,6 +54,7 @@ for (const { file, entry } of chosen) {
     {
       encoding: 'utf8',
       maxBuffer: 64 << 20,
+      env: childEnv,
     },
   );
   const line = r.stdout.trim().split('\n').pop() ?? '';
