@@ -10,7 +10,7 @@ const entry = mod.entries.find((e) => e.name === name);
 if (entry === undefined) throw new Error(`no entry ${name} in ${file}`);
 const result = await entry.run();
 // Whether malloc was asked for huge pages (bench/run.ts): figures differ by up to a quarter.
-const hugetlb = /glibc\.malloc\.hugetlb=(\d)/.exec(process.env.GLIBC_TUNABLES ?? '')?.[1] ?? '0';
+const hugetlb = /glibc\.malloc\.hugetlb=(\d)/.exec(process.env['GLIBC_TUNABLES'] ?? '')?.[1] ?? '0';
 process.stdout.write(
   JSON.stringify({ ...result, peak_rss_mib: round(peakRssMiB(), 1), malloc_hugetlb: Number(hugetlb) }) + '\n',
 );

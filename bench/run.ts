@@ -36,9 +36,9 @@ if (chosen.length === 0) {
  * Each entry runs as `kho` runs machines: glibc's malloc asked for transparent huge pages
  * (bin/kho.js, docs/hw.md "Host memory"), unless KHO_HUGEPAGES=0 or GLIBC_TUNABLES says otherwise.
  */
-const tunables = process.env.GLIBC_TUNABLES ?? '';
+const tunables = process.env['GLIBC_TUNABLES'] ?? '';
 const childEnv =
-  process.env.KHO_HUGEPAGES === '0' || tunables.includes('glibc.malloc.hugetlb')
+  process.env['KHO_HUGEPAGES'] === '0' || tunables.includes('glibc.malloc.hugetlb')
     ? process.env
     : {
         ...process.env,

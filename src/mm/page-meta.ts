@@ -6,9 +6,10 @@
  *
  * Storage is struct-of-arrays per 1024-page section (4 MiB of RAM), created on first write and
  * dropped when its last entry is cleared; sections are found through a Map keyed by
- * `pfn / 1024` with a one-entry cache. Each field's array (flags 1 KiB, refcount 4 KiB, order
- * 1 KiB, private 8 KiB) is allocated on the first write of that field: a section of allocated
- * blocks costs 6 KiB, one that also holds KHO's `page->private` 14 KiB.
+ * `pfn / 1024` with a one-entry cache. A section is one 4 KiB buffer (a byte of flags, order,
+ * refcount and `private` palette index per page) until a refcount leaves 0..255 (4 KiB more) or
+ * it holds more than 255 distinct `private` values (8 KiB more): millions of preserved blocks
+ * cost a quarter of the fresh host memory that one array per field did.
  */
 import { MmError, checkU } from './mm-error.ts';
 
@@ -25,32 +26,98 @@ const SEC_MASK = SEC_PAGES - 1;
 const INV_SEC = 1 / SEC_PAGES;
 const MAX_PFN = 0x1_0000_0000_00; // 2^40 pfns = 2^52 bytes
 
-/** Shared all-zero arrays standing in for fields a section has not written yet. */
-const ZERO_U32 = new Uint32Array(2 * SEC_PAGES);
-const ZERO_I32 = new Int32Array(SEC_PAGES);
-const ZERO_U8 = new Uint8Array(SEC_PAGES);
+/** Byte offsets of the fields in a section's one 4 KiB buffer. */
+const F_FLAGS = 0;
+const F_ORDER = SEC_PAGES;
+const F_REF = 2 * SEC_PAGES; // refcount while every count of the section fits 0..255
+const F_PRIV = 3 * SEC_PAGES; // index into the section's palette of `private` values
+/** Palette size before a section switches to full `private` arrays. */
+const PALETTE_MAX = 255;
 
+/**
+ * One section's pages. A page's flags, order, narrow refcount and `private` palette index share
+ * one 4 KiB buffer (one host allocation per section). `private` values are few per section (KHO
+ * writes magic|order), so each page stores a byte index into a palette of (lo, hi) pairs; wide
+ * arrays replace the narrow forms when a refcount leaves 0..255 or the palette fills.
+ */
 class Section {
-  /** `page->private` as [lo, hi] pairs. */
-  priv: Uint32Array = ZERO_U32;
-  ref: Int32Array = ZERO_I32;
-  order: Uint8Array = ZERO_U8;
-  readonly flags = new Uint8Array(SEC_PAGES);
+  readonly b = new Uint8Array(4 * SEC_PAGES);
   used = 0;
+  /** Refcounts as int32 once one did not fit a byte; null before. */
+  refWide: Int32Array | null = null;
+  /** Palette of `private` values (entry 0 is 0); unused once `privWide` exists. */
+  palLo: number[] = [0];
+  palHi: number[] = [0];
+  /** `private` as [lo, hi] pairs once the palette overflowed; null before. */
+  privWide: Uint32Array | null = null;
 
-  privW(): Uint32Array {
-    if (this.priv === ZERO_U32) this.priv = new Uint32Array(2 * SEC_PAGES);
-    return this.priv;
+  ref(i: number): number {
+    return this.refWide === null ? this.b[F_REF + i]! : this.refWide[i]!;
   }
 
-  refW(): Int32Array {
-    if (this.ref === ZERO_I32) this.ref = new Int32Array(SEC_PAGES);
-    return this.ref;
+  setRef(i: number, n: number): void {
+    const v = n | 0; // int32, as the kernel's atomic_t
+    if (this.refWide === null) {
+      if ((v & ~0xff) === 0) {
+        this.b[F_REF + i] = v;
+        return;
+      }
+      const w = new Int32Array(SEC_PAGES);
+      for (let k = 0; k < SEC_PAGES; k++) w[k] = this.b[F_REF + k]!;
+      this.b.fill(0, F_REF, F_REF + SEC_PAGES);
+      this.refWide = w;
+    }
+    this.refWide[i] = v;
   }
 
-  orderW(): Uint8Array {
-    if (this.order === ZERO_U8) this.order = new Uint8Array(SEC_PAGES);
-    return this.order;
+  privLo(i: number): number {
+    return this.privWide === null ? this.palLo[this.b[F_PRIV + i]!]! : this.privWide[2 * i]!;
+  }
+
+  privHi(i: number): number {
+    return this.privWide === null ? this.palHi[this.b[F_PRIV + i]!]! : this.privWide[2 * i + 1]!;
+  }
+
+  setPriv(i: number, hi32: number, lo32: number): void {
+    const lo = lo32 >>> 0;
+    const hi = hi32 >>> 0;
+    if (this.privWide === null) {
+      const pl = this.palLo;
+      const ph = this.palHi;
+      let k = 0;
+      while (k < pl.length && (pl[k] !== lo || ph[k] !== hi)) k++;
+      if (k <= PALETTE_MAX) {
+        if (k === pl.length) {
+          pl.push(lo);
+          ph.push(hi);
+        }
+        this.b[F_PRIV + i] = k;
+        return;
+      }
+      const w = new Uint32Array(2 * SEC_PAGES);
+      for (let j = 0; j < SEC_PAGES; j++) {
+        const x = this.b[F_PRIV + j]!;
+        w[2 * j] = pl[x]!;
+        w[2 * j + 1] = ph[x]!;
+      }
+      this.b.fill(0, F_PRIV, F_PRIV + SEC_PAGES);
+      this.privWide = w;
+    }
+    this.privWide[2 * i] = lo;
+    this.privWide[2 * i + 1] = hi;
+  }
+
+  /** Zero every field of page `i`. */
+  clear(i: number): void {
+    this.b[F_FLAGS + i] = 0;
+    this.b[F_ORDER + i] = 0;
+    this.b[F_REF + i] = 0;
+    this.b[F_PRIV + i] = 0;
+    if (this.refWide !== null) this.refWide[i] = 0;
+    if (this.privWide !== null) {
+      this.privWide[2 * i] = 0;
+      this.privWide[2 * i + 1] = 0;
+    }
   }
 }
 
@@ -101,8 +168,8 @@ export class PageMeta {
   }
 
   private touch(s: Section, i: number): void {
-    if ((s.flags[i]! & PG_USED) === 0) {
-      s.flags[i] = PG_USED;
+    if ((s.b[F_FLAGS + i]! & PG_USED) === 0) {
+      s.b[F_FLAGS + i] = PG_USED;
       s.used++;
       this.entries++;
     }
@@ -111,19 +178,19 @@ export class PageMeta {
   /** True when the page has any state. */
   has(pfn: number): boolean {
     const s = this.sec(pfn);
-    return s !== undefined && (s.flags[PageMeta.idx(pfn)]! & PG_USED) !== 0;
+    return s !== undefined && (s.b[F_FLAGS + PageMeta.idx(pfn)]! & PG_USED) !== 0;
   }
 
   /** Low 32 bits of `page->private`. */
   privateLo(pfn: number): number {
     const s = this.sec(pfn);
-    return s === undefined ? 0 : s.priv[2 * PageMeta.idx(pfn)]!;
+    return s === undefined ? 0 : s.privLo(PageMeta.idx(pfn));
   }
 
   /** High 32 bits of `page->private`. */
   privateHi(pfn: number): number {
     const s = this.sec(pfn);
-    return s === undefined ? 0 : s.priv[2 * PageMeta.idx(pfn) + 1]!;
+    return s === undefined ? 0 : s.privHi(PageMeta.idx(pfn));
   }
 
   /** `set_page_private` with the value as two 32-bit halves. */
@@ -131,15 +198,13 @@ export class PageMeta {
     const s = this.secW(pfn);
     const i = PageMeta.idx(pfn);
     this.touch(s, i);
-    const p = s.privW();
-    p[2 * i] = lo;
-    p[2 * i + 1] = hi;
+    s.setPriv(i, hi, lo);
   }
 
   /** `page_ref_count`. */
   refcount(pfn: number): number {
     const s = this.sec(pfn);
-    return s === undefined ? 0 : s.ref[PageMeta.idx(pfn)]!;
+    return s === undefined ? 0 : s.ref(PageMeta.idx(pfn));
   }
 
   /** `set_page_count`. */
@@ -147,7 +212,7 @@ export class PageMeta {
     const s = this.secW(pfn);
     const i = PageMeta.idx(pfn);
     this.touch(s, i);
-    s.refW()[i] = n;
+    s.setRef(i, n);
   }
 
   /** `page_ref_inc`; returns the new count. */
@@ -155,23 +220,25 @@ export class PageMeta {
     const s = this.secW(pfn);
     const i = PageMeta.idx(pfn);
     this.touch(s, i);
-    return ++s.refW()[i]!;
+    s.setRef(i, s.ref(i) + 1);
+    return s.ref(i);
   }
 
   /** `page_ref_dec_return`; throws EINVAL on a page whose count is already 0. */
   putPage(pfn: number): number {
     const s = this.sec(pfn);
     const i = PageMeta.idx(pfn);
-    if (s === undefined || s.ref[i]! <= 0) {
+    if (s === undefined || s.ref(i) <= 0) {
       throw new MmError('EINVAL', `put_page on pfn 0x${pfn.toString(16)} with refcount 0 (bad page state)`);
     }
-    return --s.refW()[i]!;
+    s.setRef(i, s.ref(i) - 1);
+    return s.ref(i);
   }
 
   /** Page flags (PG_HEAD, PG_KHO_RESTORED). */
   flags(pfn: number): number {
     const s = this.sec(pfn);
-    return s === undefined ? 0 : s.flags[PageMeta.idx(pfn)]! & ~PG_USED;
+    return s === undefined ? 0 : s.b[F_FLAGS + PageMeta.idx(pfn)]! & ~PG_USED;
   }
 
   /** Set page flags. */
@@ -179,19 +246,19 @@ export class PageMeta {
     const s = this.secW(pfn);
     const i = PageMeta.idx(pfn);
     this.touch(s, i);
-    s.flags[i]! |= f & 0x7f;
+    s.b[F_FLAGS + i]! |= f & 0x7f;
   }
 
   /** Clear page flags. */
   clearFlags(pfn: number, f: number): void {
     const s = this.sec(pfn);
-    if (s !== undefined) s.flags[PageMeta.idx(pfn)]! &= ~(f & 0x7f);
+    if (s !== undefined) s.b[F_FLAGS + PageMeta.idx(pfn)]! &= ~(f & 0x7f);
   }
 
   /** The order stored with the page (compound order of a head, allocation order of a block). */
   order(pfn: number): number {
     const s = this.sec(pfn);
-    return s === undefined ? 0 : s.order[PageMeta.idx(pfn)]!;
+    return s === undefined ? 0 : s.b[F_ORDER + PageMeta.idx(pfn)]!;
   }
 
   /** Store an order with the page. */
@@ -199,7 +266,7 @@ export class PageMeta {
     const s = this.secW(pfn);
     const i = PageMeta.idx(pfn);
     this.touch(s, i);
-    s.orderW()[i] = order;
+    s.b[F_ORDER + i] = order;
   }
 
   /**
@@ -223,14 +290,8 @@ export class PageMeta {
     const s = this.sec(pfn);
     if (s === undefined) return;
     const i = PageMeta.idx(pfn);
-    if ((s.flags[i]! & PG_USED) === 0) return;
-    s.flags[i] = 0;
-    if (s.priv !== ZERO_U32) {
-      s.priv[2 * i] = 0;
-      s.priv[2 * i + 1] = 0;
-    }
-    if (s.ref !== ZERO_I32) s.ref[i] = 0;
-    if (s.order !== ZERO_U8) s.order[i] = 0;
+    if ((s.b[F_FLAGS + i]! & PG_USED) === 0) return;
+    s.clear(i);
     this.entries--;
     if (--s.used === 0) {
       this.emptied.push(Math.floor(pfn * INV_SEC));
@@ -291,8 +352,7 @@ export class PageMeta {
       const base = key * SEC_PAGES;
       const a = Math.max(startPfn, base) - base;
       const b = Math.min(endPfn, base + SEC_PAGES) - base;
-      if (s.ref === ZERO_I32) continue;
-      for (let i = a; i < b; i++) if (s.ref[i]! > 0) return base + i;
+      for (let i = a; i < b; i++) if (s.ref(i) > 0) return base + i;
     }
     return -1;
   }
@@ -303,7 +363,8 @@ export class PageMeta {
     const keys = [...this.sections.keys()].sort((a, b) => a - b);
     for (const key of keys) {
       const s = this.sections.get(key)!;
-      for (let i = 0; i < SEC_PAGES; i++) if ((s.flags[i]! & PG_USED) !== 0) out.push(key * SEC_PAGES + i);
+      for (let i = 0; i < SEC_PAGES; i++)
+        if ((s.b[F_FLAGS + i]! & PG_USED) !== 0) out.push(key * SEC_PAGES + i);
     }
     return out;
   }

@@ -38,6 +38,82 @@ describe('page metadata', () => {
     assert.equal(m.count, 0);
   });
 
+  it('matches a plain per-page model through narrow and wide refcounts and private values', () => {
+    // Pages of two sections; values chosen so sections overflow the byte refcount (> 255,
+    // negative) and the 255-entry private palette, and clears zero every form.
+    const page = fc.nat(2047);
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('ref' as const), p: page, n: fc.oneof(fc.nat(300), fc.integer()) }),
+      fc.record({ k: fc.constant('get' as const), p: page }),
+      fc.record({
+        k: fc.constant('priv' as const),
+        p: page,
+        lo: fc.nat(400),
+        hi: fc.oneof(fc.constant(0x4b484f50), fc.nat()),
+      }),
+      fc.record({ k: fc.constant('order' as const), p: page, n: fc.nat(40) }),
+      fc.record({ k: fc.constant('clear' as const), p: page }),
+      fc.record({ k: fc.constant('range' as const), p: page, q: page }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 1500 }), (ops) => {
+        const m = new PageMeta();
+        const ref = new Map<number, { ref: number; lo: number; hi: number; order: number }>();
+        const get = (p: number) => {
+          let e = ref.get(p);
+          if (e === undefined) ref.set(p, (e = { ref: 0, lo: 0, hi: 0, order: 0 }));
+          return e;
+        };
+        for (const o of ops) {
+          if (o.k === 'ref') {
+            m.setRefcount(o.p, o.n);
+            get(o.p).ref = o.n | 0;
+          } else if (o.k === 'get') {
+            const e = get(o.p);
+            e.ref = (e.ref + 1) | 0;
+            assert.equal(m.getPage(o.p), e.ref);
+          } else if (o.k === 'priv') {
+            m.setPrivate(o.p, o.hi, o.lo);
+            Object.assign(get(o.p), { lo: o.lo, hi: o.hi });
+          } else if (o.k === 'order') {
+            m.setOrder(o.p, o.n);
+            get(o.p).order = o.n;
+          } else if (o.k === 'clear') {
+            m.clear(o.p);
+            ref.delete(o.p);
+          } else {
+            const [a, b] = o.p < o.q ? [o.p, o.q] : [o.q, o.p];
+            m.clearRange(a, b);
+            for (let p = a; p < b; p++) ref.delete(p);
+          }
+        }
+        assert.equal(m.count, ref.size);
+        for (let p = 0; p < 2048; p++) {
+          const e = ref.get(p) ?? { ref: 0, lo: 0, hi: 0, order: 0 };
+          assert.equal(m.refcount(p), e.ref);
+          assert.equal(m.privateLo(p), e.lo);
+          assert.equal(m.privateHi(p), e.hi);
+          assert.equal(m.order(p), e.order);
+        }
+      }),
+      { numRuns: Math.max(20, RUNS / 5) },
+    );
+  });
+
+  it('keeps 1024 distinct private values in one section (palette overflow)', () => {
+    const m = new PageMeta();
+    for (let p = 0; p < 1024; p++) m.setPrivate(p, p * 7, p * 13 + 0x8000_0000);
+    for (let p = 0; p < 1024; p++) {
+      assert.equal(m.privateLo(p), p * 13 + 0x8000_0000);
+      assert.equal(m.privateHi(p), p * 7);
+    }
+    m.setRefcount(3, -5);
+    m.setRefcount(4, 70_000);
+    assert.equal(m.refcount(3), -5);
+    assert.equal(m.refcount(4), 70_000);
+    assert.equal(m.firstReferenced(0, 1024), 4);
+  });
+
   it('finds compound heads beyond MAX_PAGE_ORDER (restored KHO folios)', () => {
     const m = new PageMeta();
     const head = 1 << 18;
