@@ -252,13 +252,8 @@ export class ExtentMap<V> {
   setMany(starts: ArrayLike<number>, ends: ArrayLike<number>, n: number, v: V): void {
     if (n === 0) return;
     this.cS = this.cE = 0;
-    // Out: the n new ranges, the old intervals, and one more old piece per new range that splits one.
-    const cap = 2 * n + this.n + 1;
-    const os = new Float64Array(cap);
-    const oe = new Float64Array(cap);
-    const ov: V[] = new Array<V>(cap);
-    const same = this.same;
-    let m = 0;
+    // The merged intervals go straight into fresh half-full chunks (no intermediate copy).
+    const out = new ChunkWriter<V>(Math.max(1, this.chunkMax >>> 1), this.same);
     let k = 0;
     for (const ch of this.chunks) {
       const cs = ch.s;
@@ -271,7 +266,7 @@ export class ExtentMap<V> {
         while (cur < e) {
           // New ranges wholly before `cur` go out first (in order).
           while (k < n && ends[k]! <= cur) {
-            m = emit(os, oe, ov, m, starts[k]!, ends[k]!, v, same);
+            out.emit(starts[k]!, ends[k]!, v);
             k++;
           }
           if (k < n && starts[k]! <= cur) {
@@ -279,34 +274,15 @@ export class ExtentMap<V> {
             continue;
           }
           const stop = k < n ? Math.min(e, starts[k]!) : e;
-          m = emit(os, oe, ov, m, cur, stop, val, same);
+          out.emit(cur, stop, val);
           cur = stop;
         }
       }
     }
-    for (; k < n; k++) m = emit(os, oe, ov, m, starts[k]!, ends[k]!, v, same);
-    this.rebuild(os, oe, ov, m);
-  }
-
-  /** Replace everything by the `m` sorted, disjoint intervals given, in fresh chunks. */
-  private rebuild(os: Float64Array, oe: Float64Array, ov: V[], m: number): void {
-    const per = Math.max(1, this.chunkMax >>> 1);
-    const chunks: Chunk<V>[] = [];
-    const firsts: number[] = [];
-    for (let a = 0; a < m; a += per) {
-      const b = Math.min(m, a + per);
-      const s: number[] = [];
-      const e: number[] = [];
-      for (let i = a; i < b; i++) {
-        s.push(os[i]!);
-        e.push(oe[i]!);
-      }
-      chunks.push({ s, e, v: ov.slice(a, b) });
-      firsts.push(os[a]!);
-    }
-    this.chunks = chunks;
-    this.firsts = firsts;
-    this.n = m;
+    for (; k < n; k++) out.emit(starts[k]!, ends[k]!, v);
+    this.chunks = out.chunks;
+    this.firsts = out.firsts;
+    this.n = out.n;
   }
 
   /**
@@ -350,28 +326,42 @@ export class ExtentMap<V> {
   }
 }
 
-/**
- * Appends `[s, e) → val` at `m` (merging with a touching same-valued predecessor); the new count.
- */
-function emit<V>(
-  os: Float64Array,
-  oe: Float64Array,
-  ov: V[],
-  m: number,
-  s: number,
-  e: number,
-  val: V,
-  same: (a: V, b: V) => boolean,
-): number {
-  if (s >= e) return m;
-  if (m > 0 && oe[m - 1] === s && same(ov[m - 1]!, val)) {
-    oe[m - 1] = e;
-    return m;
+/** Builds chunks of at most `per` entries from sorted intervals, merging touching equal ones. */
+class ChunkWriter<V> {
+  readonly chunks: Chunk<V>[] = [];
+  readonly firsts: number[] = [];
+  n = 0;
+  private cur: Chunk<V> | null = null;
+  private readonly per: number;
+  private readonly same: (a: V, b: V) => boolean;
+
+  constructor(per: number, same: (a: V, b: V) => boolean) {
+    this.per = per;
+    this.same = same;
   }
-  os[m] = s;
-  oe[m] = e;
-  ov[m] = val;
-  return m + 1;
+
+  /** Appends `[s, e) → val` (after the last interval; empty ones are skipped). */
+  emit(s: number, e: number, val: V): void {
+    if (s >= e) return;
+    let c = this.cur;
+    if (c !== null) {
+      const last = c.s.length - 1;
+      if (c.e[last] === s && this.same(c.v[last]!, val)) {
+        c.e[last] = e;
+        return;
+      }
+    }
+    if (c === null || c.s.length === this.per) {
+      c = { s: [], e: [], v: [] };
+      this.cur = c;
+      this.chunks.push(c);
+      this.firsts.push(s);
+    }
+    c.s.push(s);
+    c.e.push(e);
+    c.v.push(val);
+    this.n++;
+  }
 }
 
 function push<V>(c: Chunk<V>, s: number, e: number, v: V): void {

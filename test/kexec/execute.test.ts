@@ -220,6 +220,47 @@ describe('sanitizer internals', () => {
     assert.deepEqual([...r.end], [4, 21, 44, 101]);
   });
 
+  it('unionRanges equals the union of the pages, whatever the sizes and overlaps of the streams', () => {
+    // A stream: sorted starts with either ends (overlapping allowed) or a span; the result must
+    // cover exactly the union and be sorted, disjoint and non-adjacent.
+    const stream = fc.oneof(
+      fc.array(fc.tuple(fc.nat(300), fc.nat(6)), { maxLength: 60 }).map((xs) => {
+        const v = [...xs].sort((a, b) => a[0] - b[0]);
+        return {
+          start: Float64Array.from(v.map((x) => x[0])),
+          end: Float64Array.from(v.map((x) => x[0] + x[1])),
+          count: v.length,
+        };
+      }),
+      fc
+        .tuple(fc.array(fc.nat(300), { maxLength: 200 }), fc.integer({ min: 1, max: 8 }))
+        .map(([xs, span]) => {
+          const v = [...xs].sort((a, b) => a - b);
+          return { start: v, count: v.length, span };
+        }),
+    );
+    fc.assert(
+      fc.property(fc.array(stream, { minLength: 1, maxLength: 4 }), (streams) => {
+        const want = new Uint8Array(320);
+        for (const st of streams) {
+          for (let i = 0; i < st.count; i++) {
+            const a = st.start[i]!;
+            const b = 'end' in st ? st.end[i]! : a + st.span;
+            want.fill(1, a, b);
+          }
+        }
+        const r = unionRanges(streams);
+        const got = new Uint8Array(320);
+        for (let i = 0; i < r.count; i++) {
+          if (i > 0) assert.ok(r.start[i]! > r.end[i - 1]!, 'disjoint and non-adjacent');
+          if (r.end[i]! > r.start[i]!) got.fill(1, r.start[i], r.end[i]);
+        }
+        assert.deepEqual(got, want);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('freed preserved memory is found exactly with many blocks (free-list intersection)', () => {
     const { m, k } = booted();
     const base = k.buddy.alloc(10, GFP_KERNEL)!;
