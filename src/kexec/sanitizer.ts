@@ -17,14 +17,14 @@
 import type { PhysicalMemory } from '../hw/physical-memory.ts';
 import type { Buddy } from '../mm/buddy.ts';
 import { POW2 } from '../abi/kho-radix.ts';
+import type { PreservedMap } from './preserved-map.ts';
 import {
   firstEndingAfter,
   overlapPages,
   pagesAsRanges,
   unionRanges,
   type PfnRanges,
-  type PreservedMap,
-} from './preserved-map.ts';
+} from '../util/ranges.ts';
 import type { KexecSegment } from './segments.ts';
 
 const PAGE = 4096;

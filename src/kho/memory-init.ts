@@ -14,6 +14,8 @@ import { PHYS_ADDR_MAX } from '../mm/mm-error.ts';
 import type { KhoContext, ScratchArea } from './context.ts';
 import { POW2 } from '../abi/kho-radix.ts';
 import { walkRadixTree } from './radix-walk.ts';
+import { radixTreeStats } from './radix-tree.ts';
+import { unionRanges, type RangeStream } from '../util/ranges.ts';
 import { markScratchPageblocksCma, readScratchArray, reserveScratch, scratchSizes } from './scratch.ts';
 
 const PAGE_SIZE = 4096;
@@ -50,7 +52,13 @@ class PendingReservations {
   private readonly heads: (Float64Array | undefined)[] = [];
   private readonly n: number[] = [];
   private readonly sorted: boolean[] = [];
-  private total = 0;
+
+  /** `expected[order]`: block counts known before the walk (a radix popcount), or none. */
+  constructor(expected: readonly number[] = []) {
+    expected.forEach((count, order) => {
+      if (count > 0) this.heads[order] = new Float64Array(count);
+    });
+  }
 
   push(phys: number, order: number): void {
     let a = this.heads[order];
@@ -60,51 +68,40 @@ class PendingReservations {
       if (a !== undefined) b.set(a);
       a = b;
       this.heads[order] = a;
-      if (n === 0) this.sorted[order] = true;
     }
-    if (n > 0 && a[n - 1]! > phys) this.sorted[order] = false;
+    if (n === 0) this.sorted[order] = true;
+    else if (a[n - 1]! > phys) this.sorted[order] = false;
     a[n] = phys;
     this.n[order] = n + 1;
-    this.total++;
   }
 
   /** memblock_reserve + memblock_reserved_mark_noinit of every block (sizes per `reserve64`). */
   apply(mb: Memblock, reserve64: boolean): void {
-    const runs: { a: Float64Array; n: number; size: number; i: number }[] = [];
-    this.heads.forEach((a, order) => {
-      if (a === undefined) return;
-      const n = this.n[order]!;
-      if (this.sorted[order] !== true) a.subarray(0, n).sort();
-      runs.push({ a, n, size: reserveSizeOf(order, reserve64), i: 0 });
-    });
-    const starts = new Float64Array(this.total);
-    const ends = new Float64Array(this.total);
-    let m = 0;
-    // k-way merge by start (a handful of orders), coalescing overlapping and touching ranges.
-    for (;;) {
-      let best = -1;
-      let bs = Infinity;
-      for (let r = 0; r < runs.length; r++) {
-        const run = runs[r]!;
-        if (run.i < run.n && run.a[run.i]! < bs) {
-          bs = run.a[run.i]!;
-          best = r;
+    const streams: RangeStream[] = [];
+    this.heads.forEach((all, order) => {
+      const n = this.n[order] ?? 0;
+      if (all === undefined || n === 0) return;
+      const a = all.subarray(0, n);
+      if (this.sorted[order] !== true) a.sort();
+      const size = reserveSizeOf(order, reserve64);
+      if (a[n - 1]! + size <= PHYS_ADDR_MAX) {
+        streams.push({ start: a, count: n, span: size });
+        return;
+      }
+      // Sizes that run past the physical space (the 32-bit quirk) are capped as memblock does.
+      const start: number[] = [];
+      const end: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const e = Math.min(a[i]! + size, PHYS_ADDR_MAX);
+        if (e > a[i]!) {
+          start.push(a[i]!);
+          end.push(e);
         }
       }
-      if (best < 0) break;
-      const run = runs[best]!;
-      run.i++;
-      const e = Math.min(bs + run.size, PHYS_ADDR_MAX);
-      if (e <= bs) continue;
-      if (m > 0 && bs <= ends[m - 1]!) {
-        if (e > ends[m - 1]!) ends[m - 1] = e;
-      } else {
-        starts[m] = bs;
-        ends[m] = e;
-        m++;
-      }
-    }
-    mb.reserveNoinitRanges(starts, ends, m);
+      streams.push({ start, end, count: start.length });
+    });
+    const r = unionRanges(streams);
+    mb.reserveNoinitRanges(r.start, r.end, r.count);
   }
 }
 
@@ -157,7 +154,12 @@ function reserveBlock(
 function reservePreserved(ctx: KhoContext, buddy: Buddy): MemoryInitStats | null {
   const inc = ctx.incoming!;
   const st: MemoryInitStats = { blocks: 0, bytes: 0, problems: 0, inScratch: 0, firstInScratch: 0 };
-  const pending = new PendingReservations();
+  // Sized from a popcount pass over the leaves, so each order's list is written once.
+  const pending = new PendingReservations(
+    ctx.profile.abi.memoryMap === 'radix'
+      ? radixTreeStats(ctx.mem, inc.memMapPhys, { onProblem: () => undefined }).blocksByOrder
+      : [],
+  );
   const scratch = readScratchArray(ctx.mem, ctx.scratchPhys, ctx.scratchCnt).filter((a) => a.size > 0);
   // A boot has no process to interrupt: long walks only report progress.
   const w = ctx.work?.start('KHO: reserving preserved memory') ?? null;

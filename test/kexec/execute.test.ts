@@ -9,7 +9,8 @@ import { KexecError } from '../../src/kexec/errors.ts';
 import { kexecCrash, kexecExecute, sanitizerReports } from '../../src/kexec/execute.ts';
 import { kexecFileLoad } from '../../src/kexec/file-load.ts';
 import { kexecLegacyLoad } from '../../src/kexec/legacy-load.ts';
-import { readPreservedMap, unionRanges } from '../../src/kexec/preserved-map.ts';
+import { readPreservedMap } from '../../src/kexec/preserved-map.ts';
+import { unionRanges } from '../../src/util/ranges.ts';
 import {
   FREED_CHECK_LIMIT,
   findings,
