@@ -49,8 +49,19 @@ export interface LuoFormat {
   readonly finalize: boolean;
   /** LIVEUPDATE_SESSION_GET_NAME exists. */
   readonly getName: boolean;
-  /** Session ioctls check the session's direction (PRESERVE_FD outgoing only, ...). */
+  /**
+   * Session ioctls check the session's direction before anything else but the command code:
+   * PRESERVE_FD only on outgoing sessions, RETRIEVE_FD and FINISH only on retrieved incoming
+   * ones, else -EINVAL (luo_session.c: luo_ioctl_type_valid(), v7.2-rc1). Without it
+   * (v6.19–v7.1) `luo_session_ioctl()` runs the command on either kind of session.
+   */
   readonly directionChecks: boolean;
+  /**
+   * `luo_session_serialize_rwsem`: session calls hold it for reading, and a successful reboot
+   * serialization keeps it for writing for good (luo_session.c: luo_session_serialize(),
+   * v7.2-rc1). Without it (v6.19–v7.1) only the list rwsems and the session mutex are taken.
+   */
+  readonly serializeLock: boolean;
   /** CREATE_SESSION rejects an empty or unterminated name with -EINVAL. */
   readonly nameChecks: boolean;
 }
@@ -62,6 +73,7 @@ const LUO_V5: LuoFormat = {
   finalize: false,
   getName: true,
   directionChecks: true,
+  serializeLock: true,
   nameChecks: true,
 };
 const LUO_V1: LuoFormat = {
@@ -71,6 +83,7 @@ const LUO_V1: LuoFormat = {
   finalize: false,
   getName: false,
   directionChecks: false,
+  serializeLock: false,
   nameChecks: false,
 };
 

@@ -113,8 +113,6 @@ export class LuoFileSet {
   readonly blocks: KhoBlockSet;
   /** luo-v1: the 2-page `luo_file_ser` array (0 until the first preserve). */
   arrayPhys = 0;
-  /** Handed over by the previous kernel (its storage is freed with `kho_restore_free`). */
-  incoming = false;
   private readonly luo: Luo;
 
   constructor(luo: Luo) {
@@ -139,10 +137,15 @@ export class LuoFileSet {
     return 0;
   }
 
-  /** luo-v1 `luo_free_files_mem`: the array goes once no file is left. */
-  private freeArray(): void {
+  /**
+   * luo-v1: free the array once no file is left. `luo_free_files_mem()` (a failed preserve, the
+   * outgoing session's close) unpreserves it; `luo_file_finish()` restores and frees it, whichever
+   * kernel preserved it: on an array this kernel preserved (FINISH on an outgoing session, or
+   * after PRESERVE_FD on an empty incoming one) the restore warns and the page stays preserved.
+   */
+  private freeArray(restore: boolean): void {
     if (this.files.length > 0 || this.arrayPhys === 0) return;
-    if (this.incoming) this.luo.kho.restoreFree(this.arrayPhys);
+    if (restore) this.luo.kho.restoreFree(this.arrayPhys);
     else this.luo.kho.unpreserveFree(this.arrayPhys);
     this.arrayPhys = 0;
   }
@@ -163,7 +166,7 @@ export class LuoFileSet {
       if (err !== 0) return err;
     }
     const undoRoom = (): void => {
-      if (v1) this.freeArray();
+      if (v1) this.freeArray(false);
       else this.blocks.shrink(this.count);
     };
     const file = task.files.fget(fd);
@@ -215,7 +218,7 @@ export class LuoFileSet {
       this.files.pop();
       if (lf.file !== null) fput(lf.file);
     }
-    if (luo.format.abi === 'luo-v1') this.freeArray();
+    if (luo.format.abi === 'luo-v1') this.freeArray(false);
     else this.blocks.destroy();
   }
 
@@ -343,7 +346,7 @@ export class LuoFileSet {
       }
       this.files.pop();
     }
-    if (luo.format.abi === 'luo-v1') this.freeArray();
+    if (luo.format.abi === 'luo-v1') this.freeArray(true);
     else this.blocks.destroy();
     return 0;
   }
@@ -355,7 +358,6 @@ export class LuoFileSet {
   deserialize(ser: FileSetSer): number {
     const luo = this.luo;
     const mem = luo.kho.ctx.mem;
-    this.incoming = true;
     if (ser.files === 0) {
       if (ser.count !== 0) luo.kho.ctx.dmesg.warnOn('luo_file_deserialize', 'files count without files');
       return 0;

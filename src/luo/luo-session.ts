@@ -7,11 +7,11 @@
  *
  * The session ioctls dispatch as `luo_session_ioctl` does: unknown command number → -EINVAL;
  * the u32 `size` is read first (-EFAULT); a code that is not the table's (other type, size or
- * direction bits) → -ENOTTY; a command for the other direction → -EINVAL (luo-v5 kernels);
+ * direction bits) → -ENOTTY; a command for the other direction → -EINVAL (v7.2 kernels only);
  * `size` below the minimum → -EINVAL; `copy_struct_from_user` (-E2BIG, -EFAULT); then the
- * command, under the serialization lock. Kernel quirk kept: GET_NAME is declared with the
- * 16-byte `liveupdate_session_retrieve_fd` struct, so its minimum size is 16 and bytes past 16
- * must be zero on input (docs/quirks.md).
+ * command, under the serialization lock (v7.2 kernels only). Kernel quirk kept: GET_NAME is
+ * declared with the 16-byte `liveupdate_session_retrieve_fd` struct, so its minimum size is 16
+ * and bytes past 16 must be zero on input (docs/quirks.md).
  *
  * Serialized entries go to a KHO block set (`luo-v5`, growing one session ahead at create, so
  * a duplicate name can leave an empty block linked: the kernel's behaviour) or to the 16-page
@@ -149,8 +149,12 @@ export class LuoSessions {
     return this.luo.format.abi === 'luo-v1';
   }
 
-  /** Take the serialization lock for reading: a held-for-good lock blocks the caller forever. */
+  /**
+   * Take `luo_session_serialize_rwsem` for reading: a held-for-good lock blocks the caller
+   * forever. Kernels before v7.2 have no such lock (`LuoFormat.serializeLock`).
+   */
   private readLock(task: Task | null): void {
+    if (!this.luo.format.serializeLock) return;
     if (this.luo.serializationLocked && task !== null)
       throw new TaskBlockedError(task, 'LUO serialization lock is held since the reboot serialization');
   }
@@ -195,8 +199,8 @@ export class LuoSessions {
       const n = nameBytes.indexOf(0);
       const len = n < 0 ? Math.min(nameBytes.length, LIVEUPDATE_SESSION_NAME_LENGTH) : n;
       if (len === 0 || len > LIVEUPDATE_SESSION_NAME_LENGTH - 1) return -ERRNO.EINVAL;
-      this.readLock(task);
     }
+    this.readLock(task);
     const s = new LuoSession(this.luo, nameBytes);
     const err = this.insert(this.outgoing, s);
     if (err !== 0) return err;
@@ -208,7 +212,7 @@ export class LuoSessions {
    * session; always on a cold boot) or -EINVAL (retrieved already).
    */
   retrieve(nameBytes: Uint8Array, task: Task): File | number {
-    if (this.luo.format.directionChecks) this.readLock(task);
+    this.readLock(task);
     const s = this.incoming.byKey.get(keyOf(nameBytes.subarray(0, LIVEUPDATE_SESSION_NAME_LENGTH)));
     if (s === undefined) return -ERRNO.ENOENT;
     if (s.retrieved) return -ERRNO.EINVAL;
@@ -296,6 +300,11 @@ export class LuoSessions {
     if (usize < 0) return usize;
     const op = ops[nr - LIVEUPDATE_CMD_SESSION_BASE]!;
     if (op.cmd !== cmd) return -ENOIOCTLCMD;
+    // luo_ioctl_type_valid() (v7.2). FDT-era kernels run the command on either kind of
+    // session: PRESERVE_FD on a retrieved session joins its incoming file set, RETRIEVE_FD on
+    // an outgoing one calls the handler's retrieve on data this kernel preserved (memfd:
+    // -EINVAL and KHO warnings, or a fresh empty memfd for an empty one), FINISH on an
+    // outgoing one finishes, i.e. drops, its files and succeeds (docs/luo.md).
     if (this.luo.format.directionChecks) {
       const ok = op.type === 'all' || (op.type === 'incoming' ? s.retrieved : !s.retrieved);
       if (!ok) return -ERRNO.EINVAL;
@@ -303,7 +312,7 @@ export class LuoSessions {
     if (usize < op.minSize) return -ERRNO.EINVAL;
     const k = copyStructFromUser(arg, op.size, usize);
     if (typeof k === 'number') return k;
-    if (this.luo.format.directionChecks) this.readLock(task);
+    this.readLock(task);
     // `union ucmd_buffer`: large enough for any reply.
     const buf = new Uint8Array(LIVEUPDATE_GET_NAME_IOCTL_SIZE);
     buf.set(k, 0);
@@ -392,8 +401,8 @@ export class LuoSessions {
   }
 
   /**
-   * `luo_session_serialize`: under the serialization lock taken for writing, every outgoing
-   * session in creation order gets its entry (files frozen first). On success (luo-v5) the lock
+   * `luo_session_serialize`: under the serialization lock taken for writing (v7.2), every
+   * outgoing session in creation order gets its entry (files frozen first). On success the lock
    * stays held for good and `sessions_pa` names the first block; on a freeze failure the
    * sessions frozen so far are unfrozen and their entries cleared, the lock is released, and
    * the error is returned (the kexec is aborted).
@@ -440,10 +449,8 @@ export class LuoSessions {
       return err;
     }
     if (v1) mem.writeU64(sh.areaPhys, sh.count);
-    else {
-      if (sh.count > 0) mem.writeU64(this.sessionsPaAddr, sh.blocks.headPa);
-      this.luo.serializationLocked = true;
-    }
+    else if (sh.count > 0) mem.writeU64(this.sessionsPaAddr, sh.blocks.headPa);
+    if (this.luo.format.serializeLock) this.luo.serializationLocked = true;
     return 0;
   }
 

@@ -19,16 +19,20 @@ import {
   LIVEUPDATE_SESSION_RETRIEVE_FD,
 } from '../../src/abi/liveupdate-uapi.ts';
 import { FD_CLOEXEC, F_GETFD, FIOCLEX, O_RDONLY, O_RDWR, RLIMIT_NOFILE } from '../../src/abi/uapi-fcntl.ts';
+import { PROFILE_NAMES } from '../../src/kernel/profile.ts';
 import { Process } from '../../src/user/process.ts';
 import { ERRNO } from '../../src/util/errno.ts';
 import {
   boot,
+  createAndPreserveMemfd,
   createSession,
+  finishSession,
   getSessionName,
   kexec,
   openLuo,
   preserveFd,
   proc,
+  restoreMemfdText,
   retrieveFd,
   retrieveSession,
 } from './helpers.ts';
@@ -283,4 +287,114 @@ describe('FDT-era interface (kho-v3 profile: luo-v1)', () => {
     for (let n = 2; n < 819; n++) assert.ok(createSession(p, luo, `s-${n}`) >= 0, `session ${n + 1}`);
     assert.equal(createSession(p, luo, 'one-too-many'), -ERRNO.ENOMEM);
   });
+});
+
+/**
+ * Session ioctls on the wrong kind of session, per release. v7.2 (kho-v4) rejects them in
+ * luo_session.c: luo_ioctl_type_valid() and serializes session calls against the reboot with
+ * `luo_session_serialize_rwsem` (both merged for v7.2-rc1). The FDT-era kernels (kho-v1..v3:
+ * v6.19–v7.1) have neither: luo_session_ioctl() hands the command to luo_session_preserve_fd(),
+ * luo_session_retrieve_fd() or luo_session_finish() whatever the session's direction.
+ */
+const DIRECTION_CHECKED: Record<string, boolean> = {
+  'kho-v1': false,
+  'kho-v2': false,
+  'kho-v3': false,
+  'kho-v4': true,
+};
+
+describe('wrong-direction session ioctls and the serialization lock, per profile', () => {
+  it('every profile has a row', () => {
+    assert.deepEqual(Object.keys(DIRECTION_CHECKED), [...PROFILE_NAMES]);
+  });
+
+  for (const profile of PROFILE_NAMES) {
+    const checked = DIRECTION_CHECKED[profile]!;
+
+    it(`${profile}: RETRIEVE_FD and FINISH on an outgoing session`, () => {
+      const k = boot({ profile });
+      const p = proc(k);
+      const luo = openLuo(p);
+      const s = createSession(p, luo, 'out');
+      assert.equal(createAndPreserveMemfd(p, s, 1, 'first'), 0);
+      const empty = p.memfdCreate('empty', 0);
+      assert.equal(preserveFd(p, s, empty, 3), 0);
+      if (checked) {
+        assert.equal(retrieveFd(p, s, 2), -EINVAL);
+        assert.equal(retrieveFd(p, s, 1), -EINVAL);
+        assert.equal(retrieveFd(p, s, 3), -EINVAL);
+        assert.equal(finishSession(p, s), -EINVAL);
+        assert.equal(createAndPreserveMemfd(p, s, 1, 'again'), -EEXIST, 'the file is still preserved');
+        assert.ok(!k.dmesg.has('kho_restore'));
+      } else {
+        // luo_retrieve_file(): no such token.
+        assert.equal(retrieveFd(p, s, 2), -ENOENT);
+        // memfd_luo_retrieve(): kho_restore_vmalloc() refuses pages this kernel preserved.
+        assert.equal(retrieveFd(p, s, 1), -EINVAL);
+        assert.ok(k.dmesg.has('has no KHO magic'));
+        // An empty memfd needs no restore: a fresh memfd comes back.
+        const fd = retrieveFd(p, s, 3);
+        assert.ok(fd >= 0, `RETRIEVE_FD of an empty memfd gave ${fd}`);
+        // luo_file_finish() drops every file and restore-frees the array this kernel
+        // preserved: a warning, and the page stays preserved.
+        const array = k.luo.sessions.outgoing.byKey.get('out')!.fileSet.arrayPhys;
+        assert.equal(finishSession(p, s), 0);
+        assert.ok(k.dmesg.has(`WARNING: kho_restore_free: restore of ${array.toString(16)} failed`));
+        assert.equal(retrieveFd(p, s, 1), -ENOENT, 'the files are gone');
+        assert.equal(createAndPreserveMemfd(p, s, 1, 'again'), 0, 'the token is free again');
+      }
+      // The session still hands over what it holds at the reboot.
+      const k2 = kexec(k);
+      const q = proc(k2);
+      const r = retrieveSession(q, openLuo(q), 'out');
+      assert.ok(r >= 0);
+      assert.equal(restoreMemfdText(q, r, 1), checked ? 'first' : 'again');
+      assert.equal(finishSession(q, r), 0);
+    });
+
+    it(`${profile}: PRESERVE_FD on a retrieved incoming session`, () => {
+      const k0 = boot({ profile });
+      const p0 = proc(k0);
+      const l0 = openLuo(p0);
+      assert.equal(createAndPreserveMemfd(p0, createSession(p0, l0, 'in'), 7, 'carried'), 0);
+      assert.ok(createSession(p0, l0, 'bare') >= 0);
+      const k = kexec(k0);
+      const p = proc(k);
+      const luo = openLuo(p);
+      const bare = retrieveSession(p, luo, 'bare');
+      // FDT era: luo_preserve_file() gets as far as the handler lookup; the array it allocated
+      // for the empty set goes again through luo_free_files_mem() (an unpreserve, no warning).
+      assert.equal(preserveFd(p, bare, p.open('/dev/null', O_RDWR), 1), checked ? -EINVAL : -ENOENT);
+      assert.ok(!k.dmesg.has('kho_restore'));
+      const r = retrieveSession(p, luo, 'in');
+      assert.ok(r >= 0);
+      if (checked) {
+        assert.equal(createAndPreserveMemfd(p, r, 8, 'new'), -EINVAL);
+        assert.equal(createAndPreserveMemfd(p, r, 7, 'dup'), -EINVAL);
+      } else {
+        // luo_preserve_file() adds the file to the incoming set.
+        assert.equal(createAndPreserveMemfd(p, r, 8, 'new'), 0);
+        assert.equal(createAndPreserveMemfd(p, r, 7, 'dup'), -EEXIST);
+        assert.equal(retrieveFd(p, r, 8), -EINVAL, 'its data was preserved by this kernel');
+      }
+      assert.equal(restoreMemfdText(p, r, 7), 'carried');
+      assert.equal(finishSession(p, r), 0);
+      assert.equal(retrieveFd(p, r, 7), -ENOENT, 'nothing is left after FINISH');
+    });
+
+    it(`${profile}: session calls after a successful reboot serialization`, () => {
+      const k = boot({ profile });
+      const p = proc(k);
+      const luo = openLuo(p);
+      const s = createSession(p, luo, 'late');
+      assert.equal(k.luo.reboot(), 0);
+      if (checked) {
+        assert.throws(() => createSession(p, luo, 'too-late'), /blocked for more than 120 seconds/);
+        assert.throws(() => preserveFd(p, s, p.memfdCreate('m', 0), 1), /blocked/);
+      } else {
+        assert.ok(createSession(p, luo, 'too-late') >= 0, 'no luo_session_serialize_rwsem');
+        assert.equal(preserveFd(p, s, p.memfdCreate('m', 0), 1), 0);
+      }
+    });
+  }
 });
