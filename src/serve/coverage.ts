@@ -4,6 +4,7 @@
  * proportional to the bins, not to the blocks: `below(x)` is the number of covered bytes
  * under `x`, and the bytes of a bin `[a, b)` are `below(b) - below(a)`.
  */
+import { countAtMost } from '../util/search.ts';
 
 /** Covered bytes below an address, and the items that intersect a range. */
 export interface Coverage {
@@ -82,14 +83,7 @@ export class RangeCoverage implements Coverage {
   }
 
   firstEndingAfter(x: number): number {
-    let lo = 0;
-    let hi = this.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ends[mid]! <= x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return countAtMost(this.ends, x, 0, this.length);
   }
 
   start(i: number): number {

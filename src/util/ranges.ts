@@ -5,6 +5,8 @@
  * the caller's (pfns or bytes).
  */
 
+import { countAtMost, countBelow } from './search.ts';
+
 /** Sorted, disjoint ranges `[start[i], end[i])`. */
 export interface PfnRanges {
   start: Float64Array;
@@ -49,32 +51,25 @@ function coalesce(r: RangeStream): PfnRanges {
   for (let i = 0; i < n; i++) {
     const a = s[i]!;
     const b = e === undefined ? a + span : e[i]!;
-    if (m > 0 && a <= end[m - 1]!) {
-      if (b > end[m - 1]!) end[m - 1] = b;
-    } else {
-      start[m] = a;
-      end[m] = b;
-      m++;
-    }
+    m = appendRange(start, end, m, a, b);
   }
   return { start: start.subarray(0, m), end: end.subarray(0, m), count: m };
+}
+
+/** Appends `[a, b)` at `m`, or extends the last range when it overlaps or touches; the new count. */
+function appendRange(start: Float64Array, end: Float64Array, m: number, a: number, b: number): number {
+  if (m > 0 && a <= end[m - 1]!) {
+    if (b > end[m - 1]!) end[m - 1] = b;
+    return m;
+  }
+  start[m] = a;
+  end[m] = b;
+  return m + 1;
 }
 
 function isDisjoint(s: Float64Array, e: Float64Array, n: number): boolean {
   for (let i = 1; i < n; i++) if (s[i]! <= e[i - 1]!) return false;
   return true;
-}
-
-/** First index in `[from, r.count)` whose range ends at or after `pfn` (touching counts). */
-function firstReaching(r: PfnRanges, pfn: number, from: number): number {
-  let lo = from;
-  let hi = r.count;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (r.end[mid]! < pfn) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Union of two disjoint, non-adjacent range lists; `small` drives, `big` is copied in runs. */
@@ -87,7 +82,7 @@ function unionTwo(big: PfnRanges, small: PfnRanges): PfnRanges {
   for (let j = 0; j < small.count; j++) {
     // Big ranges wholly before this one (not touching) go over as they are: each starts after
     // the last output range ends, since every big range that reached it was consumed.
-    const k = firstReaching(big, small.start[j]!, i);
+    const k = countBelow(big.end, small.start[j]!, i, big.count); // first reaching it (touching counts)
     if (k > i) {
       start.set(big.start.subarray(i, k), m);
       end.set(big.end.subarray(i, k), m);
@@ -102,13 +97,7 @@ function unionTwo(big: PfnRanges, small: PfnRanges): PfnRanges {
       if (big.end[i]! > b) b = big.end[i]!;
       i++;
     }
-    if (m > 0 && a <= end[m - 1]!) {
-      if (b > end[m - 1]!) end[m - 1] = b;
-    } else {
-      start[m] = a;
-      end[m] = b;
-      m++;
-    }
+    m = appendRange(start, end, m, a, b);
   }
   start.set(big.start.subarray(i, big.count), m);
   end.set(big.end.subarray(i, big.count), m);
@@ -123,14 +112,7 @@ export function pagesAsRanges(pfns: readonly number[]): RangeStream {
 
 /** Index of the first range whose end is above `pfn` (binary search). */
 export function firstEndingAfter(r: PfnRanges, pfn: number): number {
-  let lo = 0;
-  let hi = r.count;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (r.end[mid]! <= pfn) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return countAtMost(r.end, pfn, 0, r.count);
 }
 
 /** Pages of `r` inside `[a, b)`, and the first such pfn (-1 when none). */
