@@ -765,15 +765,23 @@ export class PhysicalMemory {
     return false;
   }
 
-  /** `read` without the poison-read hook (internal checks are not successor reads). */
-  private readNoHook(addr: number, len: number): Uint8Array {
+  /**
+   * Run `fn` with the poison-read hook detached: looking at memory (internal checks, views,
+   * Tab completion) is not an access by the running kernel.
+   */
+  quietly<T>(fn: () => T): T {
     const hook = this.onPoisonRead;
     this.onPoisonRead = null;
     try {
-      return this.read(addr, len);
+      return fn();
     } finally {
       this.onPoisonRead = hook;
     }
+  }
+
+  /** `read` without the poison-read hook (internal checks are not successor reads). */
+  private readNoHook(addr: number, len: number): Uint8Array {
+    return this.quietly(() => this.read(addr, len));
   }
 
   // ---------------------------------------------------------------- pages

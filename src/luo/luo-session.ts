@@ -35,6 +35,7 @@ import { anonInodeGetfile } from '../kernel/fs/anon-inode.ts';
 import { TaskBlockedError, type Task } from '../kernel/fs/fdtable.ts';
 import { fput, type File, type FileOperations } from '../kernel/fs/file.ts';
 import { copyStructFromUser, getUserU32, type UserPtr } from '../kernel/fs/uaccess.ts';
+import { KhoMemError } from '../hw/errors.ts';
 import { KhoBlockSet } from '../kho/block-set.ts';
 import { ERRNO, errPtrText } from '../util/errno.ts';
 import type { Luo } from './luo-core.ts';
@@ -54,12 +55,7 @@ export class LuoSession {
   readonly fileSet: LuoFileSet;
 
   constructor(luo: Luo, nameBytes: Uint8Array) {
-    // strscpy into char[64]: at most 63 bytes survive.
-    const n = nameBytes.indexOf(0);
-    const raw = nameBytes.subarray(
-      0,
-      Math.min(n < 0 ? nameBytes.length : n, LIVEUPDATE_SESSION_NAME_LENGTH - 1),
-    );
+    const raw = storedName(nameBytes);
     this.key = Buffer.from(raw).toString('latin1');
     this.name = Buffer.from(raw).toString('utf8');
     this.fileSet = new LuoFileSet(luo);
@@ -71,6 +67,12 @@ export class LuoSession {
     b.set(Buffer.from(this.key, 'latin1'), 0);
     return b;
   }
+}
+
+/** The name bytes a session keeps: strscpy into char[64], so at most 63 bytes up to the NUL. */
+function storedName(nameBytes: Uint8Array): Uint8Array {
+  const n = nameBytes.indexOf(0);
+  return nameBytes.subarray(0, Math.min(n < 0 ? nameBytes.length : n, LIVEUPDATE_SESSION_NAME_LENGTH - 1));
 }
 
 /** The key a raw user name buffer compares equal to (`strncmp(.., 64)` semantics). */
@@ -452,6 +454,43 @@ export class LuoSessions {
     else if (sh.count > 0) mem.writeU64(this.sessionsPaAddr, sh.blocks.headPa);
     if (this.luo.format.serializeLock) this.luo.serializationLocked = true;
     return 0;
+  }
+
+  /**
+   * The incoming sessions as RETRIEVE_SESSION would find them, looked at without changing
+   * anything (for Tab completion): the list once deserialized; before the first open of
+   * /dev/liveupdate, the names in the previous kernel's entries, which
+   * luo_session_deserialize() will insert (as far as they can be read). None once
+   * deserialization failed: every open of the device fails then.
+   */
+  incomingNames(): { name: string; retrieved: boolean }[] {
+    if (this.deserialized !== null) {
+      if (this.deserialized !== 0) return [];
+      return this.incoming.list.map((s) => ({ name: s.name, retrieved: s.retrieved }));
+    }
+    const sh = this.incoming;
+    if (!sh.active) return [];
+    const mem = this.luo.kho.ctx.mem;
+    const out: { name: string; retrieved: boolean }[] = [];
+    const add = (at: number): void => {
+      const raw = storedName(mem.read(at, LIVEUPDATE_SESSION_NAME_LENGTH));
+      out.push({ name: Buffer.from(raw).toString('utf8'), retrieved: false });
+    };
+    mem.quietly(() => {
+      try {
+        if (this.v1()) {
+          const count = Math.min(mem.readU64(sh.areaPhys), LUO_V1_SESSION_MAX);
+          for (let i = 0; i < count; i++) add(this.v1Slot(sh.areaPhys, i));
+        } else {
+          const it = sh.blocks.iterator();
+          for (let at = it.readEntry(mem); at !== 0; at = it.readEntry(mem)) add(at);
+        }
+      } catch (e) {
+        // Entries past the end of memory: the names before them are what can be shown.
+        if (!(e instanceof KhoMemError)) throw e;
+      }
+    });
+    return out;
   }
 
   /**

@@ -74,13 +74,7 @@ export interface Snapshot {
 
 /** Run `fn` with the sanitizer's page-access tracking detached: looking is no access. */
 export function quietly<T>(mem: PhysicalMemory, fn: () => T): T {
-  const hook = mem.onPoisonRead;
-  mem.onPoisonRead = null;
-  try {
-    return fn();
-  } finally {
-    mem.onPoisonRead = hook;
-  }
+  return mem.quietly(fn);
 }
 
 function ordersOf(report: InspectReport | null): (BlockCoverage | null)[] {

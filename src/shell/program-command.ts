@@ -5,7 +5,7 @@
  * program kexecs the machine, the terminal shows the new kernel as after `kexec -e`.
  */
 import '../user/rootfs.ts';
-import { programAt, runProgram } from '../user/programs.ts';
+import { programAt, programDirEntries, runProgram } from '../user/programs.ts';
 import type { ShellCommand } from './command.ts';
 import { afterBoot } from './commands/reboot.ts';
 
@@ -20,6 +20,13 @@ export function findProgram(name: string, abs: (p: string) => string): string | 
   }
   for (const dir of PATH) if (programAt(`${dir}/${name}`) !== undefined) return `${dir}/${name}`;
   return null;
+}
+
+/** The names of the programs a bare command word finds in a PATH directory (for Tab). */
+export function pathProgramNames(): string[] {
+  return PATH.flatMap((dir) =>
+    (programDirEntries(dir) ?? []).filter((n) => programAt(`${dir}/${n}`) !== undefined),
+  );
 }
 
 /** A shell command that runs the program at `path` (argv[0] is what the user typed). */

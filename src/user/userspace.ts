@@ -197,6 +197,11 @@ function statusText(p: Process): string {
 
 const SPACES = new WeakMap<Kernel, UserSpace>();
 
+/** The user space of `kernel` if it has one yet (looking creates nothing). */
+export function existingUserspace(kernel: Kernel): UserSpace | undefined {
+  return SPACES.get(kernel);
+}
+
 /** The user space of `kernel` (created with init on first use). */
 export function userspace(kernel: Kernel): UserSpace {
   let u = SPACES.get(kernel);

@@ -1,8 +1,8 @@
 /**
  * The interactive terminal under a real TTY (tmux): prompt, a command, Tab completion (one Tab
- * completes; two Tabs sent in one read list basenames; module names after modprobe), Ctrl-C
- * at the prompt and in a busy shell loop (the machine runs in a worker, the keyboard stays
- * live), cd in the prompt, Ctrl-D logs out.
+ * completes; two Tabs sent in one read list basenames; module names after modprobe; luoctl's
+ * verbs), Ctrl-C at the prompt and in a busy shell loop (the machine runs in a worker, the
+ * keyboard stays live), cd in the prompt, Ctrl-D logs out.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -63,6 +63,17 @@ test(
       await sleep(300);
       tmux('send-keys', '-t', 'k', 'Tab');
       await waitFor(/modprobe test_kho$/m);
+      // Programs on PATH and their arguments: luoctl's verbs (test/shell/complete.test.ts has the rest).
+      tmux('send-keys', '-t', 'k', 'C-u', 'luoc');
+      await sleep(300);
+      tmux('send-keys', '-t', 'k', 'Tab');
+      await sleep(300);
+      tmux('send-keys', '-t', 'k', 'pr');
+      await sleep(300);
+      tmux('send-keys', '-t', 'k', 'Tab');
+      await sleep(300);
+      tmux('send-keys', '-t', 'k', 'x');
+      await waitFor(/luoctl preserve x$/m);
       tmux('send-keys', '-t', 'k', 'C-u');
       // Ctrl-C stops a busy loop in the shell: ^C, a new prompt, $? = 130.
       tmux('send-keys', '-t', 'k', 'while true; do :; done', 'Enter');

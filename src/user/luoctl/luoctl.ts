@@ -54,6 +54,22 @@ Sessions stay open in a holder process ("luoctl hold") after the command returns
 survive kexec -e. TOKEN is a 64-bit number (decimal or 0x hex).
 `;
 
+/** The verbs `luoctl help` lists, in its order. */
+export const LUOCTL_VERBS: readonly string[] = [
+  'create',
+  'preserve',
+  'close',
+  'retrieve',
+  'read',
+  'finish',
+  'list',
+  'help',
+];
+/** How `preserve` fills the file (one of them at most; stdin without one). */
+export const PRESERVE_OPTIONS: readonly string[] = ['--data', '--size', '--path'];
+/** The options of `list`. */
+export const LIST_OPTIONS: readonly string[] = ['--json'];
+
 /** A usage error: status 2. */
 class UsageError extends Error {}
 
@@ -350,8 +366,7 @@ function run(ctx: ProgramContext, args: string[]): number {
       for (let i = 2; i < rest.length; i++) {
         const opt = rest[i]!;
         const val = rest[i + 1];
-        if (opt !== '--data' && opt !== '--size' && opt !== '--path')
-          throw new UsageError(`unknown option '${opt}'`);
+        if (!PRESERVE_OPTIONS.includes(opt)) throw new UsageError(`unknown option '${opt}'`);
         if (val === undefined) throw new UsageError(`option '${opt}' needs a value`);
         if (Object.keys(fill).length > 0) throw new UsageError('give one of --data, --size, --path');
         if (opt === '--data') fill.data = new TextEncoder().encode(val);
@@ -378,7 +393,7 @@ function run(ctx: ProgramContext, args: string[]): number {
       break;
     }
     case 'list': {
-      if (rest.length > 1 || (rest.length === 1 && rest[0] !== '--json'))
+      if (rest.length > 1 || (rest.length === 1 && !LIST_OPTIONS.includes(rest[0]!)))
         throw new UsageError(`unexpected argument '${rest[0]}'`);
       const json = rest[0] === '--json';
       action = (l) => l.list(json);

@@ -210,7 +210,7 @@ function isSessionRec(v: unknown): v is SessionRec {
 }
 
 /** The record in `text`, or null when it is not one luoctl wrote. */
-function parseRecord(text: string): Omit<LuoctlState, 'warnings'> | null {
+export function parseRecord(text: string): Omit<LuoctlState, 'warnings'> | null {
   let v: unknown;
   try {
     v = JSON.parse(text);
