@@ -29,6 +29,11 @@ import type { ReleaseProfile } from './profile.ts';
 import { PseudoDir } from './pseudo-fs.ts';
 import { panic } from './panic.ts';
 import { swiotlbPrintInfo } from '../mm/swiotlb.ts';
+import { FailPageAlloc } from '../mm/fail-page-alloc.ts';
+import { Failslab } from '../mm/failslab.ts';
+import { applyFaultAttrSetup, type FaultAttrDeps } from '../mm/fault-inject.ts';
+import type { KernelCmdline } from './cmdline.ts';
+import { failPageAllocDebugfsInit, failslabDebugfsInit } from './fault-inject-debugfs.ts';
 
 export { KernelPanic } from './panic.ts';
 
@@ -44,6 +49,31 @@ export interface BootSpec {
   initrd?: { base: number; size: number } | null | undefined;
   /** Lines to log first (e.g. boot_params problems, an unknown image release). */
   notes?: readonly string[];
+}
+
+/**
+ * The kernel's two fault attributes, armed by `failslab=` / `fail_page_alloc=` as their __setup
+ * handlers do; each draws from its own stream of the machine's seed, so a run replays.
+ */
+function faultInjectFor(
+  machine: Machine,
+  profile: ReleaseProfile,
+  dmesg: Dmesg,
+  cmdline: KernelCmdline,
+): { failslab: Failslab; failPageAlloc: FailPageAlloc } {
+  const deps = (name: string): FaultAttrDeps => ({
+    rand: machine.rng(`fault-inject/${name}`),
+    log: (level, text) => {
+      dmesg.log(level, text);
+    },
+  });
+  const failslab = new Failslab(deps('failslab'));
+  failslab.ignoreGfpReclaim = profile.options.failslabIgnoreGfpWait;
+  const failPageAlloc = new FailPageAlloc(deps('fail_page_alloc'));
+  const p = cmdline.faultInject;
+  if (p.failslab !== null) applyFaultAttrSetup(failslab.attr, p.failslab);
+  if (p.failPageAlloc !== null) applyFaultAttrSetup(failPageAlloc.attr, p.failPageAlloc);
+  return { failslab, failPageAlloc };
 }
 
 /** Boot a kernel on `machine` (memory as it is now). */
@@ -65,6 +95,7 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
     liveupdate: profile.options.liveupdate,
   });
   dmesg.tick(1000);
+  const { failslab, failPageAlloc } = faultInjectFor(machine, profile, dmesg, cmdline);
 
   const memblock = new Memblock({
     mem,
@@ -83,6 +114,7 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
     enabled: cmdline.kho,
     liveupdate: cmdline.liveupdate,
     work: machine.work,
+    failslab,
   });
   const image = spec.kernelImage ?? { base: KERNEL_IMAGE_BASE, size: KERNEL_IMAGE_SIZE };
   let reserveMem: ReserveMemRecord[] = [];
@@ -106,6 +138,7 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
         dmesg.log(level ?? 'info', l);
       },
       panic: (reason) => panic(dmesg, reason),
+      failPageAlloc,
       onParseArgs: () => {
         dmesg.panicTimeout = cmdline.panicTimeout;
       },
@@ -183,6 +216,8 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
   luo.lateInit();
   reserveMemKhoOut(kho.ctx, reserveMem);
   memfdLuoInit(luo);
+  failslabDebugfsInit(debugfs, failslab);
+  failPageAllocDebugfsInit(debugfs, failPageAlloc);
   runModuleInitcalls(kernel, INITCALL.late);
 
   dmesg.tick(200000);

@@ -6,6 +6,7 @@
  * arguments. Parsing never throws: bad values leave the setting unchanged and log what the
  * kernel logs.
  */
+import { parseFaultAttrSetup, type FaultAttrSetup } from '../mm/fault-inject.ts';
 import { parameq, splitCmdline, splitInitArgs } from './cmdline-args.ts';
 import type { CmdlineParam } from './cmdline-args.ts';
 import { defaultKhoParamState, khoParseEnable, khoParseScratchSize } from './params-kho.ts';
@@ -86,6 +87,12 @@ export const DEFAULT_KNOWN_PARAMS: readonly string[] = [
   'no_console_suspend',
 ];
 
+/** The fault-injection boot parameters (mm/failslab.c, mm/fail_page_alloc.c). */
+export interface FaultInjectParams {
+  failslab: FaultAttrSetup | null;
+  failPageAlloc: FaultAttrSetup | null;
+}
+
 /** The boot environment `envp_init` starts with; user parameters with a value are added after. */
 const INITIAL_ENVP = ['HOME=/', 'TERM=linux'];
 
@@ -107,6 +114,8 @@ export class KernelCmdline {
   readonly liveupdate: boolean;
   /** `panic=N` (kernel/panic.c `panic_timeout`, a core_param int): seconds; 0 = stay halted. */
   readonly panicTimeout: number;
+  /** `failslab=` and `fail_page_alloc=` (the last that parsed; null when none did). */
+  readonly faultInject: FaultInjectParams;
   /** Parameters the kernel did not recognise (passed to user space), without module parameters. */
   readonly unknown: readonly CmdlineParam[];
   /** init's arguments after argv[0]: unknown bare parameters, then the words after `--`. */
@@ -125,6 +134,7 @@ export class KernelCmdline {
     reserveMem: ReserveMemParam[];
     liveupdate: boolean;
     panicTimeout: number;
+    faultInject?: FaultInjectParams;
     unknown: CmdlineParam[];
     initArgv: string[];
     initEnvp: string[];
@@ -138,6 +148,7 @@ export class KernelCmdline {
     this.reserveMem = fields.reserveMem;
     this.liveupdate = fields.liveupdate;
     this.panicTimeout = fields.panicTimeout;
+    this.faultInject = fields.faultInject ?? { failslab: null, failPageAlloc: null };
     this.unknown = fields.unknown;
     this.initArgv = fields.initArgv;
     this.initEnvp = fields.initEnvp;
@@ -209,6 +220,7 @@ export function parseKernelCmdline(text: string, opts: CmdlineOptions = {}): Ker
   const argv: string[] = [];
   const envp = [...INITIAL_ENVP];
   let panicTimeout = 0;
+  const faultInject: FaultInjectParams = { failslab: null, failPageAlloc: null };
   for (const p of split.params) {
     const early =
       (khoBuilt && (parameq(p.name, 'kho') || parameq(p.name, 'kho_scratch'))) ||
@@ -226,6 +238,21 @@ export function parseKernelCmdline(text: string, opts: CmdlineOptions = {}): Ker
       const { request } = reserveMemSetup(p.value, reserveMem, log);
       if (request !== null) reserveMem.push(request);
       continue;
+    }
+    // __setup("failslab=") / __setup("fail_page_alloc="): setup_fault_attr() needs four numbers;
+    // when it fails (returns 0) obsolete_checksetup() goes on and the parameter is unknown.
+    const fault = parameq(p.name, 'failslab')
+      ? 'failslab'
+      : parameq(p.name, 'fail_page_alloc')
+        ? 'failPageAlloc'
+        : null;
+    if (fault !== null && p.value !== null) {
+      const setup = parseFaultAttrSetup(p.value);
+      if (setup !== null) {
+        faultInject[fault] = setup;
+        continue;
+      }
+      log('warn', 'FAULT_INJECTION: failed to parse arguments');
     }
     if (known.some((k) => parameq(p.name, k))) continue;
     // Module parameters (`mod.param`) are either a built-in's or silently unused.
@@ -269,6 +296,7 @@ export function parseKernelCmdline(text: string, opts: CmdlineOptions = {}): Ker
     reserveMem,
     liveupdate,
     panicTimeout,
+    faultInject,
     unknown,
     initArgv: [...argv, ...initArgs],
     initEnvp: envp,

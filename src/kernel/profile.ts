@@ -29,6 +29,12 @@ export interface KernelOptions {
    * kernel's loops do not check for signals and run to the end (docs/quirks.md).
    */
   interruptibleTestKho: boolean;
+  /**
+   * The boot-time value of failslab's `ignore-gfp-wait` (mm/failslab.c: true). No boot parameter
+   * sets it, so only a kernel built with `false` can inject slab failures into GFP_KERNEL
+   * allocations before debugfs is up, e.g. LUO's at early boot (docs/fault-injection.md).
+   */
+  failslabIgnoreGfpWait: boolean;
 }
 
 /**
@@ -125,6 +131,7 @@ export const DEFAULT_OPTIONS: KernelOptions = {
   v1ActiveFile: true,
   liveupdate: true,
   interruptibleTestKho: true,
+  failslabIgnoreGfpWait: true,
 };
 
 /** Names accepted by `--profile`, newest last. */

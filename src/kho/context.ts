@@ -10,6 +10,7 @@ import type { Dmesg } from '../kernel/dmesg.ts';
 import type { ReleaseProfile } from '../kernel/profile.ts';
 import type { PseudoDir } from '../kernel/pseudo-fs.ts';
 import type { Buddy } from '../mm/buddy.ts';
+import type { Failslab } from '../mm/failslab.ts';
 import type { Memblock } from '../mm/memblock.ts';
 import type { Vmalloc } from '../mm/vmalloc.ts';
 import type { WorkMeter } from '../util/long-work.ts';
@@ -80,6 +81,8 @@ export interface KhoContext {
   readonly warned: Set<string>;
   /** The machine's long-work meter: long walks report progress through it (null: none). */
   readonly work: WorkMeter | null;
+  /** failslab: where modelled `kzalloc()` calls of KHO and LUO may be made to fail (src/mm/failslab.ts). */
+  readonly failslab: Failslab;
 }
 
 /** WARN_ON_ONCE: log the first time `site` fires. */

@@ -12,6 +12,7 @@ import type { ReleaseProfile } from '../kernel/profile.ts';
 import type { PseudoDir } from '../kernel/pseudo-fs.ts';
 import type { WorkMeter } from '../util/long-work.ts';
 import { GFP_KERNEL, __GFP_ZERO } from '../mm/gfp.ts';
+import { disarmedFailslab, type Failslab } from '../mm/failslab.ts';
 import type { Memblock } from '../mm/memblock.ts';
 import { allocPreserve, unpreserveFree } from './alloc-preserve.ts';
 import { buddyOf, type KhoContext, type ScratchArea } from './context.ts';
@@ -51,6 +52,8 @@ export interface KhoOptions {
   liveupdate?: boolean;
   /** The machine's long-work meter (progress of long walks); none in unit tests. */
   work?: WorkMeter | null;
+  /** The kernel's failslab (mm/failslab.c); default: one that never fails. */
+  failslab?: Failslab;
 }
 
 /** The KHO subsystem. */
@@ -85,6 +88,7 @@ export class Kho {
       khoBoot: false,
       warned: new Set(),
       work: o.work ?? null,
+      failslab: o.failslab ?? disarmedFailslab(),
     };
   }
 

@@ -15,6 +15,7 @@
  * Allocated blocks record refcount/order in {@link PageMeta}; reserved pages are the RAM pages
  * that are neither free nor referenced (the model has no PG_reserved bit per page).
  */
+import { disarmedFailPageAlloc, type FailPageAlloc } from './fail-page-alloc.ts';
 import { FreeBitmap } from './free-bitmap.ts';
 import { __GFP_COMP, __GFP_NOWARN, __GFP_THISNODE, __GFP_ZERO, gfpMigratetype } from './gfp.ts';
 import { MmError, checkU, show } from './mm-error.ts';
@@ -70,6 +71,8 @@ export interface BuddyOptions {
   localNid?: number;
   /** Where warnings go (allocation failures, bad frees). */
   log?: (line: string) => void;
+  /** The kernel's fail_page_alloc (mm/fail_page_alloc.c); default: one that never fails. */
+  failPageAlloc?: FailPageAlloc;
 }
 
 /** /proc/meminfo-style figures, in kB. */
@@ -137,12 +140,15 @@ export class Buddy {
   private readonly log: (line: string) => void;
   /** Node used when an allocation names none. */
   localNid: number;
+  /** Fault injection (`should_fail_alloc_page`): one field test per allocation while disarmed. */
+  readonly failPageAlloc: FailPageAlloc;
 
   /** Build zones from RAM pfn ranges (ascending, non-overlapping). */
   constructor(ranges: readonly PfnRange[], opts: BuddyOptions = {}) {
     this.meta = opts.meta ?? new PageMeta();
     this.mem = opts.mem ?? null;
     this.log = opts.log ?? (() => undefined);
+    this.failPageAlloc = opts.failPageAlloc ?? disarmedFailPageAlloc();
     const sorted = [...ranges].filter((r) => r.endPfn > r.startPfn).sort((a, b) => a.startPfn - b.startPfn);
     const spans = new Map<number, { s: number; e: number; present: number }>();
     for (let i = 0; i < sorted.length; i++) {
@@ -450,6 +456,9 @@ export class Buddy {
       this.log(`WARNING: alloc_pages with order ${String(order)} > MAX_PAGE_ORDER`);
       return null;
     }
+    // prepare_alloc_pages(): an injected failure returns NULL before any zone is tried, so
+    // without the allocation-failure warning.
+    if (this.failPageAlloc.attr.armed && this.failPageAlloc.shouldFailAllocPage(gfp, order)) return null;
     const mt = gfpMigratetype(gfp);
     const pref = nid < 0 ? this.localNid : nid;
     const first = this.zoneArr[pref];

@@ -11,6 +11,7 @@
  * - `beforeFreeAll`: after all early allocations, just before `memblock_free_all()`
  *   (`kho_memory_init()` from mm/mm_init.c: mm_core_init(); docs/kho.md).
  */
+import type { FailPageAlloc } from './fail-page-alloc.ts';
 import { Buddy, type PfnRange } from './buddy.ts';
 import {
   ARCH_LOW_ADDRESS_LIMIT,
@@ -111,6 +112,8 @@ export interface MmInitOptions {
   log?: MmLog;
   /** The kernel's `panic()`; never returns (default: throw `MmError` ENOMEM with the reason). */
   panic?: (reason: string) => never;
+  /** fail_page_alloc as armed by the command line (default: one that never fails). */
+  failPageAlloc?: FailPageAlloc;
 }
 
 /** A log line and its printk level (default info). */
@@ -356,6 +359,7 @@ export function mmInit(opts: MmInitOptions): MmContext {
     log: (l) => {
       log(l);
     },
+    ...(opts.failPageAlloc === undefined ? {} : { failPageAlloc: opts.failPageAlloc }),
   });
 
   // mm_core_init(): arch_mm_preinit() (swiotlb), kho_memory_init(), memblock_free_all().

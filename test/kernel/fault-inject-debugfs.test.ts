@@ -1,0 +1,79 @@
+/**
+ * /sys/kernel/debug/failslab/ and /sys/kernel/debug/fail_page_alloc/ from the machine's shell
+ * (lib/fault-inject.c: fault_create_debugfs_attr(), fs/libfs.c: simple_attr_write(),
+ * fs/debugfs/file.c: the bool, u32 and atomic_t files).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { term } from '../shell/helpers.ts';
+
+const FS = '/sys/kernel/debug/failslab';
+const FPA = '/sys/kernel/debug/fail_page_alloc';
+
+describe('fault-injection debugfs', () => {
+  it('lists the files the model honours, mode 0600, with the kernel defaults', async () => {
+    const t = term();
+    assert.equal(
+      (await t.run(`ls ${FS}`)).out,
+      'ignore-gfp-wait\ninterval\nprobability\nspace\ntimes\nverbose\n',
+    );
+    assert.equal(
+      (await t.run(`ls ${FPA}`)).out,
+      'ignore-gfp-highmem\nignore-gfp-wait\ninterval\nmin-order\nprobability\nspace\ntimes\nverbose\n',
+    );
+    assert.match((await t.run(`ls -l ${FS}/times`)).out, /^-rw------- 1 root root 0 /);
+    const show = 'for f in probability interval times space verbose ignore-gfp-wait; do cat $D/$f; done';
+    assert.equal((await t.run(`D=${FS}; ${show}`)).out, '0\n1\n1\n0\n2\nY\n');
+    assert.equal((await t.run(`cat ${FPA}/min-order ${FPA}/ignore-gfp-highmem`)).out, '1\nY\n');
+  });
+
+  it('the boot parameter shows in the files; writes change the live attribute', async () => {
+    const t = term({ cmdline: 'failslab=10,25,4096,-1' });
+    assert.equal(
+      (await t.run(`cat ${FS}/interval ${FS}/probability ${FS}/space ${FS}/times`)).out,
+      '10\n25\n4096\n-1\n',
+    );
+    const k = t.session.machine.kernel!;
+    assert.equal((await t.run(`echo 0x64 > ${FS}/probability; echo 0 > ${FS}/interval`)).status, 0);
+    assert.equal(k.kho.ctx.failslab.attr.probability, 100n);
+    assert.equal(k.kho.ctx.failslab.attr.interval, 0n);
+    assert.equal((await t.run(`echo N > ${FS}/ignore-gfp-wait; cat ${FS}/ignore-gfp-wait`)).out, 'N\n');
+    assert.equal(k.kho.ctx.failslab.ignoreGfpReclaim, false);
+    assert.equal(
+      (await t.run(`echo off > ${FPA}/ignore-gfp-highmem; cat ${FPA}/ignore-gfp-highmem`)).out,
+      'N\n',
+    );
+    assert.equal((await t.run(`echo 0 > ${FPA}/min-order; cat ${FPA}/min-order`)).out, '0\n');
+    assert.equal(k.buddy.failPageAlloc.minOrder, 0);
+    // The attribute files are 32-bit where the kernel's are: atomic_t and u32 keep the low bits.
+    assert.equal((await t.run(`echo 4294967295 > ${FS}/times; cat ${FS}/times`)).out, '-1\n');
+    assert.equal((await t.run(`echo 4294967298 > ${FPA}/min-order; cat ${FPA}/min-order`)).out, '2\n');
+  });
+
+  it('bad values are write errors as bash reports them, and change nothing', async () => {
+    const t = term();
+    const err = (v: string, f: string) => t.run(`echo ${v} > ${f}`);
+    const inval = '-bash: echo: write error: Invalid argument\n';
+    assert.deepEqual(await err('-1', `${FS}/probability`), { status: 1, out: '', err: inval });
+    assert.equal((await err('12abc', `${FS}/interval`)).err, inval);
+    assert.equal((await err('x', `${FS}/ignore-gfp-wait`)).err, inval);
+    assert.equal((await err('""', `${FS}/times`)).err, inval);
+    assert.equal(
+      (await err('18446744073709551616', `${FS}/verbose`)).err,
+      '-bash: echo: write error: Numerical result out of range\n',
+    );
+    assert.equal(
+      (await err('9223372036854775808', `${FS}/space`)).err,
+      '-bash: echo: write error: Numerical result out of range\n',
+    );
+    assert.equal(
+      (await t.run(`cat ${FS}/probability ${FS}/interval ${FS}/times ${FS}/space ${FS}/verbose`)).out,
+      '0\n1\n1\n0\n2\n',
+    );
+    // A write keeps its first 23 bytes (simple_attr's buffer): 23 digits parse, more are cut.
+    assert.equal(
+      (await t.run(`echo 00000000000000000000007123 > ${FS}/interval; cat ${FS}/interval`)).out,
+      '7\n',
+    );
+  });
+});
