@@ -20,7 +20,7 @@ import type { Failslab } from '../mm/failslab.ts';
 import type { FaultAttr } from '../mm/fault-inject.ts';
 import { KernelError } from '../util/errno.ts';
 import { kstrtobool, kstrtol, kstrtoull } from './params-kstrtox.ts';
-import { rwFile, type PseudoDir } from './pseudo-fs.ts';
+import { rwFile, type PseudoDir, type PseudoFile } from './pseudo-fs.ts';
 
 const enc = new TextEncoder();
 /** `struct simple_attr`'s `set_buf[24]`: a write keeps its first 23 bytes. */
@@ -44,34 +44,47 @@ function writeSigned(data: Uint8Array): bigint {
   return r.value;
 }
 
-/** An unsigned attribute file (`DEFINE_SIMPLE_ATTRIBUTE(…, "%llu\n")`). */
-function ulFile(get: () => bigint, set: (v: bigint) => void): ReturnType<typeof rwFile> {
+/** The keys of `T` whose values are of type `V`. */
+type KeysOf<T, V> = { [K in keyof T]: T[K] extends V ? K : never }[keyof T];
+
+/** An unsigned attribute file over `o[k]` (`DEFINE_SIMPLE_ATTRIBUTE(…, "%llu\n")`). */
+function ulFile<T>(o: T, k: KeysOf<T, bigint>): PseudoFile {
   return rwFile(
-    () => enc.encode(`${get()}\n`),
+    () => enc.encode(`${o[k] as bigint}\n`),
     (d) => {
-      set(writeUnsigned(d));
+      o[k] = writeUnsigned(d) as T[typeof k];
     },
   );
 }
 
-/** `debugfs_create_atomic_t`: signed, `%lld`, stored in an `int`. */
-function atomicFile(get: () => number, set: (v: number) => void): ReturnType<typeof rwFile> {
+/** `debugfs_create_atomic_t` over `o[k]`: signed, `%lld`, stored in an `int`. */
+function atomicFile<T>(o: T, k: KeysOf<T, number>): PseudoFile {
   return rwFile(
-    () => enc.encode(`${get()}\n`),
+    () => enc.encode(`${o[k] as number}\n`),
     (d) => {
-      set(Number(BigInt.asIntN(32, writeSigned(d))));
+      o[k] = Number(BigInt.asIntN(32, writeSigned(d))) as T[typeof k];
     },
   );
 }
 
-/** `debugfs_create_bool`: `Y`/`N`; a write is `kstrtobool_from_user`. */
-function boolFile(get: () => boolean, set: (v: boolean) => void): ReturnType<typeof rwFile> {
+/** `debugfs_create_u32` over `o[k]`: `%llu`, a write kept to 32 bits. */
+function u32File<T>(o: T, k: KeysOf<T, number>): PseudoFile {
   return rwFile(
-    () => enc.encode(get() ? 'Y\n' : 'N\n'),
+    () => enc.encode(`${o[k] as number}\n`),
+    (d) => {
+      o[k] = Number(BigInt.asUintN(32, writeUnsigned(d))) as T[typeof k];
+    },
+  );
+}
+
+/** `debugfs_create_bool` over `o[k]`: `Y`/`N`; a write is `kstrtobool_from_user` (3 bytes). */
+function boolFile<T>(o: T, k: KeysOf<T, boolean>): PseudoFile {
+  return rwFile(
+    () => enc.encode(o[k] ? 'Y\n' : 'N\n'),
     (d) => {
       const r = kstrtobool(text(d.subarray(0, 3)));
       if (!r.ok) throw new KernelError(r.error);
-      set(r.value);
+      o[k] = r.value as T[typeof k];
     },
   );
 }
@@ -79,96 +92,23 @@ function boolFile(get: () => boolean, set: (v: boolean) => void): ReturnType<typ
 /** `fault_create_debugfs_attr(name, NULL, attr)`: the directory with the common files. */
 function faultAttrDir(debugfs: PseudoDir, attr: FaultAttr): PseudoDir {
   const dir = debugfs.dir(attr.name);
-  dir.add(
-    'probability',
-    ulFile(
-      () => attr.probability,
-      (v) => {
-        attr.probability = v;
-      },
-    ),
-  );
-  dir.add(
-    'interval',
-    ulFile(
-      () => attr.interval,
-      (v) => {
-        attr.interval = v;
-      },
-    ),
-  );
-  dir.add(
-    'times',
-    atomicFile(
-      () => attr.times,
-      (v) => {
-        attr.times = v;
-      },
-    ),
-  );
-  dir.add(
-    'space',
-    atomicFile(
-      () => attr.space,
-      (v) => {
-        attr.space = v;
-      },
-    ),
-  );
-  dir.add(
-    'verbose',
-    ulFile(
-      () => attr.verbose,
-      (v) => {
-        attr.verbose = v;
-      },
-    ),
-  );
+  dir.add('probability', ulFile(attr, 'probability'));
+  dir.add('interval', ulFile(attr, 'interval'));
+  dir.add('times', atomicFile(attr, 'times'));
+  dir.add('space', atomicFile(attr, 'space'));
+  dir.add('verbose', ulFile(attr, 'verbose'));
   return dir;
 }
 
 /** `failslab_debugfs_init` (late_initcall): `failslab/` with `ignore-gfp-wait`. */
 export function failslabDebugfsInit(debugfs: PseudoDir, fs: Failslab): void {
-  const dir = faultAttrDir(debugfs, fs.attr);
-  dir.add(
-    'ignore-gfp-wait',
-    boolFile(
-      () => fs.ignoreGfpReclaim,
-      (v) => {
-        fs.ignoreGfpReclaim = v;
-      },
-    ),
-  );
+  faultAttrDir(debugfs, fs.attr).add('ignore-gfp-wait', boolFile(fs, 'ignoreGfpReclaim'));
 }
 
 /** `fail_page_alloc_debugfs` (late_initcall): `fail_page_alloc/` with its three extra files. */
 export function failPageAllocDebugfsInit(debugfs: PseudoDir, fpa: FailPageAlloc): void {
   const dir = faultAttrDir(debugfs, fpa.attr);
-  dir.add(
-    'ignore-gfp-wait',
-    boolFile(
-      () => fpa.ignoreGfpReclaim,
-      (v) => {
-        fpa.ignoreGfpReclaim = v;
-      },
-    ),
-  );
-  dir.add(
-    'ignore-gfp-highmem',
-    boolFile(
-      () => fpa.ignoreGfpHighmem,
-      (v) => {
-        fpa.ignoreGfpHighmem = v;
-      },
-    ),
-  );
-  dir.add(
-    'min-order',
-    ulFile(
-      () => BigInt(fpa.minOrder),
-      (v) => {
-        fpa.minOrder = Number(BigInt.asUintN(32, v));
-      },
-    ),
-  );
+  dir.add('ignore-gfp-wait', boolFile(fpa, 'ignoreGfpReclaim'));
+  dir.add('ignore-gfp-highmem', boolFile(fpa, 'ignoreGfpHighmem'));
+  dir.add('min-order', u32File(fpa, 'minOrder'));
 }
