@@ -8,7 +8,8 @@
  * pointer and inlines count_block() into a clone of walk_level() (objdump shows no indirect
  * call), as TurboFan inlines the JS bench's callback. Built with `gcc -O2` and run only by the
  * bench; prints one line per walk, `WALL CPU` in seconds (CPU time of this process, less
- * disturbed on a shared machine), then `blocks=N`.
+ * disturbed on a shared machine), then as many walks with an empty callback (`empty WALL CPU`),
+ * then `blocks=N`.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -108,6 +109,12 @@ static int count_block(uint64_t phys, unsigned int order, void *data)
 	return phys == UINT64_MAX;
 }
 
+/* The same walk with nothing counted: what the walk costs without its callback's work. */
+static int empty_block(uint64_t phys, unsigned int order, void *data)
+{
+	return phys == UINT64_MAX;
+}
+
 static uint32_t mulberry32(uint32_t *a)
 {
 	uint32_t t;
@@ -148,6 +155,17 @@ int main(int argc, char **argv)
 		if (err || c.sum != 0)
 			return 1;
 		printf("%.6f %.6f\n", t1 - t0, c1 - c0);
+	}
+	for (int r = 0; r < runs; r++) {
+		double t0 = now(CLOCK_MONOTONIC);
+		double c0 = now(CLOCK_PROCESS_CPUTIME_ID);
+		int err = walk_level(root, LEVELS, 0, empty_block, NULL);
+		double c1 = now(CLOCK_PROCESS_CPUTIME_ID);
+		double t1 = now(CLOCK_MONOTONIC);
+
+		if (err)
+			return 1;
+		printf("empty %.6f %.6f\n", t1 - t0, c1 - c0);
 	}
 	printf("blocks=%llu\n", (unsigned long long)c.count);
 	return 0;
