@@ -68,6 +68,14 @@ export interface LuoFormat {
    * v7.2-rc1). Without it (v6.19–v7.1) only the list rwsems and the session mutex are taken.
    */
   readonly serializeLock: boolean;
+  /**
+   * `luo_preserved_files`: luo_preserve_file() refuses with -EBUSY a file that a session already
+   * preserves, or that was retrieved and is not finished yet (keyed by `luo_get_id()`; memfd:
+   * the inode, `memfd_luo_get_id()`), and luo_retrieve_file() records what it retrieves
+   * (luo_file.c, "liveupdate: prevent double management of files", v7.1-rc1). Without it
+   * (v6.19–v7.0) a file can be preserved any number of times, in one session or several.
+   */
+  readonly doubleManagementCheck: boolean;
   /** CREATE_SESSION rejects an empty or unterminated name with -EINVAL. */
   readonly nameChecks: boolean;
 }
@@ -80,6 +88,7 @@ const LUO_V5: LuoFormat = {
   getName: true,
   directionChecks: true,
   serializeLock: true,
+  doubleManagementCheck: true,
   nameChecks: true,
 };
 const LUO_V1: LuoFormat = {
@@ -90,13 +99,17 @@ const LUO_V1: LuoFormat = {
   getName: false,
   directionChecks: false,
   serializeLock: false,
+  doubleManagementCheck: true,
   nameChecks: false,
 };
 
-/** LUO of each profile: kho-v4 luo-v5; kho-v3 luo-v1 + memfd-v2; kho-v2 memfd-v1; kho-v1 also finalizes. */
+/**
+ * LUO of each profile: kho-v4 luo-v5; kho-v3 luo-v1 + memfd-v2; kho-v2 memfd-v1 and no
+ * duplicate-file check (v7.0); kho-v1 also finalizes.
+ */
 const LUO_FORMATS: Record<KhoCompatible, LuoFormat> = {
-  'kho-v1': { ...LUO_V1, memfd: 'memfd-v1', finalize: true },
-  'kho-v2': { ...LUO_V1, memfd: 'memfd-v1' },
+  'kho-v1': { ...LUO_V1, memfd: 'memfd-v1', finalize: true, doubleManagementCheck: false },
+  'kho-v2': { ...LUO_V1, memfd: 'memfd-v1', doubleManagementCheck: false },
   'kho-v3': LUO_V1,
   'kho-v4': LUO_V5,
 };

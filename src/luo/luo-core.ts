@@ -98,7 +98,7 @@ export class Luo {
   serializationLocked = false;
   /** Registered file handlers, in registration order. */
   readonly handlers: LiveupdateFileHandler[] = [];
-  /** `luo_preserved_files`: identity of every preserved or retrieved file → the file. */
+  /** `luo_preserved_files` (v7.1+): identity of every preserved or retrieved file → the file. */
   readonly preservedIds = new Map<unknown, File>();
   readonly sessions: LuoSessions;
   readonly flbs: LuoFlbs;
@@ -124,6 +124,23 @@ export class Luo {
   /** The identity key of `file` for `fh` (`luo_get_id`). */
   fileId(fh: LiveupdateFileHandler, file: File): unknown {
     return fh.ops.getId !== undefined ? fh.ops.getId(file) : file;
+  }
+
+  /**
+   * `xa_insert(&luo_preserved_files, luo_get_id(fh, file))`: false when the identity is taken.
+   * Kernels before v7.1 keep no such table (`LuoFormat.doubleManagementCheck`): always true.
+   */
+  trackFile(fh: LiveupdateFileHandler, file: File): boolean {
+    if (!this.format.doubleManagementCheck) return true;
+    const id = this.fileId(fh, file);
+    if (this.preservedIds.has(id)) return false;
+    this.preservedIds.set(id, file);
+    return true;
+  }
+
+  /** `xa_erase(&luo_preserved_files, luo_get_id(fh, file))`. */
+  untrackFile(fh: LiveupdateFileHandler, file: File): void {
+    this.preservedIds.delete(this.fileId(fh, file));
   }
 
   // ------------------------------------------------------------------ boot

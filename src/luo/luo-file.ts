@@ -153,7 +153,8 @@ export class LuoFileSet {
   /**
    * `luo_preserve_file(file_set, token, fd)`: 0 or -EEXIST (token used in this session),
    * -ENOSPC/-ENOMEM (no room for the entry), -EBADF, -ENOENT (no handler takes the file),
-   * -EBUSY (the file is preserved already, in any session), the FLB's or the handler's error.
+   * -EBUSY (v7.1+: the file is preserved already, in any session, or retrieved and not
+   * finished), the FLB's or the handler's error.
    */
   preserve(token: bigint, fd: number, task: Task): number {
     const luo = this.luo;
@@ -185,12 +186,10 @@ export class LuoFileSet {
     }
     const fh = luo.handlers.find((h) => h.ops.canPreserve(h, file));
     if (fh === undefined) return fail(-ERRNO.ENOENT);
-    const id = luo.fileId(fh, file);
-    if (luo.preservedIds.has(id)) return fail(-ERRNO.EBUSY);
-    luo.preservedIds.set(id, file);
+    if (!luo.trackFile(fh, file)) return fail(-ERRNO.EBUSY);
     const flbErr = luo.flbs.filePreserve(fh);
     if (flbErr !== 0) {
-      luo.preservedIds.delete(id);
+      luo.untrackFile(fh, file);
       return fail(flbErr);
     }
     const lf = new LuoFile(fh, file, token, 0n);
@@ -198,7 +197,7 @@ export class LuoFileSet {
     const err = fh.ops.preserve(args);
     if (err !== 0) {
       luo.flbs.fileUnpreserve(fh);
-      luo.preservedIds.delete(id);
+      luo.untrackFile(fh, file);
       return fail(err);
     }
     lf.serializedData = args.serializedData;
@@ -214,7 +213,7 @@ export class LuoFileSet {
       const lf = this.files[this.files.length - 1]!;
       lf.fh.ops.unpreserve(lf.args());
       luo.flbs.fileUnpreserve(lf.fh);
-      if (lf.file !== null) luo.preservedIds.delete(luo.fileId(lf.fh, lf.file));
+      if (lf.file !== null) luo.untrackFile(lf.fh, lf.file);
       this.files.pop();
       if (lf.file !== null) fput(lf.file);
     }
@@ -300,7 +299,8 @@ export class LuoFileSet {
   /**
    * `luo_retrieve_file(token)`: the file (with a new reference for the caller), or -ENOENT
    * (no such token, or no files), or the handler's error, which is returned again on every
-   * later attempt.
+   * later attempt without calling the handler ("liveupdate: luo_file: remember retrieve()
+   * status", f85b1c6af5bc, in v7.0 and 6.19.y; v6.19.0 called `retrieve` again).
    */
   retrieve(token: bigint): File | number {
     const lf = this.files.find((f) => f.token === token);
@@ -316,10 +316,8 @@ export class LuoFileSet {
     lf.file = args.file;
     // LUO keeps its own reference until finish; the caller gets the one `retrieve` made.
     getFile(lf.file);
-    const id = this.luo.fileId(lf.fh, lf.file);
-    if (this.luo.preservedIds.has(id))
+    if (!this.luo.trackFile(lf.fh, lf.file))
       this.luo.kho.ctx.dmesg.warnOn('luo_retrieve_file', 'retrieved file is already tracked');
-    else this.luo.preservedIds.set(id, lf.file);
     lf.retrieveStatus = 1;
     return lf.file;
   }
@@ -341,7 +339,7 @@ export class LuoFileSet {
       lf.fh.ops.finish(lf.args());
       luo.flbs.fileFinish(lf.fh);
       if (lf.file !== null) {
-        luo.preservedIds.delete(luo.fileId(lf.fh, lf.file));
+        luo.untrackFile(lf.fh, lf.file);
         fput(lf.file);
       }
       this.files.pop();

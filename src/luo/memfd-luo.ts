@@ -9,9 +9,10 @@
  * next kernel RETRIEVE_FD builds a fresh memfd (name `""`) whose page cache is the handed-over
  * folios; FINISH of a session whose memfd was never retrieved frees those folios.
  *
- * `memfd-v2` (baseline) identifies a file by its inode (two opens of one memfd are one file)
- * and hands over the seals; `memfd-v1` (FDT-era profiles) hands over no seals, flags the folios
- * with their real dirty/uptodate state and identifies files by the open file.
+ * `memfd-v2` (kho-v3, kho-v4) identifies a file by its inode for the duplicate check (two
+ * opens of one memfd are one file, `memfd_luo_get_id()`) and hands over the seals; `memfd-v1`
+ * (kho-v1, kho-v2: v7.0) hands over no seals, flags the folios with their real dirty/uptodate
+ * state and has no `get_id` (its kernels have no duplicate check, `LuoFormat.doubleManagementCheck`).
  */
 import {
   MEMFD_LUO_ALL_SEALS,
@@ -201,18 +202,27 @@ export function memfdLuoHandler(luo: Luo, stats: MemfdLuoStats = { migrated: 0 }
     return arr;
   };
 
+  /**
+   * `memfd_luo_retrieve`: a fresh memfd holding the handed-over folios. Every failure after the
+   * `ser` check drops the file and restores and frees `ser` (`free_ser`, in every release), so
+   * `finish` leaves a failed file alone.
+   */
   const retrieve = (args: LiveupdateFileOpArgs): number => {
     const ser = Number(args.serializedData);
     if (ser === 0) return -ERRNO.EINVAL;
+    const fail = (err: number, file: File | null): number => {
+      if (file !== null) fput(file);
+      kho.restoreFree(ser);
+      return err;
+    };
     const seals = v1 ? 0 : mem.readU32(ser + 16);
-    if (!v1 && (seals & ~MEMFD_LUO_ALL_SEALS) !== 0) return -ERRNO.EOPNOTSUPP;
+    if (!v1 && (seals & ~MEMFD_LUO_ALL_SEALS) !== 0) return fail(-ERRNO.EOPNOTSUPP, null);
     const file = memfdAllocFile(luo.fs, '', v1 ? 0 : MFD_ALLOW_SEALING);
     if (!v1) {
       const err = memfdAddSeals(file, seals);
       if (err < 0) {
         log('err', `failed to add seals: ${errPtrText(err)}`);
-        fput(file);
-        return err;
+        return fail(err, file);
       }
     }
     const sh = file.inode.shmem!;
@@ -221,15 +231,9 @@ export function memfdLuoHandler(luo: Luo, stats: MemfdLuoStats = { migrated: 0 }
     const nr = mem.readU64(ser + nrOff);
     if (nr > 0) {
       const arr = restoreArray(ser, nr);
-      if (arr === null) {
-        fput(file);
-        return -ERRNO.EINVAL;
-      }
+      if (arr === null) return fail(-ERRNO.EINVAL, file);
       const err = retrieveFolios(sh, arr, nr);
-      if (err !== 0) {
-        fput(file);
-        return err;
-      }
+      if (err !== 0) return fail(err, file);
     }
     args.file = file;
     kho.restoreFree(ser);
@@ -271,8 +275,13 @@ export function memfdLuoHandler(luo: Luo, stats: MemfdLuoStats = { migrated: 0 }
     }
   };
 
+  /**
+   * `memfd_luo_finish`: only a file never retrieved has anything left to free; a failed
+   * retrieve cleaned up after itself (`args->retrieve_status`, since f85b1c6af5bc in v7.0;
+   * v6.19.0 tested `args->retrieved` and freed `ser` a second time).
+   */
   const finish = (args: LiveupdateFileOpArgs): void => {
-    if (v1 ? args.retrieveStatus > 0 : args.retrieveStatus !== 0) return;
+    if (args.retrieveStatus !== 0) return;
     const ser = Number(args.serializedData);
     if (ser === 0) return;
     const nr = mem.readU64(ser + nrOff);

@@ -52,5 +52,13 @@ export function restoreMemfdText(p: Process, sfd: number, token: bigint | number
   return new TextDecoder().decode(b.subarray(0, nul < 0 ? b.length : nul));
 }
 
+/** Keep `p`'s descriptors alive across the kexec: a forked child holds them, `p` exits. */
+export function holdAndExit(p: Process): void {
+  const child = p.fork();
+  if (typeof child === 'number') throw new Error(`fork: ${child}`);
+  child.setsid();
+  p.exit(0);
+}
+
 /** `GET_NAME` argument helper for size tests. */
 export const getNameArg = encodeGetNameIoctl;

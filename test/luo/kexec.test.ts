@@ -19,7 +19,6 @@ import {
 } from '../../src/abi/uapi-fcntl.ts';
 import { KexecError } from '../../src/kexec/errors.ts';
 import type { LiveupdateFileHandler } from '../../src/luo/luo-file.ts';
-import type { Process } from '../../src/user/process.ts';
 import { ERRNO } from '../../src/util/errno.ts';
 import {
   boot,
@@ -33,17 +32,10 @@ import {
   restoreMemfdText,
   retrieveFd,
   retrieveSession,
+  holdAndExit,
   text,
   utf8,
 } from './helpers.ts';
-
-/** Keep `p`'s descriptors alive across the kexec: a forked child holds them, `p` exits. */
-function holdAndExit(p: Process): void {
-  const child = p.fork();
-  if (typeof child === 'number') throw new Error(`fork: ${child}`);
-  child.setsid();
-  p.exit(0);
-}
 
 describe('memfd contents, size, position and seals survive kexec byte for byte', () => {
   for (const profile of ['kho-v4', 'kho-v3', 'kho-v2', 'kho-v1']) {
