@@ -17,10 +17,15 @@ import {
   KHO_BLOCK_SIZE,
   khoBlockCapacity,
 } from '../abi/kho-block.ts';
+import { kmalloc } from '../mm/failslab.ts';
+import { GFP_KERNEL } from '../mm/gfp.ts';
 import type { Kho } from './kho.ts';
 
+const ENOMEM = 12;
 const EINVAL = 22;
 const ENOSPC = 28;
+/** `sizeof(struct kho_block)` (a list head and the `ser` pointer): kzalloc'd from kmalloc-32. */
+const KHO_BLOCK_ALLOC_SIZE = 24;
 
 /** `struct kho_block_set`. */
 export class KhoBlockSet {
@@ -70,9 +75,14 @@ export class KhoBlockSet {
     else this.kho.unpreserveFree(phys);
   }
 
-  /** `kho_block_add`: link `phys` at the tail; -ENOSPC past 10000 blocks. */
-  private add(phys: number): number {
+  /**
+   * `kho_block_add`: link `phys` at the tail; -ENOSPC past 10000 blocks, -ENOMEM when the
+   * kzalloc of its `struct kho_block` fails (failslab; `caller` names the kernel function).
+   */
+  private add(phys: number, caller: string): number {
     if (this.blocks.length >= KHO_BLOCK_MAX_BLOCKS) return -ENOSPC;
+    if (!kmalloc(this.kho.ctx.failslab, KHO_BLOCK_ALLOC_SIZE, GFP_KERNEL, ['kho_block_add', caller]))
+      return -ENOMEM;
     const last = this.blocks[this.blocks.length - 1];
     this.blocks.push(phys);
     if (last !== undefined) this.mem().writeU64(last, phys);
@@ -82,7 +92,7 @@ export class KhoBlockSet {
   private growOne(): number {
     const phys = this.kho.allocPreserve(KHO_BLOCK_SIZE);
     if (phys < 0) return phys;
-    const err = this.add(phys);
+    const err = this.add(phys, 'kho_block_set_grow_one');
     if (err !== 0) {
       this.freeSer(phys);
       return err;
@@ -147,8 +157,9 @@ export class KhoBlockSet {
   }
 
   /**
-   * `kho_block_set_restore(head)`: take over a chain from the previous kernel. 0 or -EINVAL;
-   * on failure everything restored so far and the rest of the chain is freed.
+   * `kho_block_set_restore(head)`: take over a chain from the previous kernel. 0, -EINVAL or
+   * -ENOMEM (kho_block_add); on failure everything restored so far and the rest of the chain
+   * is freed.
    */
   restore(head: number): number {
     this.incoming = true;
@@ -158,19 +169,19 @@ export class KhoBlockSet {
     let next = head;
     while (next !== 0) {
       const count = mem.readU64(next + 8);
+      let err: number;
       if (count === 0 || count > this.perBlock) {
         this.log('warn', `Block contains invalid entry count: ${count}`);
+        err = -EINVAL;
+      } else err = this.add(next, 'kho_block_set_restore');
+      if (err !== 0) {
+        // err_destroy: the restored blocks, then the rest of the chain from this one on.
         this.destroy();
         while (next !== 0) {
           const after = mem.readU64(next);
           this.freeSer(next);
           next = after;
         }
-        return -EINVAL;
-      }
-      const err = this.add(next);
-      if (err !== 0) {
-        this.destroy();
         return err;
       }
       next = mem.readU64(next);

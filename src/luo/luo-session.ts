@@ -37,6 +37,8 @@ import { fput, type File, type FileOperations } from '../kernel/fs/file.ts';
 import { copyStructFromUser, getUserU32, type UserPtr } from '../kernel/fs/uaccess.ts';
 import { KhoMemError } from '../hw/errors.ts';
 import { KhoBlockSet } from '../kho/block-set.ts';
+import { kmalloc } from '../mm/failslab.ts';
+import { GFP_KERNEL } from '../mm/gfp.ts';
 import { ERRNO, errPtrText } from '../util/errno.ts';
 import type { Luo } from './luo-core.ts';
 import { LuoFileSet, type FileSetSer } from './luo-file.ts';
@@ -74,6 +76,13 @@ function storedName(nameBytes: Uint8Array): Uint8Array {
   const n = nameBytes.indexOf(0);
   return nameBytes.subarray(0, Math.min(n < 0 ? nameBytes.length : n, LIVEUPDATE_SESSION_NAME_LENGTH - 1));
 }
+
+/**
+ * `sizeof(struct luo_session)` on x86-64 as far as the model knows it (name, list, flags, file
+ * set, mutex: about 200 bytes): kzalloc serves it from kmalloc-256, the size failslab's `space`
+ * counts.
+ */
+const LUO_SESSION_ALLOC_SIZE = 200;
 
 /** The key a raw user name buffer compares equal to (`strncmp(.., 64)` semantics). */
 function keyOf(nameBytes: Uint8Array): string {
@@ -163,6 +172,18 @@ export class LuoSessions {
 
   // ------------------------------------------------------------------ list changes
 
+  /**
+   * `luo_session_alloc(name)`: kzalloc of a `struct luo_session` (GFP_KERNEL), which failslab
+   * can fail (null, the kernel's -ENOMEM); `trace` names the callers for the verbose notice.
+   */
+  private alloc(nameBytes: Uint8Array, trace: readonly string[]): LuoSession | null {
+    if (
+      !kmalloc(this.luo.kho.ctx.failslab, LUO_SESSION_ALLOC_SIZE, GFP_KERNEL, ['luo_session_alloc', ...trace])
+    )
+      return null;
+    return new LuoSession(this.luo, nameBytes);
+  }
+
   /** `luo_session_insert`: room for one more (outgoing), then the duplicate check. */
   private insert(sh: SessionList, s: LuoSession): number {
     if (sh === this.outgoing) {
@@ -202,8 +223,9 @@ export class LuoSessions {
       const len = n < 0 ? Math.min(nameBytes.length, LIVEUPDATE_SESSION_NAME_LENGTH) : n;
       if (len === 0 || len > LIVEUPDATE_SESSION_NAME_LENGTH - 1) return -ERRNO.EINVAL;
     }
+    const s = this.alloc(nameBytes, ['luo_session_create', 'luo_ioctl_create_session', 'luo_ioctl']);
+    if (s === null) return -ERRNO.ENOMEM;
     this.readLock(task);
-    const s = new LuoSession(this.luo, nameBytes);
     const err = this.insert(this.outgoing, s);
     if (err !== 0) return err;
     return this.getfile(s);
@@ -496,7 +518,7 @@ export class LuoSessions {
   /**
    * `luo_session_deserialize` (first open of /dev/liveupdate): rebuild the incoming sessions
    * and their files from the previous kernel's entries. The result is cached: a failure makes
-   * every later open fail too (luo-v5). The previous kernel's state that was already rebuilt
+   * every later open fail too (luo-v5; on luo-v1 not after a session allocation failure). The previous kernel's state that was already rebuilt
    * is deliberately leaked on failure, as the kernel does.
    */
   deserialize(): number {
@@ -505,8 +527,26 @@ export class LuoSessions {
     this.deserialized = 0;
     if (!sh.active) return 0;
     const mem = this.luo.kho.ctx.mem;
+    // luo-v1 (kernel/liveupdate/luo_session.c before the block rework) returns an allocation
+    // failure without storing it in its static `err`: only that open fails, later ones succeed
+    // with the sessions inserted so far. luo-v5 stores every failure in `saved_err`.
+    const failed = { alloc: false };
+    const trace = this.v1()
+      ? ['luo_session_deserialize', 'luo_open', 'misc_open', 'chrdev_open']
+      : ['luo_session_deserialize_one', 'luo_session_deserialize', 'luo_open', 'misc_open', 'chrdev_open'];
     const one = (at: number): number => {
-      const s = new LuoSession(this.luo, mem.read(at, LIVEUPDATE_SESSION_NAME_LENGTH));
+      const raw = mem.read(at, LIVEUPDATE_SESSION_NAME_LENGTH);
+      const s = this.alloc(raw, trace);
+      if (s === null) {
+        const nul = raw.indexOf(0);
+        const name = Buffer.from(raw.subarray(0, nul < 0 ? raw.length : nul)).toString('utf8');
+        this.luo.log(
+          'warn',
+          `Failed to allocate session [${name}] during deserialization ${errPtrText(-ERRNO.ENOMEM)}`,
+        );
+        failed.alloc = true;
+        return -ERRNO.ENOMEM;
+      }
       let err = this.insert(sh, s);
       if (err !== 0) {
         this.luo.log('warn', `Failed to insert session [${s.name}] ${errPtrText(err)}`);
@@ -525,7 +565,7 @@ export class LuoSessions {
       for (let i = 0; i < count; i++) {
         const err = one(this.v1Slot(sh.areaPhys, i));
         if (err !== 0) {
-          this.deserialized = err;
+          this.deserialized = failed.alloc ? 0 : err;
           return err;
         }
       }

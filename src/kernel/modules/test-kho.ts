@@ -25,7 +25,7 @@ import {
 } from '../../abi/test-kho.ts';
 import { buildBlob } from '../../fdt/convert.ts';
 import { MAX_PAGE_ORDER } from '../../mm/buddy.ts';
-import { GFP_KERNEL, __GFP_NORETRY, __GFP_ZERO } from '../../mm/gfp.ts';
+import { GFP_KERNEL, __GFP_NORETRY, __GFP_NOWARN, __GFP_ZERO } from '../../mm/gfp.ts';
 import { ERRNO } from '../../util/errno.ts';
 import { checkHostMemory } from '../../util/host-memory.ts';
 import type { LongWork } from '../../util/long-work.ts';
@@ -111,7 +111,8 @@ function kvmalloc(k: Kernel, bytes: number): KvAlloc | null {
   const size = Math.max(bytes, 1);
   if (size <= KMALLOC_MAX_SIZE) {
     const order = getOrder(size);
-    const pfn = k.buddy.alloc(order, GFP_KERNEL | __GFP_NORETRY);
+    // kvmalloc_node_noprof() (mm/slub.c): above a page the kmalloc attempt is quiet, as vmalloc follows.
+    const pfn = k.buddy.alloc(order, GFP_KERNEL | __GFP_NORETRY | (size > PAGE_SIZE ? __GFP_NOWARN : 0));
     if (pfn !== null) return { pfn, order };
   }
   const va = k.vmalloc.vmalloc(size);

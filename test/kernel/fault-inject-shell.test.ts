@@ -1,7 +1,8 @@
 /**
- * /sys/kernel/debug/failslab/ and /sys/kernel/debug/fail_page_alloc/ from the machine's shell
- * (lib/fault-inject.c: fault_create_debugfs_attr(), fs/libfs.c: simple_attr_write(),
- * fs/debugfs/file.c: the bool, u32 and atomic_t files).
+ * Fault injection from the machine's shell: /sys/kernel/debug/failslab/ and
+ * /sys/kernel/debug/fail_page_alloc/ (lib/fault-inject.c: fault_create_debugfs_attr(),
+ * fs/libfs.c: simple_attr_write(), fs/debugfs/file.c: the bool, u32 and atomic_t files), and
+ * what an armed attribute does to `modprobe test_kho` and to luoctl after a kexec.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -9,6 +10,9 @@ import { term } from '../shell/helpers.ts';
 
 const FS = '/sys/kernel/debug/failslab';
 const FPA = '/sys/kernel/debug/fail_page_alloc';
+
+/** dmesg lines without their timestamps. */
+const bare = (out: string): string => out.replace(/^\[[ 0-9.]+\] /gm, '');
 
 describe('fault-injection debugfs', () => {
   it('lists the files the model honours, mode 0600, with the kernel defaults', async () => {
@@ -74,6 +78,54 @@ describe('fault-injection debugfs', () => {
     assert.equal(
       (await t.run(`echo 00000000000000000000007123 > ${FS}/interval; cat ${FS}/interval`)).out,
       '7\n',
+    );
+  });
+
+  it('fail_page_alloc makes modprobe test_kho fail cleanly; the machine still kexecs', async () => {
+    const t = term({ cmdline: 'kho=on kho_scratch=16M,64M,32M' });
+    const free = (await t.run('grep MemFree /proc/meminfo')).out;
+    // test_kho's folios are GFP_KERNEL: ignore-gfp-wait must be N for them.
+    await t.run(`echo N > ${FPA}/ignore-gfp-wait; echo 100 > ${FPA}/probability; echo -1 > ${FPA}/times`);
+    assert.deepEqual(await t.run(`echo 1 > ${FPA}/verbose; modprobe test_kho`), {
+      status: 1,
+      out: '',
+      err: "modprobe: ERROR: could not insert 'test_kho': Cannot allocate memory\n",
+    });
+    assert.equal((await t.run('grep MemFree /proc/meminfo')).out, free);
+    // One notice: the folios array's kvmalloc attempt fails quietly (__GFP_NOWARN) and falls
+    // back to vmalloc; the first folio of order 1 or more fails with the notice.
+    assert.equal(
+      bare((await t.run('dmesg | grep -e FAULT_INJECTION -e "name fail_page_alloc"')).out),
+      'FAULT_INJECTION: forcing a failure.\nname fail_page_alloc, interval 1, probability 100, space 0, times -1\n',
+    );
+    assert.ok(!(await t.run('dmesg')).out.includes('page allocation failure'));
+    assert.equal((await t.run('lsmod | grep -c test_kho')).out, '0\n');
+    await t.run(`echo 0 > ${FPA}/probability`);
+    assert.equal((await t.run('kexec -l /boot/vmlinuz --reuse-cmdline -s && kexec -e')).status, 0);
+    assert.equal((await t.run('modprobe test_kho && dmesg | grep -c "KHO: exec from"')).out, '1\n');
+    // The successor's attribute is the boot default again: nothing crosses a kexec but memory.
+    assert.equal((await t.run(`cat ${FPA}/probability ${FPA}/ignore-gfp-wait`)).out, '0\nY\n');
+  });
+
+  it('failslab armed after a LUO kexec: luoctl cannot open /dev/liveupdate (EIO), the log names the session', async () => {
+    const t = term({ cmdline: 'kho=on liveupdate=on' });
+    assert.equal((await t.run('luoctl create vm && luoctl preserve vm 1 --data hello')).status, 0);
+    assert.equal((await t.run('kexec -l /boot/vmlinuz --reuse-cmdline -s && kexec -e')).status, 0);
+    await t.run(`echo N > ${FS}/ignore-gfp-wait; echo 100 > ${FS}/probability; echo 1 > ${FS}/verbose`);
+    const r = await t.run('luoctl retrieve vm');
+    assert.equal(r.status, 1);
+    assert.match(r.err, /^luoctl: \/dev\/liveupdate: Input\/output error\n/);
+    assert.equal(
+      bare((await t.run('dmesg | grep -e FAULT_INJECTION -e "name failslab" -e "luo: Failed"')).out),
+      'FAULT_INJECTION: forcing a failure.\n' +
+        'name failslab, interval 1, probability 100, space 0, times 1\n' +
+        'luo: Failed to allocate session [vm] during deserialization -ENOMEM\n',
+    );
+    // times is used up, but the deserialization error stays: every open fails.
+    assert.equal((await t.run(`cat ${FS}/times`)).out, '0\n');
+    assert.match(
+      (await t.run('luoctl retrieve vm')).err,
+      /^luoctl: \/dev\/liveupdate: Input\/output error\n/,
     );
   });
 });
