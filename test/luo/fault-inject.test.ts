@@ -12,10 +12,10 @@ import type { Kernel } from '../../src/kernel/kernel.ts';
 import { Machine } from '../../src/kernel/machine.ts';
 import { profileByName } from '../../src/kernel/profile.ts';
 import { ERRNO } from '../../src/util/errno.ts';
-import { GiB } from '../user/helpers.ts';
+import { CMDLINE, GiB } from '../user/helpers.ts';
 import {
-  createAndPreserveMemfd,
   createSession,
+  holdSessions,
   kexec,
   openLuo,
   proc,
@@ -23,28 +23,15 @@ import {
   retrieveSession,
 } from './helpers.ts';
 
-const CMDLINE = 'console=ttyS0 kho=on kho_scratch=64M,64M,32M liveupdate=on';
-
-/**
- * A kernel of `profile` holding sessions `a` (memfd token 1) and `b` (token 2) across the
- * jump; `ignoreGfpWait` is the build's failslab default.
- */
+/** A kernel of `profile` holding sessions `a` and `b`; `ignoreGfpWait` is the build's failslab default. */
 function prepared(profile = 'kho-v4', ignoreGfpWait = true): Kernel {
   const m = Machine.create({ mem: GiB, nodes: 1, seed: 3 });
-  const k = m.coldBoot({
-    cmdline: CMDLINE,
-    profile: profileByName(profile, { failslabIgnoreGfpWait: ignoreGfpWait })!,
-  });
-  const p = proc(k);
-  const luo = openLuo(p);
-  const a = createSession(p, luo, 'a');
-  assert.equal(createAndPreserveMemfd(p, a, 1, 'one'), 0);
-  const b = createSession(p, luo, 'b');
-  assert.equal(createAndPreserveMemfd(p, b, 2, 'two'), 0);
-  const child = p.fork();
-  assert.ok(typeof child !== 'number');
-  p.exit(0);
-  return k;
+  return holdSessions(
+    m.coldBoot({
+      cmdline: CMDLINE,
+      profile: profileByName(profile, { failslabIgnoreGfpWait: ignoreGfpWait })!,
+    }),
+  );
 }
 
 /** Arm the successor's failslab as `echo` into its debugfs files would. */

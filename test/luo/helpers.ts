@@ -2,8 +2,10 @@
  * LUO test helpers: the selftests' library calls (src/user/libliveupdate.ts, under the tests'
  * short names) and the memfd helpers of lu_utils.c, returning the fd or -errno.
  */
+import assert from 'node:assert/strict';
 import { encodeGetNameIoctl } from '../../src/abi/liveupdate-uapi.ts';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/abi/uapi-fcntl.ts';
+import type { Kernel } from '../../src/kernel/kernel.ts';
 import type { Process } from '../../src/user/process.ts';
 import {
   luoCreateSession as createSession,
@@ -14,7 +16,7 @@ import {
   luoSessionPreserveFd as preserveFd,
   luoSessionRetrieveFd as retrieveFd,
 } from '../../src/user/libliveupdate.ts';
-import { utf8 } from '../user/helpers.ts';
+import { proc, utf8 } from '../user/helpers.ts';
 
 export { boot, kexec, proc, text, utf8 } from '../user/helpers.ts';
 export { createSession, finishSession, getSessionName, openLuo, preserveFd, retrieveFd, retrieveSession };
@@ -37,6 +39,24 @@ export function createAndPreserveMemfd(
   r = preserveFd(p, sfd, mfd, token);
   p.close(mfd);
   return r;
+}
+
+/**
+ * Sessions `a` (a memfd holding `one`, token 1) and `b` (`two` and `three`, tokens 2 and 3)
+ * on `k`, held across the next jump by a forked child (the creator exits); returns `k`.
+ */
+export function holdSessions(k: Kernel): Kernel {
+  const p = proc(k);
+  const luo = openLuo(p);
+  const a = createSession(p, luo, 'a');
+  assert.equal(createAndPreserveMemfd(p, a, 1, 'one'), 0);
+  const b = createSession(p, luo, 'b');
+  assert.equal(createAndPreserveMemfd(p, b, 2, 'two'), 0);
+  assert.equal(createAndPreserveMemfd(p, b, 3, 'three'), 0);
+  const child = p.fork();
+  assert.ok(typeof child !== 'number');
+  p.exit(0);
+  return k;
 }
 
 /** `restore_and_verify_memfd`: the text in the retrieved memfd's first page, or -errno. */

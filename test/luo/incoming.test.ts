@@ -15,8 +15,7 @@ import { editRootFdt } from '../../src/kho/out-fdt.ts';
 import { ERRNO } from '../../src/util/errno.ts';
 import {
   boot,
-  createAndPreserveMemfd,
-  createSession,
+  holdSessions,
   kexec,
   openLuo,
   proc,
@@ -27,18 +26,7 @@ import {
 
 /** A kernel with sessions `a` (one memfd, token 1) and `b` (two memfds), held across the jump. */
 function prepared(profile = 'kho-v4', cmdline?: string): Kernel {
-  const k = boot({ profile, ...(cmdline === undefined ? {} : { cmdline }) });
-  const p = proc(k);
-  const luo = openLuo(p);
-  const a = createSession(p, luo, 'a');
-  assert.equal(createAndPreserveMemfd(p, a, 1, 'one'), 0);
-  const b = createSession(p, luo, 'b');
-  assert.equal(createAndPreserveMemfd(p, b, 2, 'two'), 0);
-  assert.equal(createAndPreserveMemfd(p, b, 3, 'three'), 0);
-  const child = p.fork();
-  assert.ok(typeof child !== 'number');
-  p.exit(0);
-  return k;
+  return holdSessions(boot({ profile, ...(cmdline === undefined ? {} : { cmdline }) }));
 }
 
 /** kexec after the reboot serialization, with `tamper` editing the serialized state. */
