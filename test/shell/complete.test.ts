@@ -110,7 +110,12 @@ describe('Tab completion', () => {
     assert.deepEqual(tab(t, 'luoctl read vm-2 > out.bin '), ['0x7 ']);
     assert.deepEqual(tab(t, 'luoctl 2>/dev/null read >>out.bin vm-2 '), ['0x7 ']);
     assert.deepEqual(tab(t, 'echo "a;b" | luoctl read vm-2 '), ['0x7 ']);
-    assert.deepEqual(tab(t, 'echo "; luoctl read" vm-2 '), tab(t, 'ls '), 'not luoctl: paths');
+    // A directory of the machine's own: the working directory may be a busy host directory.
+    assert.deepEqual(
+      tab(t, 'echo "; luoctl read" /sys/kernel/debug/kho/out/'),
+      tab(t, 'ls /sys/kernel/debug/kho/out/'),
+      'not luoctl: paths',
+    );
     assert.deepEqual(tab(t, 'luoctl preserve vm-1 3 < in.bin -'), ['--data', '--path', '--size']);
     assert.deepEqual(tab(t, 'luoctl read vm-1 0x1a '), []);
     assert.deepEqual(tab(t, 'luoctl retrieve '), [], 'nothing incoming on a cold boot');
