@@ -31,7 +31,7 @@ import { panic } from './panic.ts';
 import { swiotlbPrintInfo } from '../mm/swiotlb.ts';
 import { FailPageAlloc } from '../mm/fail-page-alloc.ts';
 import { Failslab } from '../mm/failslab.ts';
-import { applyFaultAttrSetup, type FaultAttrDeps } from '../mm/fault-inject.ts';
+import { applyFaultAttrSetup, CurrentTask, type FaultAttrDeps } from '../mm/fault-inject.ts';
 import type { KernelCmdline } from './cmdline.ts';
 import { failPageAllocDebugfsInit, failslabDebugfsInit } from './fault-inject-debugfs.ts';
 
@@ -53,19 +53,22 @@ export interface BootSpec {
 
 /**
  * The kernel's two fault attributes, armed by `failslab=` / `fail_page_alloc=` as their __setup
- * handlers do; each draws from its own stream of the machine's seed, so a run replays.
+ * handlers do; each draws from its own stream of the machine's seed, so a run replays. Both see
+ * the kernel's `current` (per-task `fail-nth`, `make-it-fail`).
  */
 function faultInjectFor(
   machine: Machine,
   profile: ReleaseProfile,
   dmesg: Dmesg,
   cmdline: KernelCmdline,
-): { failslab: Failslab; failPageAlloc: FailPageAlloc } {
+): { failslab: Failslab; failPageAlloc: FailPageAlloc; current: CurrentTask } {
+  const current = new CurrentTask();
   const deps = (name: string): FaultAttrDeps => ({
     rand: machine.rng(`fault-inject/${name}`),
     log: (level, text) => {
       dmesg.log(level, text);
     },
+    current,
   });
   const failslab = new Failslab(deps('failslab'));
   failslab.ignoreGfpReclaim = profile.options.failslabIgnoreGfpWait;
@@ -73,7 +76,7 @@ function faultInjectFor(
   const p = cmdline.faultInject;
   if (p.failslab !== null) applyFaultAttrSetup(failslab.attr, p.failslab);
   if (p.failPageAlloc !== null) applyFaultAttrSetup(failPageAlloc.attr, p.failPageAlloc);
-  return { failslab, failPageAlloc };
+  return { failslab, failPageAlloc, current };
 }
 
 /** Boot a kernel on `machine` (memory as it is now). */
@@ -95,7 +98,7 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
     liveupdate: profile.options.liveupdate,
   });
   dmesg.tick(1000);
-  const { failslab, failPageAlloc } = faultInjectFor(machine, profile, dmesg, cmdline);
+  const { failslab, failPageAlloc, current } = faultInjectFor(machine, profile, dmesg, cmdline);
 
   const memblock = new Memblock({
     mem,
@@ -204,6 +207,7 @@ export function bootKernel(machine: Machine, spec: BootSpec): Kernel {
     kernelImage: image,
     early: ctx.early,
     reserveMem,
+    current,
   });
 
   // device_initcall: built-in modules such as test_kho.

@@ -7,13 +7,13 @@
  * - `probability`, `interval`, `verbose` (`debugfs_create_ul`): `%llu`; a write is `kstrtoull`
  *   in C notation of at most 23 bytes (`simple_attr_write`), EINVAL/ERANGE otherwise;
  * - `times`, `space` (`debugfs_create_atomic_t`): `%lld`; a write is `kstrtoll`, kept to 32 bits;
- * - `ignore-gfp-wait`, `ignore-gfp-highmem` (`debugfs_create_bool`): `Y`/`N`; a write is
- *   `kstrtobool`;
+ * - `task-filter`, `ignore-gfp-wait`, `ignore-gfp-highmem` (`debugfs_create_bool`): `Y`/`N`; a
+ *   write is `kstrtobool`;
  * - `min-order` (`debugfs_create_u32`): `%llu`, a write kept to 32 bits.
  *
  * Files of the kernel's directories the model does not honour are absent (docs/fault-injection.md):
- * `task-filter`, `verbose_ratelimit_interval_ms`, `verbose_ratelimit_burst`, the stack-trace
- * filter files and failslab's `cache-filter`.
+ * `verbose_ratelimit_interval_ms`, `verbose_ratelimit_burst`, the stack-trace filter files and
+ * failslab's `cache-filter`.
  */
 import type { FailPageAlloc } from '../mm/fail-page-alloc.ts';
 import type { Failslab } from '../mm/failslab.ts';
@@ -97,6 +97,7 @@ function faultAttrDir(debugfs: PseudoDir, attr: FaultAttr): PseudoDir {
   dir.add('times', atomicFile(attr, 'times'));
   dir.add('space', atomicFile(attr, 'space'));
   dir.add('verbose', ulFile(attr, 'verbose'));
+  dir.add('task-filter', boolFile(attr, 'taskFilter'));
   return dir;
 }
 

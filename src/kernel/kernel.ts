@@ -10,6 +10,7 @@ import type { Buddy } from '../mm/buddy.ts';
 import type { Memblock } from '../mm/memblock.ts';
 import type { EarlyAllocation } from '../mm/mm-init.ts';
 import type { Vmalloc } from '../mm/vmalloc.ts';
+import type { CurrentTask } from '../mm/fault-inject.ts';
 import type { ReserveMemRecord } from '../abi/memblock-reserve-mem.ts';
 import type { KernelCmdline } from './cmdline.ts';
 import type { Dmesg } from './dmesg.ts';
@@ -37,6 +38,7 @@ export interface KernelParts {
   kernelImage: { base: number; size: number };
   early: readonly EarlyAllocation[];
   reserveMem: readonly ReserveMemRecord[];
+  current: CurrentTask;
 }
 
 /** A booted kernel. */
@@ -66,6 +68,11 @@ export class Kernel {
   readonly early: readonly EarlyAllocation[];
   /** `reserve_mem=` regions (`reserved_mem_table`). */
   readonly reserveMem: readonly ReserveMemRecord[];
+  /**
+   * `current`: the task a system call runs for (the system-call layer sets it), null in the
+   * kernel's own contexts; fault injection's `fail-nth` and `task-filter` look at it.
+   */
+  readonly current: CurrentTask;
   /** The loaded kexec image (`kexec -l`; src/kexec fills it). */
   kexecImage: KexecImage | null = null;
   /** The loaded crash image (`kexec -p`). */
@@ -88,6 +95,7 @@ export class Kernel {
     this.kernelImage = p.kernelImage;
     this.early = p.early;
     this.reserveMem = p.reserveMem;
+    this.current = p.current;
   }
 
   /**

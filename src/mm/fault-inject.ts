@@ -8,10 +8,15 @@
  * failure logs `FAULT_INJECTION: forcing a failure.` at KERN_NOTICE unless the caller passed
  * FAULT_NOWARN (the allocation's __GFP_NOWARN), and uses up one of `times` unless it is -1.
  *
+ * Before all that comes the task's own `fail_nth` (`/proc/<pid>/fail-nth`): while it is not 0,
+ * each call that reaches `should_fail_ex()` of any attribute counts it down, and the call that
+ * takes it to 0 fails whatever the attribute says. With `task-filter` Y, an armed attribute
+ * only fails calls made by tasks with `make-it-fail` 1. The task is the kernel's `current`
+ * ({@link CurrentTask}), set by the system-call layer.
+ *
  * Randomness comes from a deterministic stream of the machine's seed, so a run replays. Not
- * modelled (docs/fault-injection.md): `task-filter` and `/proc/<pid>/make-it-fail`, `fail-nth`
- * (the model's allocators do not know the current task), the stack-trace filter
- * (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER), and the notice's rate limit (disabled by default in
+ * modelled (docs/fault-injection.md): the stack-trace filter
+ * (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER) and the notice's rate limit (disabled by default in
  * the kernel: `RATELIMIT_STATE_INIT_DISABLED`).
  */
 
@@ -23,11 +28,78 @@ const U64 = (1n << 64n) - 1n;
 /** Where a fault attribute logs: a printk level name and the text. */
 export type FaultLog = (level: 'warn' | 'notice', text: string) => void;
 
+/** The fault-injection fields of a `struct task_struct`. */
+export interface FaultTask {
+  /** `fail_nth` (unsigned int): fail the N-th `should_fail_ex()` call of this task; 0 is off. */
+  failNth: number;
+  /** `make_it_fail` (0 or 1): the task's calls pass attributes whose `task-filter` is Y. */
+  makeItFail: number;
+}
+
+/**
+ * The kernel's `current` as fault injection sees it (include/asm-generic/current.h): the task a
+ * system call runs for, set on entry and restored on exit by the system-call layer. Outside
+ * system calls it is null: boot, initcalls, kexec's jump and work items run in the kernel's own
+ * tasks (swapper, init before exec, kworkers), which are in task context in the kernel but never
+ * have `fail_nth` or `make_it_fail` set, so null behaves as they do: no `fail_nth`, and
+ * `task-filter` rejects the call.
+ *
+ * It also keeps {@link FaultAttr.armed} exact for the hot paths: an attribute is armed while its
+ * probability is not 0 or the current task has a `fail_nth` pending, recomputed whenever either
+ * changes, so a disarmed allocation still costs one field test.
+ */
+export class CurrentTask {
+  private task: FaultTask | null = null;
+  private readonly attrs: FaultAttr[] = [];
+
+  /** `current`, or null outside system calls. */
+  get current(): FaultTask | null {
+    return this.task;
+  }
+
+  /** Track `attr`'s `armed` (done by its constructor). */
+  register(attr: FaultAttr): void {
+    this.attrs.push(attr);
+    attr.rearm();
+  }
+
+  /** System-call entry: `task` becomes current; returns the previous one for {@link leave}. */
+  enter(task: FaultTask): FaultTask | null {
+    const prev = this.task;
+    this.task = task;
+    if (task.failNth !== 0 || (prev !== null && prev.failNth !== 0)) this.rearm();
+    return prev;
+  }
+
+  /** System-call exit: `prev` (from {@link enter}) is current again. */
+  leave(prev: FaultTask | null): void {
+    const t = this.task;
+    this.task = prev;
+    if ((t !== null && t.failNth !== 0) || (prev !== null && prev.failNth !== 0)) this.rearm();
+  }
+
+  /** A task's `fail_nth` changed (a write to its `/proc/<pid>/fail-nth`, or a count-down). */
+  failNthChanged(task: FaultTask): void {
+    if (task === this.task) this.rearm();
+  }
+
+  /** The current task's `fail_nth` is pending. */
+  get nthPending(): boolean {
+    return this.task !== null && this.task.failNth !== 0;
+  }
+
+  private rearm(): void {
+    for (const a of this.attrs) a.rearm();
+  }
+}
+
 /** What a fault attribute needs from the kernel it lives in. */
 export interface FaultAttrDeps {
   /** A uniform random number in [0, 1) (`get_random_u32_below` draws from it). */
   rand: () => number;
   log: FaultLog;
+  /** The kernel's `current`; absent: no task is ever current (no `fail_nth`, `task-filter` rejects). */
+  current?: CurrentTask;
 }
 
 /** `struct fault_attr`. The `unsigned long` fields are BigInt (debugfs shows them as `%llu`). */
@@ -45,16 +117,27 @@ export class FaultAttr {
   verbose = 2n;
   /** `count`: calls that reached the interval check. */
   count = 0n;
+  /** `task-filter`: fail only calls of tasks with `make-it-fail` 1. */
+  taskFilter = false;
   /**
-   * True when `probability` is not 0: the only state in which `should_fail_ex` can fail (the
-   * model has no `fail-nth`). Hot paths test this one field before calling in.
+   * True when `probability` is not 0 or the current task has a `fail_nth` pending: the only
+   * states in which `should_fail_ex` can fail or count. Hot paths test this one field before
+   * calling in.
    */
   armed = false;
   private readonly deps: FaultAttrDeps;
+  private readonly tasks: CurrentTask | null;
 
   constructor(name: string, deps: FaultAttrDeps) {
     this.name = name;
     this.deps = deps;
+    this.tasks = deps.current ?? null;
+    this.tasks?.register(this);
+  }
+
+  /** Recompute {@link armed} (the probability or the current task's `fail_nth` changed). */
+  rearm(): void {
+    this.armed = this.probabilityValue !== 0n || (this.tasks?.nthPending ?? false);
   }
 
   /** `probability`, in percent (100 or more: every call that gets to the draw fails). */
@@ -64,7 +147,7 @@ export class FaultAttr {
 
   set probability(v: bigint) {
     this.probabilityValue = BigInt.asUintN(64, v);
-    this.armed = this.probabilityValue !== 0n;
+    this.rearm();
   }
 
   /**
@@ -72,7 +155,16 @@ export class FaultAttr {
    * functions of the call site, innermost first, for the verbose-2 call trace.
    */
   shouldFailEx(size: number, flags: number, trace: readonly string[] = []): boolean {
+    const task = this.tasks?.current ?? null;
+    if (task !== null && task.failNth !== 0) {
+      // The task's count comes first and, when it runs out, fails regardless of the rest.
+      task.failNth--;
+      if (task.failNth !== 0) return false;
+      this.tasks!.failNthChanged(task);
+      return this.fail(flags, trace);
+    }
     if (this.probabilityValue === 0n) return false;
+    if (this.taskFilter && (task === null || task.makeItFail === 0)) return false;
     if (this.times === 0) return false;
     if (this.space > size) {
       this.space = (this.space - size) | 0;
@@ -84,6 +176,11 @@ export class FaultAttr {
     }
     const draw = Math.floor(this.deps.rand() * 100);
     if (this.probabilityValue <= BigInt(draw)) return false;
+    return this.fail(flags, trace);
+  }
+
+  /** The `fail:` label: the notice, then one of `times` used up unless it is -1 (or already 0). */
+  private fail(flags: number, trace: readonly string[]): boolean {
     if ((flags & FAULT_NOWARN) === 0) this.failDump(trace);
     if (this.times !== -1 && this.times !== 0) this.times = (this.times - 1) | 0;
     return true;

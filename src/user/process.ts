@@ -61,6 +61,7 @@ import {
 import { getUserS32, NULL_USER_PTR, userPtr, type UserPtr } from '../kernel/fs/uaccess.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { KexecError } from '../kexec/errors.ts';
+import type { FaultTask } from '../mm/fault-inject.ts';
 import { kexecExecute } from '../kexec/execute.ts';
 import { loadedImage } from '../kexec/file-load.ts';
 import { ERRNO } from '../util/errno.ts';
@@ -100,7 +101,7 @@ export interface Rlimit {
 }
 
 /** A process (`struct task_struct` with its `files_struct`). */
-export class Process implements Task {
+export class Process implements Task, FaultTask {
   readonly pid: number;
   /** Parent pid (init, 1, after the parent exits). */
   ppid: number;
@@ -120,6 +121,10 @@ export class Process implements Task {
   readonly files: FdTable;
   /** RLIMIT_NOFILE. */
   private readonly nofile: Rlimit;
+  /** `fail_nth` (`/proc/<pid>/fail-nth`); a forked child starts at 0 (kernel/fork.c: dup_task_struct()). */
+  failNth = 0;
+  /** `make_it_fail` (`/proc/<pid>/make-it-fail`), inherited by a forked child with the rest of the task. */
+  makeItFail = 0;
   /** The user space this process belongs to (one per running kernel). */
   readonly userspace: UserSpace;
 
@@ -161,6 +166,21 @@ export class Process implements Task {
     return k;
   }
 
+  /**
+   * A system call: the kernel code in `body` runs with this process as the kernel's `current`
+   * (restored on return, as the syscall exit path leaves the task), so per-task state such as
+   * `fail-nth` and `make-it-fail` applies to what it does (lib/fault-inject.c: should_fail_ex()).
+   */
+  private syscall<T>(body: (k: Kernel) => T): T {
+    const k = this.live();
+    const prev = k.current.enter(this);
+    try {
+      return body(k);
+    } finally {
+      k.current.leave(prev);
+    }
+  }
+
   // ------------------------------------------------------------------ descriptors
 
   /** `getpid()`. */
@@ -178,16 +198,17 @@ export class Process implements Task {
    * `/proc/<pid|self>/fd/<n>` (a new open of the same file). The descriptor or -errno.
    */
   open(path: string, flags: number, mode = 0o600): number {
-    const k = this.live();
-    const fd = this.files.getUnusedFd(flags & O_CLOEXEC);
-    if (fd < 0) return fd;
-    const f = this.openFile(k, path, flags & ~O_CLOEXEC, mode);
-    if (typeof f === 'number') {
-      this.files.putUnusedFd(fd);
-      return f;
-    }
-    this.files.install(fd, f);
-    return fd;
+    return this.syscall((k) => {
+      const fd = this.files.getUnusedFd(flags & O_CLOEXEC);
+      if (fd < 0) return fd;
+      const f = this.openFile(k, path, flags & ~O_CLOEXEC, mode);
+      if (typeof f === 'number') {
+        this.files.putUnusedFd(fd);
+        return f;
+      }
+      this.files.install(fd, f);
+      return fd;
+    });
   }
 
   private openFile(k: Kernel, path: string, flags: number, mode: number): File | number {
@@ -243,8 +264,9 @@ export class Process implements Task {
 
   /** `close(fd)`: 0 or -EBADF. */
   close(fd: number): number {
-    this.live();
-    return this.files.close(fd);
+    return this.syscall(() => {
+      return this.files.close(fd);
+    });
   }
 
   /** `dup(fd)`. */
@@ -261,37 +283,40 @@ export class Process implements Task {
 
   /** `read(fd, buf, count)`: bytes read into `buf` or -errno. */
   read(fd: number, buf: Uint8Array, count = buf.length): number {
-    this.live();
-    const f = this.files.lookup(fd);
-    if (f === null || !f.canRead) return -ERRNO.EBADF;
-    if (f.fops.read === undefined) return -ERRNO.EINVAL;
-    if (count < 0) return -ERRNO.EINVAL;
-    const r = vfsRead(f, buf.subarray(0, Math.min(count, buf.length)), f.pos);
-    if (r > 0) f.pos += r;
-    return r;
+    return this.syscall(() => {
+      const f = this.files.lookup(fd);
+      if (f === null || !f.canRead) return -ERRNO.EBADF;
+      if (f.fops.read === undefined) return -ERRNO.EINVAL;
+      if (count < 0) return -ERRNO.EINVAL;
+      const r = vfsRead(f, buf.subarray(0, Math.min(count, buf.length)), f.pos);
+      if (r > 0) f.pos += r;
+      return r;
+    });
   }
 
   /** `write(fd, data)`: bytes written or -errno (a string is written as UTF-8). */
   write(fd: number, data: Uint8Array | string): number {
-    this.live();
-    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    const f = this.files.lookup(fd);
-    if (f === null || !f.canWrite) return -ERRNO.EBADF;
-    if (f.fops.write === undefined) return -ERRNO.EINVAL;
-    const pos = (f.flags & O_APPEND) !== 0 ? f.inode.size : f.pos;
-    const n = f.fops.write(f, bytes, pos);
-    if (n > 0) f.pos = pos + n;
-    return n;
+    return this.syscall(() => {
+      const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+      const f = this.files.lookup(fd);
+      if (f === null || !f.canWrite) return -ERRNO.EBADF;
+      if (f.fops.write === undefined) return -ERRNO.EINVAL;
+      const pos = (f.flags & O_APPEND) !== 0 ? f.inode.size : f.pos;
+      const n = f.fops.write(f, bytes, pos);
+      if (n > 0) f.pos = pos + n;
+      return n;
+    });
   }
 
   /** `pread(fd, buf, count, offset)`: like read at `offset`, the position unchanged. */
   pread(fd: number, buf: Uint8Array, count: number, offset: number): number {
-    this.live();
-    const f = this.files.lookup(fd);
-    if (f === null || !f.canRead) return -ERRNO.EBADF;
-    if (f.fops.read === undefined || f.fops.llseek === undefined) return -ERRNO.ESPIPE;
-    if (offset < 0) return -ERRNO.EINVAL;
-    return vfsRead(f, buf.subarray(0, Math.min(count, buf.length)), offset);
+    return this.syscall(() => {
+      const f = this.files.lookup(fd);
+      if (f === null || !f.canRead) return -ERRNO.EBADF;
+      if (f.fops.read === undefined || f.fops.llseek === undefined) return -ERRNO.ESPIPE;
+      if (offset < 0) return -ERRNO.EINVAL;
+      return vfsRead(f, buf.subarray(0, Math.min(count, buf.length)), offset);
+    });
   }
 
   /** `lseek(fd, offset, whence)`: the new position or -errno. */
@@ -306,22 +331,24 @@ export class Process implements Task {
 
   /** `ftruncate(fd, length)`: 0 or -errno. */
   ftruncate(fd: number, length: number): number {
-    this.live();
-    if (!Number.isSafeInteger(length) || length < 0) return -ERRNO.EINVAL;
-    const f = this.files.lookup(fd);
-    if (f === null) return -ERRNO.EBADF;
-    if (!f.canWrite || f.fops.truncate === undefined) return -ERRNO.EINVAL;
-    return f.fops.truncate(f, length);
+    return this.syscall(() => {
+      if (!Number.isSafeInteger(length) || length < 0) return -ERRNO.EINVAL;
+      const f = this.files.lookup(fd);
+      if (f === null) return -ERRNO.EBADF;
+      if (!f.canWrite || f.fops.truncate === undefined) return -ERRNO.EINVAL;
+      return f.fops.truncate(f, length);
+    });
   }
 
   /** `fallocate(fd, mode, offset, len)`: 0 or -errno. */
   fallocate(fd: number, mode: number, offset: number, len: number): number {
-    this.live();
-    const f = this.files.lookup(fd);
-    if (f === null) return -ERRNO.EBADF;
-    if (!f.canWrite) return -ERRNO.EBADF;
-    if (f.fops.fallocate === undefined) return -ERRNO.EOPNOTSUPP;
-    return f.fops.fallocate(f, mode, offset, len);
+    return this.syscall(() => {
+      const f = this.files.lookup(fd);
+      if (f === null) return -ERRNO.EBADF;
+      if (!f.canWrite) return -ERRNO.EBADF;
+      if (f.fops.fallocate === undefined) return -ERRNO.EOPNOTSUPP;
+      return f.fops.fallocate(f, mode, offset, len);
+    });
   }
 
   /** `fcntl(fd, cmd, arg)`: F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL, F_ADD_SEALS/F_GET_SEALS. */
@@ -360,45 +387,47 @@ export class Process implements Task {
    * -ENOIOCTLCMD). The result or -errno.
    */
   ioctl(fd: number, cmd: number, arg: UserArg = null): number {
-    this.live();
-    const f = this.files.lookup(fd);
-    if (f === null) return -ERRNO.EBADF;
-    const p = toUserPtr(arg);
-    switch (cmd >>> 0) {
-      case FIOCLEX:
-        return this.files.setCloexec(fd, true);
-      case FIONCLEX:
-        return this.files.setCloexec(fd, false);
-      case FIONBIO:
-      case FIOASYNC: {
-        const v = getUserS32(p);
-        if ('err' in v) return v.err;
-        if (cmd === FIONBIO) f.flags = v.value !== 0 ? f.flags | O_NONBLOCK : f.flags & ~O_NONBLOCK;
-        return 0;
+    return this.syscall(() => {
+      const f = this.files.lookup(fd);
+      if (f === null) return -ERRNO.EBADF;
+      const p = toUserPtr(arg);
+      switch (cmd >>> 0) {
+        case FIOCLEX:
+          return this.files.setCloexec(fd, true);
+        case FIONCLEX:
+          return this.files.setCloexec(fd, false);
+        case FIONBIO:
+        case FIOASYNC: {
+          const v = getUserS32(p);
+          if ('err' in v) return v.err;
+          if (cmd === FIONBIO) f.flags = v.value !== 0 ? f.flags | O_NONBLOCK : f.flags & ~O_NONBLOCK;
+          return 0;
+        }
+        case FIOQSIZE: {
+          if (f.inode.shmem === null) return -ERRNO.ENOTTY;
+          const b = new Uint8Array(8);
+          new DataView(b.buffer).setBigUint64(0, BigInt(f.inode.size), true);
+          return p.write(0, b) ? 0 : -ERRNO.EFAULT;
+        }
+        default:
+          break;
       }
-      case FIOQSIZE: {
-        if (f.inode.shmem === null) return -ERRNO.ENOTTY;
-        const b = new Uint8Array(8);
-        new DataView(b.buffer).setBigUint64(0, BigInt(f.inode.size), true);
-        return p.write(0, b) ? 0 : -ERRNO.EFAULT;
-      }
-      default:
-        break;
-    }
-    if (f.fops.unlockedIoctl === undefined) return -ERRNO.ENOTTY;
-    const r = f.fops.unlockedIoctl(f, cmd >>> 0, p, this);
-    return r === -ENOIOCTLCMD ? -ERRNO.ENOTTY : r;
+      if (f.fops.unlockedIoctl === undefined) return -ERRNO.ENOTTY;
+      const r = f.fops.unlockedIoctl(f, cmd >>> 0, p, this);
+      return r === -ENOIOCTLCMD ? -ERRNO.ENOTTY : r;
+    });
   }
 
   /** `memfd_create(name, flags)`: the descriptor or -errno. */
   memfdCreate(name: string, flags: number): number {
-    const k = this.live();
-    const err = memfdCheckFlags(name, flags);
-    if (err < 0) return err;
-    const fd = this.files.getUnusedFd((flags & MFD_CLOEXEC) !== 0 ? O_CLOEXEC : 0);
-    if (fd < 0) return fd;
-    this.files.install(fd, memfdAllocFile(k.fs, name, flags));
-    return fd;
+    return this.syscall((k) => {
+      const err = memfdCheckFlags(name, flags);
+      if (err < 0) return err;
+      const fd = this.files.getUnusedFd((flags & MFD_CLOEXEC) !== 0 ? O_CLOEXEC : 0);
+      if (fd < 0) return fd;
+      this.files.install(fd, memfdAllocFile(k.fs, name, flags));
+      return fd;
+    });
   }
 
   /**
@@ -406,17 +435,18 @@ export class Process implements Task {
    * or -errno. Shared writable mappings need a descriptor open for writing.
    */
   mmap(length: number, prot: number, flags: number, fd: number, offset = 0): FileMapping | number {
-    this.live();
-    const type = flags & (MAP_SHARED | MAP_PRIVATE);
-    if (type !== MAP_SHARED && type !== MAP_PRIVATE) return -ERRNO.EINVAL;
-    if (!Number.isSafeInteger(length) || length <= 0) return -ERRNO.EINVAL;
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset % 4096 !== 0) return -ERRNO.EINVAL;
-    const f = this.files.lookup(fd);
-    if (f === null) return -ERRNO.EBADF;
-    if (f.fops.mmap === undefined) return -ERRNO.ENODEV;
-    if (!f.canRead) return -ERRNO.EACCES;
-    if (type === MAP_SHARED && (prot & PROT_WRITE) !== 0 && !f.canWrite) return -ERRNO.EACCES;
-    return f.fops.mmap(f, offset, Math.ceil(length / 4096) * 4096, prot, flags);
+    return this.syscall(() => {
+      const type = flags & (MAP_SHARED | MAP_PRIVATE);
+      if (type !== MAP_SHARED && type !== MAP_PRIVATE) return -ERRNO.EINVAL;
+      if (!Number.isSafeInteger(length) || length <= 0) return -ERRNO.EINVAL;
+      if (!Number.isSafeInteger(offset) || offset < 0 || offset % 4096 !== 0) return -ERRNO.EINVAL;
+      const f = this.files.lookup(fd);
+      if (f === null) return -ERRNO.EBADF;
+      if (f.fops.mmap === undefined) return -ERRNO.ENODEV;
+      if (!f.canRead) return -ERRNO.EACCES;
+      if (type === MAP_SHARED && (prot & PROT_WRITE) !== 0 && !f.canWrite) return -ERRNO.EACCES;
+      return f.fops.mmap(f, offset, Math.ceil(length / 4096) * 4096, prot, flags);
+    });
   }
 
   // ------------------------------------------------------------------ limits
@@ -559,22 +589,23 @@ export class Process implements Task {
    * the call does not return to a running process: the result is 0 and this process is gone.
    */
   reboot(cmd: number): number {
-    const k = this.live();
-    if (cmd === LINUX_REBOOT_CMD_KEXEC) {
-      if (loadedImage(k) === null) return -ERRNO.EINVAL;
-      try {
-        kexecExecute(k.machine);
-      } catch (err) {
-        if (err instanceof KexecError) return -err.errno;
-        throw err;
+    return this.syscall((k) => {
+      if (cmd === LINUX_REBOOT_CMD_KEXEC) {
+        if (loadedImage(k) === null) return -ERRNO.EINVAL;
+        try {
+          kexecExecute(k.machine);
+        } catch (err) {
+          if (err instanceof KexecError) return -err.errno;
+          throw err;
+        }
+        return 0;
       }
-      return 0;
-    }
-    if (cmd === LINUX_REBOOT_CMD_RESTART) {
-      k.machine.coldBoot({ cmdline: k.cmdline.raw, profile: k.profile });
-      return 0;
-    }
-    return -ERRNO.EINVAL;
+      if (cmd === LINUX_REBOOT_CMD_RESTART) {
+        k.machine.coldBoot({ cmdline: k.cmdline.raw, profile: k.profile });
+        return 0;
+      }
+      return -ERRNO.EINVAL;
+    });
   }
 
   /** A pointer argument for {@link ioctl} that faults on writes (a read-only mapping). */

@@ -1,7 +1,8 @@
 /**
  * User space of one running kernel: the process table (pid 1 is init, which adopts orphans and
  * reaps them), pid allocation, and the `/proc/<pid>` directories (`fd/` with one link per open
- * descriptor, as `ls -l /proc/PID/fd` shows them, `comm`, `cmdline`, `status`). It is keyed by
+ * descriptor, as `ls -l /proc/PID/fd` shows them, `comm`, `cmdline`, `status`, and the
+ * fault-injection files `make-it-fail` and `fail-nth`). It is keyed by
  * the `Kernel`, so a kexec leaves every process behind: the successor starts with init alone.
  */
 import { INR_OPEN_CUR, INR_OPEN_MAX, O_ACCMODE, O_RDONLY, O_WRONLY } from '../abi/uapi-fcntl.ts';
@@ -9,6 +10,7 @@ import type { File } from '../kernel/fs/file.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { PseudoDir, textFile, type PseudoLink, type PseudoNode } from '../kernel/pseudo-fs.ts';
 import { ERRNO } from '../util/errno.ts';
+import { failNthFile, makeItFailFile } from './proc-pid-fault-inject.ts';
 import { Process } from './process.ts';
 
 /** `pid_max` default. */
@@ -123,6 +125,8 @@ export class UserSpace {
       'status',
       textFile(() => statusText(p)),
     );
+    dir.add('make-it-fail', makeItFailFile(p));
+    dir.add('fail-nth', failNthFile(this.kernel, p));
     this.kernel.procfs.remove(String(p.pid));
     this.kernel.procfs.add(String(p.pid), dir);
   }
@@ -143,6 +147,7 @@ export class UserSpace {
       cloneFiles: parent.files,
     });
     child.cwd = parent.cwd;
+    child.makeItFail = parent.makeItFail;
     this.add(child);
     return child;
   }

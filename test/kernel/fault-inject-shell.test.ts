@@ -19,15 +19,15 @@ describe('fault-injection debugfs', () => {
     const t = term();
     assert.equal(
       (await t.run(`ls ${FS}`)).out,
-      'ignore-gfp-wait\ninterval\nprobability\nspace\ntimes\nverbose\n',
+      'ignore-gfp-wait\ninterval\nprobability\nspace\ntask-filter\ntimes\nverbose\n',
     );
     assert.equal(
       (await t.run(`ls ${FPA}`)).out,
-      'ignore-gfp-highmem\nignore-gfp-wait\ninterval\nmin-order\nprobability\nspace\ntimes\nverbose\n',
+      'ignore-gfp-highmem\nignore-gfp-wait\ninterval\nmin-order\nprobability\nspace\ntask-filter\ntimes\nverbose\n',
     );
     assert.match((await t.run(`ls -l ${FS}/times`)).out, /^-rw------- 1 root root 0 /);
-    const show = 'for f in probability interval times space verbose ignore-gfp-wait; do cat $D/$f; done';
-    assert.equal((await t.run(`D=${FS}; ${show}`)).out, '0\n1\n1\n0\n2\nY\n');
+    const show = 'for f in probability interval times space verbose ignore-gfp-wait task-filter; do cat $D/$f; done';
+    assert.equal((await t.run(`D=${FS}; ${show}`)).out, '0\n1\n1\n0\n2\nY\nN\n');
     assert.equal((await t.run(`cat ${FPA}/min-order ${FPA}/ignore-gfp-highmem`)).out, '1\nY\n');
   });
 
