@@ -50,6 +50,7 @@ import {
 import { anonInodeGetfile } from '../kernel/fs/anon-inode.ts';
 import { chrdevOpen } from '../kernel/fs/chrdev.ts';
 import { FdTable, type Task } from '../kernel/fs/fdtable.ts';
+import { pseudoFileOpen } from '../kernel/fs/proc-file.ts';
 import { allocFile, fput, type File, type FileMapping, type FileOperations } from '../kernel/fs/file.ts';
 import {
   memfdAddSeals,
@@ -194,8 +195,9 @@ export class Process implements Task, FaultTask {
   }
 
   /**
-   * `open(path, flags, mode)`: character devices under /dev, tmpfs files under /dev/shm, and
-   * `/proc/<pid|self>/fd/<n>` (a new open of the same file). The descriptor or -errno.
+   * `open(path, flags, mode)`: character devices under /dev, tmpfs files under /dev/shm,
+   * `/proc/<pid|self>/fd/<n>` (a new open of the same file) and the other /proc files. The
+   * descriptor or -errno.
    */
   open(path: string, flags: number, mode = 0o600): number {
     return this.syscall((k) => {
@@ -245,6 +247,15 @@ export class Process implements Task, FaultTask {
       // Reopening through procfs makes a new open file of the same inode (not a dup).
       if (target.inode.shmem === null) return -ERRNO.ENXIO;
       return allocFile(target.inode, target.fops, (flags & ~O_CREAT) | O_LARGEFILE, target.name, target.path);
+    }
+    if (parts[0] === 'proc' && parts.length >= 2) {
+      // The other /proc files (`/proc/self/fail-nth`, `/proc/cmdline`, …): the procfs entry.
+      const rel = [parts[1] === 'self' ? String(this.pid) : parts[1]!, ...parts.slice(2)];
+      const node = k.procfs.lookup(rel.join('/'));
+      if (node?.kind === 'file') {
+        if ((flags & O_CREAT) !== 0 && (flags & O_EXCL) !== 0) return -ERRNO.EEXIST;
+        return pseudoFileOpen(fs, node, flags & ~O_CREAT, `/proc/${rel.join('/')}`);
+      }
     }
     return (flags & O_CREAT) !== 0 ? -ERRNO.EACCES : -ERRNO.ENOENT;
   }

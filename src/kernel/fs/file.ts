@@ -15,7 +15,7 @@ import type { UserPtr } from './uaccess.ts';
 import type { Task } from './fdtable.ts';
 
 /** The file system an inode belongs to (what `ls -l /proc/PID/fd` and handlers look at). */
-export type SuperblockKind = 'shmem' | 'hugetlbfs' | 'anon_inodefs' | 'devtmpfs';
+export type SuperblockKind = 'shmem' | 'hugetlbfs' | 'anon_inodefs' | 'devtmpfs' | 'proc';
 
 /** Character device numbers. */
 export interface DevNumbers {
