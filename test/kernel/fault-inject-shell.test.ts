@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { userspace } from '../../src/user/userspace.ts';
 import { term } from '../shell/helpers.ts';
 
 const FS = '/sys/kernel/debug/failslab';
@@ -26,7 +27,8 @@ describe('fault-injection debugfs', () => {
       'ignore-gfp-highmem\nignore-gfp-wait\ninterval\nmin-order\nprobability\nspace\ntask-filter\ntimes\nverbose\n',
     );
     assert.match((await t.run(`ls -l ${FS}/times`)).out, /^-rw------- 1 root root 0 /);
-    const show = 'for f in probability interval times space verbose ignore-gfp-wait task-filter; do cat $D/$f; done';
+    const show =
+      'for f in probability interval times space verbose ignore-gfp-wait task-filter; do cat $D/$f; done';
     assert.equal((await t.run(`D=${FS}; ${show}`)).out, '0\n1\n1\n0\n2\nY\nN\n');
     assert.equal((await t.run(`cat ${FPA}/min-order ${FPA}/ignore-gfp-highmem`)).out, '1\nY\n');
   });
@@ -127,5 +129,25 @@ describe('fault-injection debugfs', () => {
       (await t.run('luoctl retrieve vm')).err,
       /^luoctl: \/dev\/liveupdate: Input\/output error\n/,
     );
+  });
+
+  it('task-filter: only commands of a make-it-fail shell fail; its children inherit the flag', async () => {
+    const t = term({ cmdline: 'kho=on liveupdate=on' });
+    assert.equal((await t.run('luoctl create warm')).status, 0);
+    const sh = userspace(t.session.machine.kernel!).login().pid;
+    assert.equal((await t.run(`cat /proc/${sh}/make-it-fail /proc/${sh}/fail-nth`)).out, '0\n0\n');
+    await t.run(`echo N > ${FS}/ignore-gfp-wait; echo 100 > ${FS}/probability; echo -1 > ${FS}/times`);
+    await t.run(`echo Y > ${FS}/task-filter`);
+    assert.equal((await t.run('luoctl create a')).status, 0, 'no make-it-fail task: filtered out');
+    assert.equal(
+      (await t.run(`echo 2 > /proc/${sh}/make-it-fail`)).err,
+      '-bash: echo: write error: Invalid argument\n',
+    );
+    const r = await t.run(`echo 1 > /proc/${sh}/make-it-fail; luoctl create b`);
+    assert.equal(r.err, "luoctl: create session 'b': Cannot allocate memory\n");
+    assert.equal((await t.run('dmesg | grep -c FAULT_INJECTION')).out, '1\n');
+    assert.equal((await t.run(`echo 0 > /proc/${sh}/make-it-fail; luoctl create b`)).status, 0);
+    // Without the filter every task fails again.
+    assert.equal((await t.run(`echo N > ${FS}/task-filter; luoctl create c`)).status, 1);
   });
 });
