@@ -19,6 +19,7 @@ import { bootFilesFor } from './boot-files.ts';
 import { findProgram, programCommand } from './program-command.ts';
 import { HostDir } from '../util/host-dir.ts';
 import { MachineHaltedError } from './console-panic.ts';
+import { userspace } from '../user/userspace.ts';
 
 /** How a session starts. */
 export interface SessionOptions {
@@ -250,8 +251,11 @@ export class Session {
         return String(this.status);
       case '#':
         return String(this.positional.length);
-      case '$':
-        return '1';
+      case '$': {
+        // The terminal's shell is the login shell process programs are started from.
+        const k = this.machine.kernel;
+        return k === null ? '1' : String(userspace(k).login().pid);
+      }
       case '!':
         return '';
       case '-':

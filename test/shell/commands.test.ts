@@ -20,6 +20,19 @@ test('unknown command: bash text, status 127, $? expands', async () => {
   assert.equal((await t.run('false && echo yes || echo no')).out, 'no\n');
 });
 
+test('$$ is the login shell process (a child of init, in /proc), renewed by a kexec', async () => {
+  const t = term();
+  const pid = (await t.run('echo $$')).out.trim();
+  assert.match(pid, /^[0-9]+$/);
+  assert.notEqual(pid, '1', 'not init');
+  assert.equal((await t.run('cat /proc/$$/comm')).out, 'bash\n');
+  assert.equal((await t.run('echo $$')).out.trim(), pid, 'stable');
+  assert.match((await t.run('cat /proc/$$/status')).out, /^PPid:\s+1$/m, 'a child of init');
+  await t.run('kexec -l -s --reuse-cmdline /boot/vmlinuz');
+  await t.run('kexec -e > /dev/null');
+  assert.equal((await t.run('cat /proc/$$/comm')).out, 'bash\n', 'the new kernel has its own login shell');
+});
+
 test('echo: -n, -e escapes, quoting', async () => {
   const t = term();
   assert.equal((await t.run('echo -n a b')).out, 'a b');
