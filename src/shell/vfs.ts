@@ -25,6 +25,7 @@ import { FsError, nodeErrCode, type Sink } from './io.ts';
 import { HOST_WRITE_LIMIT, readRegularFile, type HostDir } from '../util/host-dir.ts';
 import { loadedCrashImage, loadedImage } from '../kexec/file-load.ts';
 import { programAt, programDirEntries } from '../user/programs.ts';
+import { userspace } from '../user/userspace.ts';
 
 /** Mount points the machine owns (everything else is the host's). */
 export const MACHINE_MOUNTS: readonly string[] = ['/sys', '/proc', '/dev', '/boot', '/etc'];
@@ -219,7 +220,11 @@ export class Vfs {
       if (rest[1] !== 'debug') return null;
       return this.lookupPseudo(k.debugfs, rest.slice(2), 'debugfs', t);
     }
-    if (top === 'proc') return this.lookupPseudo(k.procfs, rest, 'procfs', t);
+    if (top === 'proc') {
+      // A booted system has init and the terminal's login shell in /proc before any program ran.
+      userspace(k).login();
+      return this.lookupPseudo(k.procfs, rest, 'procfs', t);
+    }
     if (top === 'etc') return this.diskNode(k, abs, false);
     if (top === 'dev') {
       const devs = k.fs.deviceNames().filter((n) => n !== 'null');

@@ -22,7 +22,10 @@ test('unknown command: bash text, status 127, $? expands', async () => {
 
 test('$$ is the login shell process (a child of init, in /proc), renewed by a kexec', async () => {
   const t = term();
+  const procs = (await t.run('ls /proc')).out.split(/\s+/).filter((n) => /^[0-9]+$/.test(n));
+  assert.equal(procs[0], '1', 'init is there before anything ran');
   const pid = (await t.run('echo $$')).out.trim();
+  assert.ok(procs.includes(pid), `the shell's pid ${pid} in ${procs.join(' ')}`);
   assert.match(pid, /^[0-9]+$/);
   assert.notEqual(pid, '1', 'not init');
   assert.equal((await t.run('cat /proc/$$/comm')).out, 'bash\n');
