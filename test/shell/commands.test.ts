@@ -36,6 +36,31 @@ test('$$ is the login shell process (a child of init, in /proc), renewed by a ke
   assert.equal((await t.run('cat /proc/$$/comm')).out, 'bash\n', 'the new kernel has its own login shell');
 });
 
+test("kexec -e jumps from a kexec process: an interrupted jump is kexec-tools' errno message, the process is reaped, the kernel goes on", async () => {
+  const t = term({ cmdline: 'kho=on liveupdate=on' });
+  await t.run('kexec -l -s --reuse-cmdline /boot/vmlinuz');
+  const m = t.session.machine;
+  const k = t.session.kernel;
+  // Ctrl-C while the jump reads the memory map (the terminal thread raises it in real use).
+  m.work.afterS = 0;
+  m.work.everyS = 0;
+  m.work.sink = (ev) => {
+    if (ev.label.startsWith('kexec -e')) m.interrupt.raise();
+  };
+  const r = await t.run('kexec -e');
+  assert.equal(r.err, 'kexec failed: Interrupted system call\n');
+  assert.doesNotMatch(r.out, /Starting new kernel/);
+  m.interrupt.clear();
+  m.work.sink = () => undefined;
+  assert.equal(t.session.kernel, k, 'the running kernel goes on');
+  const pids = (await t.run('ls /proc')).out.split(/\s+/).filter((n) => /^[0-9]+$/.test(n));
+  assert.deepEqual(pids, ['1', (await t.run('echo $$')).out.trim()], 'the kexec process was reaped');
+  const ok = await t.run('kexec -e');
+  assert.equal(ok.status, 0);
+  assert.equal(ok.out.match(/kexec_core: Starting new kernel/g)?.length, 1);
+  assert.notEqual(t.session.kernel, k);
+});
+
 test('echo: -n, -e escapes, quoting', async () => {
   const t = term();
   assert.equal((await t.run('echo -n a b')).out, 'a b');

@@ -16,10 +16,12 @@ import {
   type FileLoadOptions,
 } from '../../kexec/file-load.ts';
 import { kexecLegacyLoad } from '../../kexec/legacy-load.ts';
-import { kexecExecute } from '../../kexec/execute.ts';
 import { FsError, strerror } from '../io.ts';
 import { writeErrorCode } from '../vfs.ts';
 import { afterBoot } from './reboot.ts';
+import { LINUX_REBOOT_CMD_KEXEC } from '../../abi/uapi-fcntl.ts';
+import { ERRNO, strerror as errnoText } from '../../util/errno.ts';
+import { userspace } from '../../user/userspace.ts';
 
 const USAGE =
   'kexec-tools 2.0.26 (simulated)\n' +
@@ -233,20 +235,41 @@ function load(ctx: CommandContext, a: KexecArgs, crash: boolean): number {
   return 0;
 }
 
-/** The jump: the successor boots from memory alone; the terminal logs in again. */
+/**
+ * The jump, as kexec-tools' my_exec() makes it: the `kexec` process calls
+ * reboot(LINUX_REBOOT_CMD_KEXEC), so LUO serializes in that task's call (kernel/kexec_core.c:
+ * kernel_kexec() -> liveupdate_reboot()), and a failure comes back as errno: `kexec failed:
+ * <strerror>`, exit 255. The successor boots from memory alone; the terminal logs in again.
+ */
 function exec(ctx: CommandContext): number {
   const s = ctx.session;
-  if (loadedImage(s.kernel) === null) {
+  const k = s.kernel;
+  if (loadedImage(k) === null) {
     ctx.stderr.write('Nothing has been loaded!\n');
     return 1;
   }
+  const u = userspace(k);
+  const shell = u.login();
+  const p = u.spawn(shell, ['kexec', '-e']);
+  if (typeof p === 'number') {
+    ctx.stderr.write(
+      `-bash: fork: ${p === -ERRNO.EAGAIN ? 'retry: Resource temporarily unavailable' : 'Cannot allocate memory'}\n`,
+    );
+    return 254;
+  }
+  p.comm = 'kexec';
+  let r: number;
   try {
-    s.kernel.dmesg.info('kexec_core: Starting new kernel');
-    ctx.stdout.write('kexec_core: Starting new kernel\n');
-    kexecExecute(s.machine);
-  } catch (err) {
-    if (!(err instanceof KexecError)) throw err;
-    ctx.stderr.write(`kexec failed: ${err.message}\n`);
+    r = p.reboot(LINUX_REBOOT_CMD_KEXEC);
+  } finally {
+    // kernel_kexec() prints this once LUO is done, just before the jump (also when the
+    // successor then panics).
+    if (s.machine.kernel !== k) ctx.stdout.write('kexec_core: Starting new kernel\n');
+  }
+  if (r !== 0) {
+    ctx.stderr.write(`kexec failed: ${errnoText(-r)}\n`);
+    p.exit(255);
+    shell.waitpid(p.pid);
     return 255;
   }
   afterBoot(ctx);
