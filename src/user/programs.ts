@@ -17,6 +17,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import type { Process } from './process.ts';
 import { ttyFiles, type TtyIo } from './tty.ts';
 import { userspace } from './userspace.ts';
+import { ERRNO } from '../util/errno.ts';
 
 /** What a running program gets. */
 export interface ProgramContext {
@@ -114,6 +115,11 @@ interface Started {
   ctx: ProgramContext;
 }
 
+/** bash's line when fork() fails with `err` (-EAGAIN: out of pids; otherwise -ENOMEM). */
+export function forkFailure(err: number): string {
+  return `-bash: fork: ${err === -ERRNO.EAGAIN ? 'retry: Resource temporarily unavailable' : 'Cannot allocate memory'}\n`;
+}
+
 function startProgram(
   kernel: Kernel,
   argv: readonly string[],
@@ -126,9 +132,7 @@ function startProgram(
   const parent = opts.parent ?? u.login();
   const child = u.spawn(parent, [...argv]);
   if (typeof child === 'number') {
-    io.stderr(
-      `-bash: fork: ${child === -11 ? 'retry: Resource temporarily unavailable' : 'Cannot allocate memory'}\n`,
-    );
+    io.stderr(forkFailure(child));
     return { status: 254, pid: -1, rebooted: false, blocked: false };
   }
   const tty = ttyFiles(kernel.fs, io);

@@ -20,8 +20,9 @@ import { FsError, strerror } from '../io.ts';
 import { writeErrorCode } from '../vfs.ts';
 import { afterBoot } from './reboot.ts';
 import { LINUX_REBOOT_CMD_KEXEC } from '../../abi/uapi-fcntl.ts';
-import { ERRNO, strerror as errnoText } from '../../util/errno.ts';
+import { strerror as errnoText } from '../../util/errno.ts';
 import { userspace } from '../../user/userspace.ts';
+import { forkFailure } from '../../user/programs.ts';
 
 const USAGE =
   'kexec-tools 2.0.26 (simulated)\n' +
@@ -252,9 +253,7 @@ function exec(ctx: CommandContext): number {
   const shell = u.login();
   const p = u.spawn(shell, ['kexec', '-e']);
   if (typeof p === 'number') {
-    ctx.stderr.write(
-      `-bash: fork: ${p === -ERRNO.EAGAIN ? 'retry: Resource temporarily unavailable' : 'Cannot allocate memory'}\n`,
-    );
+    ctx.stderr.write(forkFailure(p));
     return 254;
   }
   p.comm = 'kexec';
